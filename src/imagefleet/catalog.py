@@ -1,0 +1,297 @@
+"""Discover ``images/*/`` and read each ``image.yml`` into frozen, validated :class:`Image` records.
+
+Every directory under ``images/`` that has a ``Dockerfile`` is an image; the manifest is optional
+and only overrides. A malformed manifest is rejected with its file, line and what was expected.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from . import dockerfile
+from .errors import InvalidReferenceError, ManifestError, UnknownImageError
+from .reference import validate_image_name, validate_tag
+
+MANIFEST = "image.yml"
+DOCKERFILE = "Dockerfile"
+
+# The semver.org expression, as published with the specification.
+SEMVER_RE = re.compile(
+    r"^(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
+    r"(?:-(?P<prerelease>(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)"
+    r"(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+(?P<build>[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$")
+ARG_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Link(BaseModel):
+    """A documentation link shown on the image's page and in Backstage."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    url: str = Field(pattern=r"^https?://")
+    title: str
+
+
+class Manifest(BaseModel):
+    """The schema of ``images/<name>/image.yml``; every field is optional."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = None
+    description: str = ""
+    owner: str | None = None
+    lifecycle: Literal["experimental", "production", "deprecated"] = "production"
+    version: str | None = None
+    platforms: tuple[str, ...] = ()
+    build_args: dict[str, str] = Field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    docs: tuple[Link, ...] = ()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*", value):
+            raise ValueError("lower-case letters and digits separated by '.', '_' or '-'")
+        return value
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, value: object) -> object:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not SEMVER_RE.match(value):
+            raise ValueError(f"a semantic version such as 1.2.3 (a quoted string), got {value!r}")
+        return value
+
+    @field_validator("platforms")
+    @classmethod
+    def _platforms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for platform in value:
+            if not PLATFORM_RE.match(platform):
+                raise ValueError(
+                    f"platforms look like linux/amd64 or linux/arm64/v8, got {platform!r}"
+                )
+        return value
+
+    @field_validator("build_args", mode="before")
+    @classmethod
+    def _build_args(cls, value: object) -> object:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str) or not ARG_NAME_RE.match(key):
+                    raise ValueError(f"build arg names are identifiers, got {key!r}")
+                if isinstance(item, bool) or not isinstance(item, str | int | float):
+                    raise ValueError(f"build arg {key} must be a string, got {item!r}")  # noqa: TRY004 - pydantic reports ValueError only
+            return {k: str(v) for k, v in value.items()}
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for tag in value:
+            if tag == "latest":
+                raise ValueError(
+                    "'latest' is managed by the tag policy, not listed as an extra tag"
+                )
+            validate_tag(tag)
+        return value
+
+
+@dataclass(frozen=True)
+class Image:
+    """One image of the repository: its directory, manifest and parsed Dockerfile."""
+
+    name: str
+    directory: Path
+    manifest: Manifest
+    dockerfile: dockerfile.Dockerfile
+
+    @property
+    def dockerfile_path(self) -> Path:
+        """The image's Dockerfile."""
+        return self.directory / DOCKERFILE
+
+    @property
+    def version(self) -> str | None:
+        """The manifest's semantic version, if any."""
+        return self.manifest.version
+
+    @property
+    def description(self) -> str:
+        """The manifest's description, else the Dockerfile's description label."""
+        return self.manifest.description or self.dockerfile.final.labels.get(
+            "org.opencontainers.image.description", ""
+        )
+
+    def build_args(self, overrides: dict[str, str] | None = None) -> dict[str, str]:
+        """Effective build args: Dockerfile ``ARG`` defaults < manifest < ``overrides``.
+
+        Defaults that refer to other ARGs (``ARG REF=${BASE}:${VERSION}``) are expanded the way
+        the builder expands them, in declaration order.
+        """
+        passed = {**self.manifest.build_args, **(overrides or {})}
+        scope: dict[str, str] = {}
+        for name, default in self.dockerfile.arg_defaults().items():
+            if name in passed:
+                scope[name] = passed[name]
+            elif default is not None:
+                scope[name] = dockerfile.substitute(default, scope)
+        return scope
+
+    def base_image(self, overrides: dict[str, str] | None = None) -> str:
+        """The external base image of the final stage, with manifest args < ``overrides``."""
+        return self.dockerfile.base_image({**self.manifest.build_args, **(overrides or {})})
+
+
+def _node_line(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
+    """Line (1-based) of the YAML node at ``loc``, or of the deepest ancestor that exists."""
+    node = root
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == key), None)
+            if match is None:  # a key that is not allowed: point at the key itself
+                match = next((k for k, _ in node.value if k.value == key), None)
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def load_manifest(path: Path) -> Manifest:
+    """Read and validate one manifest; errors name the file, the line and what was expected."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ManifestError(f"cannot read {path}: {exc.strerror}", "check the file") from exc
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ManifestError(
+            f"{path}{line}: invalid YAML: {problem}", "fix the YAML syntax (indentation, quotes)"
+        ) from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ManifestError(
+            f"{path}:1: expected a mapping of fields, got {type(data).__name__}",
+            "an image.yml holds keys such as description, version, build_args",
+        )
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(first["loc"])
+        field_name = ".".join(str(p) for p in loc) or "(top level)"
+        lineno = _node_line(node, loc)
+        where = f"{path}:{lineno}" if lineno else str(path)
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            allowed = ", ".join(Manifest.model_fields)
+            raise ManifestError(
+                f"{where}: unknown field {field_name!r}",
+                f"allowed fields: {allowed}",
+            ) from exc
+        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise ManifestError(
+            f"{where}: {field_name}: {message}{more}", "see docs/manifest.md for the schema"
+        ) from exc
+
+
+def load_image(directory: Path) -> Image:
+    """Read one image directory (which must contain a Dockerfile)."""
+    manifest_path = directory / MANIFEST
+    manifest = load_manifest(manifest_path) if manifest_path.exists() else Manifest()
+    name = manifest.name or directory.name
+    try:
+        validate_image_name(name)
+    except InvalidReferenceError as exc:
+        raise ManifestError(
+            f"{directory}: {exc}", "rename the directory or set a valid name in image.yml"
+        ) from exc
+    parsed = dockerfile.parse(directory / DOCKERFILE)
+    unknown = set(manifest.build_args) - set(parsed.arg_defaults())
+    if unknown:
+        raise ManifestError(
+            f"{manifest_path}: build_args {sorted(unknown)} are not declared with ARG in the "
+            "Dockerfile",
+            "declare each with an ARG line (with its default) so plain `docker build` works too",
+        )
+    return Image(name=name, directory=directory, manifest=manifest, dockerfile=parsed)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """All images of the repository, by name."""
+
+    root: Path
+    images: tuple[Image, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Image names in directory order."""
+        return tuple(image.name for image in self.images)
+
+    def get(self, name: str) -> Image:
+        """The image called ``name``; unknown names suggest the closest ones."""
+        for image in self.images:
+            if image.name == name:
+                return image
+        close = difflib.get_close_matches(name, self.names, n=3, cutoff=0.5)
+        hint = (
+            f"did you mean {' or '.join(close)}?"
+            if close
+            else "run `invoke list` to see the images"
+        )
+        raise UnknownImageError(f"unknown image {name!r}", hint)
+
+    def select(self, names: Iterable[str], *, all_images: bool = False) -> tuple[Image, ...]:
+        """Images named on the command line (deduplicated, in the order given), or all of them."""
+        if all_images:
+            return self.images
+        chosen: list[Image] = []
+        for name in names:
+            image = self.get(name)
+            if image not in chosen:
+                chosen.append(image)
+        return tuple(chosen)
+
+
+def discover(images_dir: Path) -> Catalog:
+    """Every ``images_dir/*/`` with a Dockerfile, sorted by directory name."""
+    if not images_dir.is_dir():
+        raise ManifestError(
+            f"no images directory at {images_dir}",
+            "run from the repository root, or set fleet.images_dir in invoke.yaml",
+        )
+    images = tuple(
+        load_image(d) for d in sorted(images_dir.iterdir()) if (d / DOCKERFILE).is_file()
+    )
+    seen: dict[str, Path] = {}
+    for image in images:
+        if image.name in seen:
+            raise ManifestError(
+                f"two images are called {image.name!r}: {seen[image.name]} and {image.directory}",
+                "give one of them another name in its image.yml",
+            )
+        seen[image.name] = image.directory
+    return Catalog(root=images_dir, images=images)

@@ -1,0 +1,437 @@
+"""The only module that talks to Docker: build, inspect, tag, push, remove.
+
+Builds go through BuildKit with ``docker buildx build`` when the buildx plugin is present, and
+through the Engine API's classic builder (the Docker SDK) when it is not. Everything else uses the
+Docker SDK. Failures come back as the typed errors of :mod:`imagefleet.errors`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import shutil
+import subprocess
+import tempfile
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import requests
+
+from .errors import (
+    BaseImagePullError,
+    BuildError,
+    DaemonUnreachableError,
+    EnvironmentProblem,
+    PushRejectedError,
+    RegistryAuthError,
+    RegistryError,
+    TransientRegistryError,
+    UsageError,
+)
+
+LOGGER = logging.getLogger(__name__)
+
+StepCallback = Callable[[str], None]
+TAIL_LINES = 12
+
+_STEP_RE = re.compile(r"^#(?P<id>\d+) (?P<title>\[.+)$")
+_STEP_LINE_RE = re.compile(r"^#(?P<id>\d+) (?P<rest>.*)$")
+_STEP_ERROR_RE = re.compile(r"^#(?P<id>\d+) ERROR: (?P<msg>.*)$")
+_METADATA_RE = re.compile(r"^\[internal\] load metadata for (?P<ref>\S+)")
+_RESOLVE_RE = re.compile(r"failed to resolve source metadata for (?P<ref>\S+?):? ")
+# BuildKit's bookkeeping steps: tracked for error reports, not worth a progress line.
+_QUIET_STEPS = (
+    "[internal] load build definition",
+    "[internal] load .dockerignore",
+    "[internal] load build context",
+)
+_CLASSIC_STEP_RE = re.compile(r"^Step (?P<n>\d+)/(?P<total>\d+) : (?P<instr>.*)$")
+
+# Registry failures worth another try, as they appear in Docker's push stream.
+_TRANSIENT = re.compile(
+    r"5\d\d |status: 5\d\d|server error|service unavailable|bad gateway|gateway time-?out|"
+    r"connection refused|connection reset|broken pipe|i/o timeout|timeout|timed out|"
+    r"unknown blob|blob upload unknown|blob unknown|unexpected eof|\beof\b|tls handshake|"
+    r"no such host|temporary failure|too many requests|toomanyrequests",
+    re.IGNORECASE,
+)
+_AUTH = re.compile(
+    r"unauthorized|authentication required|access (to the resource is )?denied|requested access|"
+    r"no basic auth credentials|forbidden|insufficient_scope|denied:",
+    re.IGNORECASE,
+)
+_REJECTED = re.compile(
+    r"manifest invalid|manifest_invalid|name invalid|tag invalid|unsupported", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """Everything one build needs; the plan produces these."""
+
+    image: str
+    context: Path
+    dockerfile: Path
+    tags: tuple[str, ...]  # local references, e.g. ("helm-deploy:<sha>",)
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    platforms: tuple[str, ...] = ()
+    no_cache: bool = False
+    base: str = ""
+
+
+def classify_push_error(message: str) -> type[RegistryError]:
+    """Map an error from Docker's push stream to the error type that says what to do about it."""
+    if _REJECTED.search(message):
+        return PushRejectedError
+    if _AUTH.search(message):
+        return RegistryAuthError
+    if _TRANSIENT.search(message):
+        return TransientRegistryError
+    return PushRejectedError
+
+
+@dataclass
+class _BuildLog:
+    """Keeps what a failed build needs for its error: step titles and each step's last lines."""
+
+    titles: dict[str, str] = field(default_factory=dict)
+    tails: dict[str, deque[str]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    last: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
+
+    def feed(self, line: str) -> str | None:
+        """Record one line of ``--progress=plain`` output; return a new step's title, if any."""
+        self.last.append(line)
+        if match := _STEP_ERROR_RE.match(line):
+            self.errors[match["id"]] = match["msg"]
+            return None
+        if match := _STEP_RE.match(line):
+            if match["id"] not in self.titles:
+                self.titles[match["id"]] = match["title"]
+                return match["title"]
+            return None
+        if match := _STEP_LINE_RE.match(line):
+            rest = match["rest"]
+            if rest.startswith(("DONE", "CACHED", "sha256:", "transferring", "...")):
+                return None
+            self.tails.setdefault(match["id"], deque(maxlen=TAIL_LINES)).append(rest)
+        return None
+
+
+class Engine:
+    """A connection to one Docker daemon."""
+
+    def __init__(self, client: docker.DockerClient, *, use_buildx: bool) -> None:
+        self.client = client
+        self.use_buildx = use_buildx
+
+    @classmethod
+    def connect(cls, builder: str = "auto") -> Engine:
+        """Connect to the daemon from the environment (``DOCKER_HOST`` …) and pick the builder."""
+        try:
+            client = docker.from_env(timeout=120)
+            client.ping()
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise DaemonUnreachableError(
+                f"Docker daemon not reachable: {_short(exc)}",
+                "start Docker (e.g. `systemctl start docker` or `dockerd &`), or point "
+                "DOCKER_HOST at a running daemon",
+            ) from exc
+        if builder == "classic":
+            use_buildx = False
+        else:
+            use_buildx = _has_buildx()
+            if builder == "buildx" and not use_buildx:
+                raise EnvironmentProblem(
+                    "fleet.builder is 'buildx' but the docker buildx plugin is not installed",
+                    "install the buildx plugin, or set fleet.builder to auto",
+                )
+        return cls(client, use_buildx=use_buildx)
+
+    # -- inspection ------------------------------------------------------------------------
+
+    def image_id(self, ref: str) -> str | None:
+        """The local image ID of ``ref``, or ``None`` if there is no such image."""
+        try:
+            return str(self.client.images.get(ref).id)
+        except docker.errors.ImageNotFound:
+            return None
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        """``docker image inspect`` of ``ref``."""
+        result: dict[str, Any] = self.client.images.get(ref).attrs
+        return result
+
+    def repo_digests(self, ref: str) -> tuple[str, ...]:
+        """``repository@sha256:…`` entries the daemon recorded for ``ref`` after pushes."""
+        return tuple(self.inspect(ref).get("RepoDigests") or ())
+
+    def supports_multi_platform(self) -> bool:
+        """Whether images of several platforms can be stored locally (containerd image store)."""
+        status = self.client.info().get("DriverStatus") or []
+        return any(v == "io.containerd.snapshotter.v1" for _, v in status)
+
+    # -- containers ------------------------------------------------------------------------
+
+    def run_detached(
+        self, image: str, *, ports: Mapping[str, tuple[str, int]], volumes: Mapping[str, str]
+    ) -> str:
+        """Start a long-running container (removed when it stops); return its ID."""
+        container = self.client.containers.run(
+            image,
+            detach=True,
+            remove=True,
+            ports=dict(ports),
+            volumes={host: {"bind": inside, "mode": "rw"} for host, inside in volumes.items()},
+        )
+        return str(container.id)
+
+    def remove_container(self, container_id: str) -> None:
+        """Stop and remove a container; a missing one is fine."""
+        with contextlib.suppress(docker.errors.NotFound):
+            self.client.containers.get(container_id).remove(force=True)
+
+    # -- changes ---------------------------------------------------------------------------
+
+    def tag(self, source: str, repository: str, tag: str) -> None:
+        """Point ``repository:tag`` at the image ``source``."""
+        self.client.api.tag(source, repository, tag=tag, force=True)
+
+    def remove(self, ref: str) -> None:
+        """Remove a tag (or an image); missing ones are fine."""
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            self.client.api.remove_image(ref, noprune=False)
+
+    def build(self, request: BuildRequest, on_step: StepCallback | None = None) -> str:
+        """Build ``request``; return the image ID. Raises :class:`BuildError` subclasses."""
+        if len(request.platforms) > 1 and not self.supports_multi_platform():
+            raise UsageError(
+                f"{request.image}: building {', '.join(request.platforms)} at once needs the "
+                "containerd image store",
+                'set {"features": {"containerd-snapshotter": true}} in /etc/docker/daemon.json '
+                "and restart dockerd, or pass one --platform",
+            )
+        if self.use_buildx:
+            return self._build_buildx(request, on_step or (lambda _: None))
+        return self._build_classic(request, on_step or (lambda _: None))
+
+    def _build_buildx(self, request: BuildRequest, on_step: StepCallback) -> str:
+        with tempfile.TemporaryDirectory(prefix="imagefleet-") as tmp:
+            metadata = Path(tmp) / "metadata.json"
+            argv = [
+                "docker",
+                "buildx",
+                "build",
+                "--progress=plain",
+                "--load",
+                "--file",
+                str(request.dockerfile),
+                "--metadata-file",
+                str(metadata),
+            ]
+            for ref in request.tags:
+                argv += ["--tag", ref]
+            for key, value in request.build_args.items():
+                argv += ["--build-arg", f"{key}={value}"]
+            for key, value in request.labels.items():
+                argv += ["--label", f"{key}={value}"]
+            if request.platforms:
+                argv += ["--platform", ",".join(request.platforms)]
+            if request.no_cache:
+                argv.append("--no-cache")
+            argv.append(str(request.context))
+            LOGGER.debug("running %s", " ".join(argv))
+            log = _BuildLog()
+            with subprocess.Popen(
+                argv,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+                stdin=subprocess.DEVNULL,
+            ) as proc:
+                assert proc.stdout is not None  # noqa: S101 - PIPE was asked for
+                for raw in proc.stdout:
+                    line = raw.rstrip("\n")
+                    LOGGER.debug("%s | %s", request.image, line)
+                    title = log.feed(line)
+                    if title and not title.startswith(_QUIET_STEPS):
+                        on_step(title)
+                code = proc.wait()
+            if code != 0:
+                raise _buildx_failure(request, log)
+            image_id = json.loads(metadata.read_text()).get("containerimage.config.digest")
+        found = self.image_id(request.tags[0])
+        if found is None:
+            raise BuildError(
+                f"{request.image}: build finished but {request.tags[0]} is missing",
+                "check `docker buildx ls`: the builder must load into this daemon",
+            )
+        return found if image_id is None else str(image_id)
+
+    def _build_classic(self, request: BuildRequest, on_step: StepCallback) -> str:
+        stream: Iterator[dict[str, Any]] = self.client.api.build(
+            path=str(request.context),
+            dockerfile=str(request.dockerfile.relative_to(request.context)),
+            tag=request.tags[0],
+            buildargs=dict(request.build_args),
+            labels=dict(request.labels),
+            nocache=request.no_cache,
+            platform=request.platforms[0] if request.platforms else None,
+            rm=True,
+            forcerm=True,
+            decode=True,
+        )
+        tail: deque[str] = deque(maxlen=TAIL_LINES)
+        step = ""
+        image_id: str | None = None
+        for event in stream:
+            if "error" in event:
+                raise _classic_failure(request, step, str(event["error"]), tail)
+            text = str(event.get("stream", "")).rstrip("\n")
+            for line in text.splitlines():
+                LOGGER.debug("%s | %s", request.image, line)
+                if match := _CLASSIC_STEP_RE.match(line):
+                    step = f"[{match['n']}/{match['total']}] {match['instr']}"
+                    tail.clear()
+                    on_step(step)
+                elif line.strip():
+                    tail.append(line)
+            aux = event.get("aux")
+            if isinstance(aux, dict) and "ID" in aux:
+                image_id = str(aux["ID"])
+        if image_id is None:
+            raise BuildError(
+                f"{request.image}: the classic builder reported no image",
+                "rerun with FLEET_DEBUG=1 to see the build log",
+            )
+        for ref in request.tags[1:]:
+            repository, _, tag = ref.rpartition(":")
+            self.tag(image_id, repository, tag)
+        return image_id
+
+    def push(self, repository: str, tag: str, auth: Mapping[str, str] | None = None) -> str:
+        """Push ``repository:tag``; return the manifest digest Docker reports.
+
+        An error anywhere in the push stream is a failure, classified by
+        :func:`classify_push_error` so the caller knows whether a retry can help.
+        """
+        try:
+            stream: Iterator[dict[str, Any]] = self.client.api.push(
+                repository,
+                tag=tag,
+                stream=True,
+                decode=True,
+                auth_config=dict(auth) if auth else None,
+            )
+            digest: str | None = None
+            for event in stream:
+                if "error" in event or "errorDetail" in event:
+                    message = str(event.get("error") or event["errorDetail"].get("message", ""))
+                    raise classify_push_error(message)(
+                        f"push of {repository}:{tag} failed: {message}", _push_hint(message)
+                    )
+                aux = event.get("aux")
+                if isinstance(aux, dict) and aux.get("Digest"):
+                    digest = str(aux["Digest"])
+        except docker.errors.APIError as exc:
+            message = _short(exc)
+            raise classify_push_error(message)(
+                f"push of {repository}:{tag} failed: {message}", _push_hint(message)
+            ) from exc
+        except requests.exceptions.RequestException as exc:
+            raise TransientRegistryError(
+                f"push of {repository}:{tag} was interrupted: {_short(exc)}",
+                "check that the Docker daemon is still running",
+            ) from exc
+        if digest is None:
+            raise TransientRegistryError(
+                f"push of {repository}:{tag} ended without a digest", "retry the push"
+            )
+        return digest
+
+
+def stored_credentials(domain: str) -> dict[str, str] | None:
+    """What ``docker login`` stored for ``domain`` (config file or credential helper), if any."""
+    import docker.auth
+
+    found = docker.auth.load_config().resolve_authconfig(domain)
+    if not found:
+        return None
+    return {k: str(v) for k, v in found.items() if isinstance(v, str)}
+
+
+def _push_hint(message: str) -> str:
+    kind = classify_push_error(message)
+    if kind is RegistryAuthError:
+        return (
+            "log in with `docker login HOST` (credential store) or set "
+            "FLEET_REGISTRY_USERNAME and FLEET_REGISTRY_PASSWORD"
+        )
+    if kind is TransientRegistryError:
+        return "check that the registry is running and reachable from the Docker daemon"
+    return "the registry refused the image; check its storage and the repository name"
+
+
+def _has_buildx() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    done = subprocess.run(
+        ["docker", "buildx", "version"], capture_output=True, check=False, stdin=subprocess.DEVNULL
+    )
+    return done.returncode == 0
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+def _buildx_failure(request: BuildRequest, log: _BuildLog) -> BuildError:
+    final = next((line for line in reversed(log.last) if line.startswith("ERROR:")), "")
+    failed = next(iter(log.errors), None)
+    title = log.titles.get(failed or "", "")
+    pull_ref = None
+    if (match := _METADATA_RE.match(title)) or (match := _RESOLVE_RE.search(final)):
+        pull_ref = match["ref"]
+    if pull_ref:
+        reason = log.errors.get(failed or "", final.removeprefix("ERROR: "))
+        return BaseImagePullError(
+            f"{request.image}: base image {pull_ref} cannot be pulled: {reason[:240]}",
+            "check the name and tag, `docker login` to its registry, or override the base "
+            "ARG with a mirror (--build-arg)",
+        )
+    tail = list(log.tails.get(failed or "", ())) or list(log.last)
+    step = f" at step {title}" if title else ""
+    reason = log.errors.get(failed or "", final.removeprefix("ERROR: ")) or "unknown error"
+    return BuildError(
+        f"{request.image}: build failed{step}: {reason[:300]}",
+        "fix the step above, then rerun; FLEET_DEBUG=1 shows the whole build log",
+        details=tuple(tail),
+    )
+
+
+def _classic_failure(
+    request: BuildRequest, step: str, message: str, tail: deque[str]
+) -> BuildError:
+    if step and step.split("] ", 1)[-1].upper().startswith("FROM "):
+        ref = step.split("] ", 1)[-1].split()[1]
+        return BaseImagePullError(
+            f"{request.image}: base image {ref} cannot be pulled: {message.strip()[:240]}",
+            "check the name and tag, `docker login` to its registry, or override the base "
+            "ARG with a mirror (--build-arg)",
+        )
+    where = f" at step {step}" if step else ""
+    return BuildError(
+        f"{request.image}: build failed{where}: {message.strip()[:300]}",
+        "fix the step above, then rerun; FLEET_DEBUG=1 shows the whole build log",
+        details=tuple(tail),
+    )

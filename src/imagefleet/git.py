@@ -1,0 +1,90 @@
+"""The one seam to git: commit, dirtiness, branch and origin of the project checkout."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .errors import GitError
+
+LOGGER = logging.getLogger(__name__)
+
+
+def run_git(root: Path, *args: str) -> str:
+    """Run ``git args…`` in ``root`` and return its stripped standard output."""
+    try:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+    except FileNotFoundError as exc:
+        raise GitError("git is not installed", "install git (apt-get install git)") from exc
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+        raise GitError(
+            f"git {' '.join(args)} failed: {last}",
+            f"check that {root} is a git checkout with at least one commit",
+        )
+    return done.stdout.strip()
+
+
+@dataclass(frozen=True)
+class GitState:
+    """What the tag policy and OCI labels need from the checkout."""
+
+    sha: str
+    dirty: bool
+    branch: str | None  # None when detached and CI does not tell us
+    committed_at: datetime
+    origin: str | None = None
+
+    @property
+    def short_sha(self) -> str:
+        """The 12-character abbreviation used in ``sha-<short>`` tags."""
+        return self.sha[:12]
+
+
+def _branch(root: Path) -> str | None:
+    name = run_git(root, "rev-parse", "--abbrev-ref", "HEAD")
+    if name != "HEAD":
+        return name
+    # Detached HEAD, as in most CI checkouts: GitHub Actions names the branch it built.
+    if os.environ.get("GITHUB_REF_TYPE") == "branch" and os.environ.get("GITHUB_REF_NAME"):
+        return os.environ["GITHUB_REF_NAME"]
+    return None
+
+
+def _clean_url(url: str) -> str:
+    # Never echo credentials embedded in a remote URL into an image label.
+    url = re.sub(r"//[^@/]+@", "//", url)
+    if url.startswith("git@") and ":" in url:
+        host, _, path = url[4:].partition(":")
+        url = f"https://{host}/{path}"
+    return url.removesuffix(".git")
+
+
+def state(root: Path) -> GitState:
+    """Read the checkout's state; raise :class:`GitError` when ``root`` is not a git checkout."""
+    try:
+        sha = run_git(root, "rev-parse", "--verify", "HEAD^{commit}")
+    except GitError as exc:
+        raise GitError(
+            f"{root} is not a git checkout with a commit",
+            "image tags and labels come from the commit: run from a clone, or `git init` and "
+            "commit first",
+        ) from exc
+    porcelain = run_git(root, "status", "--porcelain", "--untracked-files=normal")
+    committed = datetime.fromtimestamp(int(run_git(root, "log", "-1", "--format=%ct")), tz=UTC)
+    try:
+        origin: str | None = _clean_url(run_git(root, "remote", "get-url", "origin"))
+    except GitError:
+        origin = None
+    return GitState(
+        sha=sha,
+        dirty=bool(porcelain),
+        branch=_branch(root),
+        committed_at=committed,
+        origin=origin,
+    )

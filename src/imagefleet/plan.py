@@ -1,0 +1,193 @@
+"""What a build would do, as data: images, build args (and where each came from), labels, tags.
+
+``--dry-run`` prints a plan and ``--json`` returns it; ``build`` executes exactly this plan, so
+what is shown is what runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .catalog import Image
+from .engine import BuildRequest
+from .errors import UsageError
+from .git import GitState
+from .settings import Settings
+from .tags import TagSet, policy
+
+OCI = "org.opencontainers.image"
+
+
+def parse_build_args(values: Sequence[str]) -> dict[str, str]:
+    """``KEY=VALUE`` strings from the command line; a value may be empty, a key may not."""
+    parsed: dict[str, str] = {}
+    for value in values:
+        key, eq, item = value.partition("=")
+        if not eq or not key or not key.replace("_", "a").isalnum() or key[0].isdigit():
+            raise UsageError(
+                f"invalid --build-arg {value!r}",
+                "write --build-arg NAME=VALUE (NAME is an identifier)",
+            )
+        parsed[key] = item
+    return parsed
+
+
+def parse_platforms(values: Sequence[str]) -> tuple[str, ...]:
+    """``--platform`` may repeat and may hold comma-separated lists."""
+    from .catalog import PLATFORM_RE
+
+    platforms: list[str] = []
+    for value in values:
+        for raw in value.split(","):
+            item = raw.strip()
+            if not PLATFORM_RE.match(item):
+                raise UsageError(
+                    f"invalid platform {item!r}",
+                    "write os/arch[/variant], e.g. linux/amd64 or linux/arm64",
+                )
+            platforms.append(item)
+    return tuple(dict.fromkeys(platforms))
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    """The build of one image."""
+
+    image: Image
+    base: str
+    build_args: dict[str, str]  # effective values, for display
+    arg_sources: dict[str, str]  # name -> "dockerfile" | "manifest" | "command line"
+    overrides: dict[str, str]  # what is passed as --build-arg: manifest < command line
+    labels: dict[str, str]
+    tags: TagSet
+    platforms: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        """The image's name."""
+        return self.image.name
+
+    @property
+    def local_ref(self) -> str:
+        """The reference ``build`` gives the image: ``<name>:<full sha>``."""
+        return f"{self.name}:{self.tags.primary}"
+
+    def request(self, *, no_cache: bool = False) -> BuildRequest:
+        """The engine request that carries this plan out."""
+        return BuildRequest(
+            image=self.name,
+            context=self.image.directory,
+            dockerfile=self.image.dockerfile_path,
+            tags=(self.local_ref,),
+            build_args=self.overrides,
+            labels=self.labels,
+            platforms=self.platforms,
+            no_cache=no_cache,
+            base=self.base,
+        )
+
+    def as_dict(self, root: Path | None = None) -> dict[str, Any]:
+        """JSON-ready form, paths relative to ``root`` when given."""
+        directory = self.image.directory
+        return {
+            "image": self.name,
+            "directory": str(directory.relative_to(root) if root else directory),
+            "base": self.base,
+            "local_ref": self.local_ref,
+            "tags": list(self.tags.tags),
+            "platforms": list(self.platforms),
+            "build_args": self.build_args,
+            "build_arg_sources": self.arg_sources,
+            "labels": self.labels,
+        }
+
+
+def _labels(
+    image: Image, base: str, git: GitState, tags: TagSet, source: str | None, now: datetime
+) -> dict[str, str]:
+    # A clean commit is labelled with its commit time, so rebuilding the same commit yields the
+    # same labels (reproducible, cache-friendly); a dirty tree with the time of the build.
+    created = (now if git.dirty else git.committed_at).astimezone(UTC)
+    labels = {
+        f"{OCI}.title": image.name,
+        f"{OCI}.description": image.description,
+        f"{OCI}.revision": git.sha,
+        f"{OCI}.created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        f"{OCI}.version": image.version if image.version and not git.dirty else tags.primary,
+        f"{OCI}.base.name": base,
+    }
+    if source:
+        labels[f"{OCI}.source"] = source
+    if image.manifest.owner:
+        labels[f"{OCI}.vendor"] = image.manifest.owner
+    return labels
+
+
+def plan_image(
+    image: Image,
+    settings: Settings,
+    git: GitState,
+    *,
+    cli_args: Mapping[str, str] | None = None,
+    platforms: tuple[str, ...] = (),
+    force_latest: bool = False,
+    now: datetime | None = None,
+) -> ImagePlan:
+    """Plan one image's build."""
+    declared = image.dockerfile.arg_defaults()
+    cli = {k: v for k, v in (cli_args or {}).items() if k in declared}
+    sources = {k: "dockerfile" for k, v in declared.items() if v is not None}
+    sources.update(dict.fromkeys(image.manifest.build_args, "manifest"))
+    sources.update(dict.fromkeys(cli, "command line"))
+    overrides = {**image.manifest.build_args, **cli}
+    base = image.dockerfile.base_image(overrides)
+    tags = policy(image, git, default_branch=settings.default_branch, force_latest=force_latest)
+    return ImagePlan(
+        image=image,
+        base=base,
+        build_args=image.build_args(cli),
+        arg_sources=sources,
+        overrides=overrides,
+        labels=_labels(
+            image, base, git, tags, settings.source_url or git.origin, now or datetime.now(UTC)
+        ),
+        tags=tags,
+        platforms=platforms or image.manifest.platforms or settings.platforms,
+    )
+
+
+def plan_images(
+    images: Sequence[Image],
+    settings: Settings,
+    git: GitState,
+    *,
+    cli_args: Mapping[str, str] | None = None,
+    platforms: tuple[str, ...] = (),
+    force_latest: bool = False,
+) -> list[ImagePlan]:
+    """Plan several images; a ``--build-arg`` that none of them declares is an error (a typo)."""
+    cli_args = dict(cli_args or {})
+    unused = set(cli_args) - {a for i in images for a in i.dockerfile.arg_defaults()}
+    if unused:
+        raise UsageError(
+            f"--build-arg {', '.join(sorted(unused))} is not declared by "
+            f"{'any selected image' if len(images) > 1 else images[0].name if images else 'it'}",
+            "check the spelling against the ARG lines (`invoke build --dry-run` lists them)",
+        )
+    now = datetime.now(UTC)
+    return [
+        plan_image(
+            i,
+            settings,
+            git,
+            cli_args=cli_args,
+            platforms=platforms,
+            force_latest=force_latest,
+            now=now,
+        )
+        for i in images
+    ]

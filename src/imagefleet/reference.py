@@ -1,0 +1,158 @@
+"""The OCI/distribution reference grammar: image names, tags, digests and registry targets.
+
+Checked before anything runs, so a bad name fails in milliseconds instead of after a build. The
+expressions are those of ``distribution/reference`` (the grammar Docker itself enforces).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import InvalidReferenceError
+
+_ALNUM = r"[a-z0-9]+"
+_SEPARATOR = r"(?:[._]|__|[-]+)"
+_PATH_COMPONENT = rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_IPV6 = r"\[(?:[a-fA-F0-9:]+)\]"
+_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|{_IPV6})(?::[0-9]+)?"
+_TAG = r"[\w][\w.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+
+PATH_RE = re.compile(rf"^{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*$")
+DOMAIN_RE = re.compile(rf"^{_DOMAIN}$")
+TAG_RE = re.compile(rf"^{_TAG}$")
+DIGEST_RE = re.compile(rf"^{_DIGEST}$")
+REFERENCE_RE = re.compile(
+    rf"^(?P<name>(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
+    rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$"
+)
+NAME_MAX = 255
+
+DOCKER_HUB = "docker.io"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A parsed image reference, e.g. ``localhost:5000/team/app:1.2@sha256:…``."""
+
+    domain: str | None
+    path: str
+    tag: str | None = None
+    digest: str | None = None
+
+    @property
+    def repository(self) -> str:
+        """Domain and path, without tag or digest."""
+        return f"{self.domain}/{self.path}" if self.domain else self.path
+
+    def __str__(self) -> str:
+        text = self.repository
+        if self.tag:
+            text += f":{self.tag}"
+        if self.digest:
+            text += f"@{self.digest}"
+        return text
+
+
+def _looks_like_domain(component: str) -> bool:
+    # Docker's rule: the first component is a registry host when it has a dot, a port, is
+    # localhost, or has upper-case letters (which a path component cannot).
+    return (
+        "." in component
+        or ":" in component
+        or component == "localhost"
+        or (component.lower() != component)
+    )
+
+
+def parse_reference(text: str) -> Reference:
+    """Parse ``[domain/]path[:tag][@digest]``, or raise :class:`InvalidReferenceError`."""
+    match = REFERENCE_RE.match(text)
+    if not match:
+        raise InvalidReferenceError(
+            f"invalid image reference {text!r}",
+            "use lower-case [registry[:port]/]name[:tag][@sha256:digest], e.g. "
+            "localhost:5000/team/app:1.0",
+        )
+    name = match["name"]
+    if len(name) > NAME_MAX:
+        raise InvalidReferenceError(
+            f"image name {name[:40]!r}… is {len(name)} characters long",
+            f"repository names are at most {NAME_MAX} characters",
+        )
+    domain: str | None = None
+    path = name
+    first, sep, rest = name.partition("/")
+    if sep and _looks_like_domain(first):
+        domain, path = first, rest
+    if not PATH_RE.match(path):
+        raise InvalidReferenceError(
+            f"invalid image reference {text!r}: repository path {path!r} is not lower-case",
+            "repository paths use lower-case letters, digits and . _ - separators",
+        )
+    return Reference(domain=domain, path=path, tag=match["tag"], digest=match["digest"])
+
+
+def validate_tag(tag: str) -> str:
+    """Return ``tag`` if it is a valid tag, else raise with what a tag may contain."""
+    if not TAG_RE.match(tag):
+        raise InvalidReferenceError(
+            f"invalid tag {tag!r}",
+            "a tag is 1-128 characters of letters, digits, '_', '.' and '-', "
+            "not starting with '.' or '-'",
+        )
+    return tag
+
+
+def validate_image_name(name: str) -> str:
+    """Return ``name`` if it can be the last path component of a repository."""
+    if len(name) > NAME_MAX or not PATH_RE.match(name) or "/" in name:
+        raise InvalidReferenceError(
+            f"invalid image name {name!r}",
+            "image names are lower-case letters and digits, separated by '.', '_', '__' or '-'",
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where images are pushed: ``HOST[:PORT]/NAMESPACE``; repository = ``<target>/<image>``."""
+
+    domain: str
+    namespace: str
+
+    def repository(self, image: str) -> str:
+        """The repository that ``image`` is pushed to."""
+        return (
+            f"{self.domain}/{self.namespace}/{image}"
+            if self.namespace
+            else (f"{self.domain}/{image}")
+        )
+
+    def __str__(self) -> str:
+        return f"{self.domain}/{self.namespace}" if self.namespace else self.domain
+
+
+def parse_target(text: str) -> Target:
+    """Parse a ``--registry`` value: ``HOST[:PORT][/NAMESPACE]``."""
+    text = text.strip().rstrip("/")
+    for scheme in ("https://", "http://"):
+        if text.startswith(scheme):
+            raise InvalidReferenceError(
+                f"invalid registry {text!r}: no URL scheme expected",
+                f"write it as HOST[:PORT]/NAMESPACE, e.g. {text.removeprefix(scheme)}",
+            )
+    domain, _, namespace = text.partition("/")
+    if not domain or not DOMAIN_RE.match(domain) or not _looks_like_domain(domain):
+        raise InvalidReferenceError(
+            f"invalid registry {text!r}",
+            "write it as HOST[:PORT]/NAMESPACE, e.g. localhost:5000/team or docker.io/webgrip",
+        )
+    if namespace and not PATH_RE.match(namespace):
+        raise InvalidReferenceError(
+            f"invalid registry namespace {namespace!r} in {text!r}",
+            "namespaces are lower-case path components separated by '/'",
+        )
+    return Target(domain=domain, namespace=namespace)

@@ -1,0 +1,323 @@
+"""Push with retries for transient failures, then read every tag back from the registry.
+
+Immutable tags go first; ``latest`` moves last and only once every other tag of the push has been
+read back over the registry's HTTP API and found pointing at the local image. Credentials come
+from ``FLEET_REGISTRY_USERNAME``/``FLEET_REGISTRY_PASSWORD`` or Docker's credential store, never
+from arguments, and are never logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import ipaddress
+import logging
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, TypeVar
+
+import requests
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from .engine import Engine, stored_credentials
+from .errors import (
+    DigestMismatchError,
+    RegistryAuthError,
+    RegistryError,
+    RegistryUnreachableError,
+    TransientRegistryError,
+)
+from .reference import DOCKER_HUB, Target
+from .tags import LATEST, TagSet
+
+LOGGER = logging.getLogger(__name__)
+
+USERNAME_ENV = "FLEET_REGISTRY_USERNAME"
+PASSWORD_ENV = "FLEET_REGISTRY_PASSWORD"  # noqa: S105 - the variable's name, not a secret
+MANIFEST_TYPES = ", ".join(
+    (
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    )
+)
+_HUB_API = "registry-1.docker.io"
+T = TypeVar("T")
+_TIMEOUT = 30
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A username and a secret; the secret never appears in ``repr``."""
+
+    username: str
+    password: str = field(repr=False)
+
+    def docker_auth(self) -> dict[str, str]:
+        """The ``auth_config`` the Docker SDK expects."""
+        return {"username": self.username, "password": self.password}
+
+
+def credentials_for(domain: str) -> Credentials | None:
+    """Environment variables first, then Docker's config and credential helpers."""
+    user, secret = os.environ.get(USERNAME_ENV), os.environ.get(PASSWORD_ENV)
+    if user and secret:
+        return Credentials(user, secret)
+    try:
+        found = stored_credentials(domain)
+    except Exception as exc:
+        LOGGER.warning("could not read Docker credentials for %s: %s", domain, type(exc).__name__)
+        return None
+    if found and found.get("Username") and found.get("Password"):
+        return Credentials(str(found["Username"]), str(found["Password"]))
+    if found and found.get("IdentityToken"):
+        return Credentials("<token>", str(found["IdentityToken"]))
+    return None
+
+
+def is_loopback(domain: str) -> bool:
+    """Docker treats loopback registries as plain HTTP; so do we."""
+    host = domain.rsplit(":", 1)[0] if not domain.endswith("]") else domain
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class RemoteManifest:
+    """A tag as the registry sees it."""
+
+    digest: str
+    media_type: str
+    config_digest: str | None
+
+
+class RegistryClient:
+    """Just enough of the distribution API to read tags back: ping and manifest HEAD/GET."""
+
+    def __init__(
+        self,
+        domain: str,
+        credentials: Credentials | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.domain = domain
+        api_host = _HUB_API if domain == DOCKER_HUB else domain
+        self.base = f"{'http' if is_loopback(domain) else 'https'}://{api_host}"
+        self.credentials = credentials
+        self.session = session or requests.Session()
+        self._tokens: dict[str, str] = {}
+
+    def _token(self, challenge: str, scope: str) -> str:
+        params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+        realm = params.pop("realm", "")
+        if not realm:
+            raise RegistryAuthError(
+                f"{self.domain} sent an unusable auth challenge",
+                "check the registry's token service configuration",
+            )
+        params["scope"] = scope
+        auth = (self.credentials.username, self.credentials.password) if self.credentials else None
+        response = self.session.get(realm, params=params, auth=auth, timeout=_TIMEOUT)
+        if response.status_code in (401, 403):
+            raise _auth_error(self.domain, self.credentials)
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        return str(body.get("token") or body.get("access_token") or "")
+
+    def _get(
+        self, path: str, *, scope: str, headers: dict[str, str] | None = None, method: str = "GET"
+    ) -> requests.Response:
+        url = f"{self.base}{path}"
+        headers = dict(headers or {})
+        try:
+            if scope in self._tokens:
+                headers["Authorization"] = f"Bearer {self._tokens[scope]}"
+            response = self.session.request(method, url, headers=headers, timeout=_TIMEOUT)
+            if response.status_code == 401:
+                challenge = response.headers.get("WWW-Authenticate", "")
+                if challenge.lower().startswith("bearer"):
+                    self._tokens[scope] = self._token(challenge, scope)
+                    headers["Authorization"] = f"Bearer {self._tokens[scope]}"
+                    response = self.session.request(method, url, headers=headers, timeout=_TIMEOUT)
+                elif self.credentials:
+                    response = self.session.request(
+                        method,
+                        url,
+                        headers=headers,
+                        timeout=_TIMEOUT,
+                        auth=(self.credentials.username, self.credentials.password),
+                    )
+        except requests.exceptions.ConnectionError as exc:
+            raise TransientRegistryError(
+                f"registry {self.domain} refused the connection",
+                "check that the registry is running",
+            ) from exc
+        except requests.exceptions.Timeout as exc:
+            raise TransientRegistryError(
+                f"registry {self.domain} timed out", "check the network and the registry's load"
+            ) from exc
+        if response.status_code in (401, 403):
+            raise _auth_error(self.domain, self.credentials)
+        if response.status_code >= 500:
+            raise TransientRegistryError(
+                f"registry {self.domain} answered {response.status_code} for {path}",
+                "the registry is failing; retry later",
+            )
+        return response
+
+    def ping(self) -> None:
+        """Raise :class:`TransientRegistryError` when the registry does not answer at all."""
+        # An auth challenge is an answer: the registry is reachable; push presents credentials.
+        with contextlib.suppress(RegistryAuthError):
+            self._get("/v2/", scope="registry:catalog:*")
+
+    def manifest(self, path: str, reference: str) -> RemoteManifest | None:
+        """The manifest ``path:reference`` (tag or digest), or ``None`` if it does not exist."""
+        response = self._get(
+            f"/v2/{path}/manifests/{reference}",
+            scope=f"repository:{path}:pull",
+            headers={"Accept": MANIFEST_TYPES},
+        )
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise RegistryError(
+                f"registry {self.domain} answered {response.status_code} for {path}:{reference}",
+                "check the repository name",
+            )
+        digest = response.headers.get("Docker-Content-Digest", "")
+        body: dict[str, Any] = response.json()
+        if not digest:
+            digest = "sha256:" + hashlib.sha256(response.content).hexdigest()
+        config = body.get("config") or {}
+        return RemoteManifest(
+            digest=digest,
+            media_type=str(body.get("mediaType") or response.headers.get("Content-Type", "")),
+            config_digest=config.get("digest"),
+        )
+
+
+def _auth_error(domain: str, credentials: Credentials | None) -> RegistryAuthError:
+    who = f"as {credentials.username!r}" if credentials else "without credentials"
+    return RegistryAuthError(
+        f"registry {domain} refused authentication {who}",
+        f"run `docker login {domain}` or set {USERNAME_ENV} and {PASSWORD_ENV}",
+    )
+
+
+@dataclass(frozen=True)
+class PushedTag:
+    """One verified tag."""
+
+    reference: str
+    digest: str
+    seconds: float
+
+
+def _retrying(attempts: int, max_wait: float) -> Retrying:
+    return Retrying(
+        retry=retry_if_exception_type(TransientRegistryError),
+        stop=stop_after_attempt(max(1, attempts)),
+        wait=wait_exponential_jitter(initial=0.5, max=max_wait),
+        before_sleep=lambda state: LOGGER.warning(
+            "transient registry failure (attempt %d): %s; retrying",
+            state.attempt_number,
+            state.outcome.exception() if state.outcome else "?",
+        ),
+        reraise=False,
+    )
+
+
+def _with_retries(func: Callable[[], T], attempts: int, max_wait: float) -> T:
+    try:
+        return _retrying(attempts, max_wait)(func)
+    except RetryError as exc:
+        last = exc.last_attempt.exception()
+        message = str(last) if last else "unknown failure"
+        raise RegistryUnreachableError(
+            f"{message} (gave up after {attempts} attempts)",
+            getattr(last, "hint", "") or "check that the registry is running and reachable",
+        ) from last
+
+
+def push(
+    engine: Engine,
+    image_ref: str,
+    target: Target,
+    image_name: str,
+    tags: TagSet,
+    *,
+    attempts: int = 5,
+    max_wait: float = 8.0,
+    on_tag: Callable[[PushedTag], None] | None = None,
+) -> list[PushedTag]:
+    """Push ``image_ref`` to ``target/image_name`` under every tag of ``tags``, ``latest`` last.
+
+    Each tag is read back from the registry and must point at the local image; any failure stops
+    the push before ``latest`` moves.
+    """
+    image_id = engine.image_id(image_ref)
+    if image_id is None:
+        raise RegistryError(f"no local image {image_ref}", "build it first")
+    repository = target.repository(image_name)
+    credentials = credentials_for(target.domain)
+    auth = credentials.docker_auth() if credentials else None
+    client = RegistryClient(target.domain, credentials)
+    _with_retries(client.ping, attempts, max_wait)
+    path = repository.split("/", 1)[1]
+    if target.domain == DOCKER_HUB and "/" not in path:
+        path = f"library/{path}"
+
+    pushed: list[PushedTag] = []
+    ordered = (*tags.before_latest, *((LATEST,) if tags.moves_latest else ()))
+    for tag in ordered:
+        started = time.monotonic()
+        engine.tag(image_id, repository, tag)
+        digest = _with_retries(partial(engine.push, repository, tag, auth), attempts, max_wait)
+        remote = _with_retries(partial(client.manifest, path, tag), attempts, max_wait)
+        _verify(repository, tag, digest, image_id, remote)
+        result = PushedTag(f"{repository}:{tag}", digest, time.monotonic() - started)
+        LOGGER.info("pushed %s %s", result.reference, digest)
+        pushed.append(result)
+        if on_tag:
+            on_tag(result)
+    return pushed
+
+
+def _verify(
+    repository: str, tag: str, pushed_digest: str, image_id: str, remote: RemoteManifest | None
+) -> None:
+    if remote is None:
+        raise DigestMismatchError(
+            f"{repository}:{tag} is missing from the registry right after the push",
+            "the registry may be dropping writes; check its storage and logs",
+        )
+    if remote.digest != pushed_digest:
+        raise DigestMismatchError(
+            f"{repository}:{tag} points at {remote.digest}, but Docker pushed {pushed_digest}",
+            "another push may be racing this one; rerun, and check CI concurrency groups",
+        )
+    # With the classic image store the image ID is the manifest's config digest; with the
+    # containerd store it is the manifest (or index) digest itself.
+    if image_id not in (remote.digest, remote.config_digest):
+        raise DigestMismatchError(
+            f"{repository}:{tag} holds {remote.config_digest or remote.digest}, not the local "
+            f"image {image_id}",
+            "the tag was overwritten during the push; rerun it",
+        )

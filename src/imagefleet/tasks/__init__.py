@@ -1,0 +1,20 @@
+"""Invoke collections: parse flags, call the library, turn errors into exit codes."""
+
+from __future__ import annotations
+
+from invoke.collection import Collection
+
+from ..settings import DEFAULTS
+from . import images, registry
+
+__all__ = ["namespace"]
+
+
+def namespace() -> Collection:
+    """The task namespace ``tasks.py`` exposes: image tasks at the root, ``registry.*`` below."""
+    ns = Collection()
+    for task in (images.list_, images.build, images.tag, images.push):
+        ns.add_task(task)
+    ns.add_collection(Collection.from_module(registry, name="registry"))
+    ns.configure({"fleet": DEFAULTS})
+    return ns
