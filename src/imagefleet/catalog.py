@@ -11,14 +11,22 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from . import dockerfile
 from .errors import InvalidReferenceError, ManifestError, UnknownImageError
-from .reference import validate_image_name, validate_tag
+from .reference import TAG_RE, validate_image_name
 
 MANIFEST = "image.yml"
 DOCKERFILE = "Dockerfile"
@@ -32,6 +40,41 @@ SEMVER_RE = re.compile(
 )
 PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$")
 ARG_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+PATH_COMPONENT_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+
+
+def _platform(value: str) -> str:
+    if not PLATFORM_RE.match(value):
+        raise ValueError(f"a platform such as linux/amd64 or linux/arm64/v8, got {value!r}")
+    return value
+
+
+def _extra_tag(value: str) -> str:
+    if value == "latest":
+        raise ValueError("'latest' is managed by the tag policy, not listed as an extra tag")
+    if not TAG_RE.match(value):
+        raise ValueError(
+            f"invalid tag {value!r}: 1-128 letters, digits, '_', '.', '-', not starting with . or -"
+        )
+    return value
+
+
+def _arg_name(value: str) -> str:
+    if not ARG_NAME_RE.match(value):
+        raise ValueError(f"build arg names are identifiers, got {value!r}")
+    return value
+
+
+def _arg_value(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"a string (quote it), got {value!r}")  # noqa: TRY004 - pydantic wants ValueError
+    return str(value)
+
+
+Platform = Annotated[str, AfterValidator(_platform)]
+ExtraTag = Annotated[str, AfterValidator(_extra_tag)]
+ArgName = Annotated[str, AfterValidator(_arg_name)]
+ArgValue = Annotated[str, BeforeValidator(_arg_value)]
 
 
 class Link(BaseModel):
@@ -52,15 +95,15 @@ class Manifest(BaseModel):
     owner: str | None = None
     lifecycle: Literal["experimental", "production", "deprecated"] = "production"
     version: str | None = None
-    platforms: tuple[str, ...] = ()
-    build_args: dict[str, str] = Field(default_factory=dict)
-    tags: tuple[str, ...] = ()
+    platforms: tuple[Platform, ...] = ()
+    build_args: dict[ArgName, ArgValue] = Field(default_factory=dict)
+    tags: tuple[ExtraTag, ...] = ()
     docs: tuple[Link, ...] = ()
 
     @field_validator("name")
     @classmethod
     def _name(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*", value):
+        if value is not None and not PATH_COMPONENT_RE.match(value):
             raise ValueError("lower-case letters and digits separated by '.', '_' or '-'")
         return value
 
@@ -71,39 +114,6 @@ class Manifest(BaseModel):
             return None
         if not isinstance(value, str) or not SEMVER_RE.match(value):
             raise ValueError(f"a semantic version such as 1.2.3 (a quoted string), got {value!r}")
-        return value
-
-    @field_validator("platforms")
-    @classmethod
-    def _platforms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for platform in value:
-            if not PLATFORM_RE.match(platform):
-                raise ValueError(
-                    f"platforms look like linux/amd64 or linux/arm64/v8, got {platform!r}"
-                )
-        return value
-
-    @field_validator("build_args", mode="before")
-    @classmethod
-    def _build_args(cls, value: object) -> object:
-        if isinstance(value, dict):
-            for key, item in value.items():
-                if not isinstance(key, str) or not ARG_NAME_RE.match(key):
-                    raise ValueError(f"build arg names are identifiers, got {key!r}")
-                if isinstance(item, bool) or not isinstance(item, str | int | float):
-                    raise ValueError(f"build arg {key} must be a string, got {item!r}")  # noqa: TRY004 - pydantic reports ValueError only
-            return {k: str(v) for k, v in value.items()}
-        return value
-
-    @field_validator("tags")
-    @classmethod
-    def _tags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for tag in value:
-            if tag == "latest":
-                raise ValueError(
-                    "'latest' is managed by the tag policy, not listed as an extra tag"
-                )
-            validate_tag(tag)
         return value
 
 
@@ -201,7 +211,7 @@ def load_manifest(path: Path) -> Manifest:
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = tuple(first["loc"])
-        field_name = ".".join(str(p) for p in loc) or "(top level)"
+        field_name = ".".join(str(p) for p in loc if p != "[key]") or "(top level)"
         lineno = _node_line(node, loc)
         where = f"{path}:{lineno}" if lineno else str(path)
         message = first["msg"].removeprefix("Value error, ")

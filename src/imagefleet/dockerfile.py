@@ -16,10 +16,8 @@ from .errors import ManifestError
 
 _DIRECTIVE_RE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9_-]*)\s*=\s*(.+?)\s*$")
 _HEREDOC_RE = re.compile(r"<<(-?)\s*([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
-_VAR_RE = re.compile(
-    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-+])(?P<word>[^}]*))?\}"
-    r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
-)
+_BRACED_RE = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-+])(?P<word>.*))?$", re.S)
+_BARE_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HEREDOC_KEYWORDS = {"RUN", "COPY", "ADD"}
 
 
@@ -136,24 +134,72 @@ class Dockerfile:
         return tuple(found)
 
 
+def _closing_brace(text: str, start: int) -> int:
+    """Index of the ``}`` that closes the ``${`` opened just before ``start`` (nesting aware)."""
+    depth = 1
+    index = start
+    while index < len(text):
+        if text.startswith("${", index):
+            depth += 1
+            index += 2
+            continue
+        if text[index] == "}":
+            depth -= 1
+            if depth == 0:
+                return index
+        index += 1
+    return -1
+
+
+def _expand(name: str, op: str, word: str, scope: dict[str, str]) -> str:
+    value = scope.get(name)
+    if op == ":-":
+        return value if value else substitute(word, scope)
+    if op == "-":
+        return value if value is not None else substitute(word, scope)
+    if op == ":+":
+        return substitute(word, scope) if value else ""
+    if op == "+":
+        return substitute(word, scope) if value is not None else ""
+    return value or ""
+
+
 def substitute(text: str, scope: dict[str, str]) -> str:
-    """Expand ``$VAR``, ``${VAR}``, ``${VAR:-word}``, ``${VAR:+word}`` (and ``-``/``+``) forms."""
+    """Expand ``$VAR``, ``${VAR}``, ``${VAR:-word}``, ``${VAR:+word}`` (and ``-``/``+``) forms.
 
-    def expand(match: re.Match[str]) -> str:
-        name = match["braced"] or match["bare"]
-        op, word = match["op"], match["word"] or ""
-        value = scope.get(name)
-        if op == ":-":
-            return value if value else substitute(word, scope)
-        if op == "-":
-            return value if value is not None else substitute(word, scope)
-        if op == ":+":
-            return substitute(word, scope) if value else ""
-        if op == "+":
-            return substitute(word, scope) if value is not None else ""
-        return value or ""
-
-    return _VAR_RE.sub(expand, text)
+    Words may themselves hold variables (``${A:-${B}}``); unknown variables expand to nothing,
+    as in the builder.
+    """
+    out: list[str] = []
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\" and index + 1 < len(text) and text[index + 1] == "$":
+            out.append("$")
+            index += 2
+            continue
+        if char != "$":
+            out.append(char)
+            index += 1
+            continue
+        if text.startswith("${", index):
+            end = _closing_brace(text, index + 2)
+            match = _BRACED_RE.match(text[index + 2 : end]) if end != -1 else None
+            if match is None:
+                out.append(char)
+                index += 1
+                continue
+            out.append(_expand(match["name"], match["op"] or "", match["word"] or "", scope))
+            index = end + 1
+            continue
+        match = _BARE_RE.match(text, index + 1)
+        if match is None:
+            out.append(char)
+            index += 1
+            continue
+        out.append(scope.get(match[0]) or "")
+        index = match.end()
+    return "".join(out)
 
 
 def _split_words(text: str, path: Path, line: int) -> list[str]:
@@ -191,17 +237,18 @@ def _logical_lines(path: Path, text: str) -> tuple[list[Instruction], dict[str, 
         if not stripped or stripped.startswith("#"):
             continue
         parts = [stripped]
-        while parts[-1].endswith(escape) and index < len(lines):
-            parts[-1] = parts[-1][: -len(escape)]
-            nxt = lines[index].strip()
+        while parts[-1].endswith(escape):
+            parts[-1] = parts[-1][: -len(escape)].rstrip()
+            # Comment and blank lines inside a continuation are dropped; it goes on after them.
+            while index < len(lines) and (
+                not lines[index].strip() or lines[index].lstrip().startswith("#")
+            ):
+                index += 1
+            if index == len(lines):
+                break
+            parts.append(lines[index].strip())
             index += 1
-            if nxt.startswith("#"):
-                parts.append(escape)  # a comment inside a continuation keeps it going
-                continue
-            parts.append(nxt)
-        joined = " ".join(p for p in parts if p != escape).strip()
-        if joined.endswith(escape):
-            joined = joined[: -len(escape)].rstrip()
+        joined = " ".join(p for p in parts if p)
         keyword, _, value = joined.partition(" ")
         keyword = keyword.upper()
         if keyword in _HEREDOC_KEYWORDS:

@@ -79,10 +79,14 @@ def credentials_for(domain: str) -> Credentials | None:
     except Exception as exc:
         LOGGER.warning("could not read Docker credentials for %s: %s", domain, type(exc).__name__)
         return None
-    if found and found.get("Username") and found.get("Password"):
-        return Credentials(str(found["Username"]), str(found["Password"]))
-    if found and found.get("IdentityToken"):
-        return Credentials("<token>", str(found["IdentityToken"]))
+    if not found:
+        return None
+    # Config-file entries use lower-case keys; credential helpers' answers are capitalised.
+    fields = {k.lower(): v for k, v in found.items()}
+    if fields.get("username") and fields.get("password"):
+        return Credentials(fields["username"], fields["password"])
+    if fields.get("identitytoken"):
+        return Credentials("<token>", fields["identitytoken"])
     return None
 
 

@@ -1,0 +1,51 @@
+"""Nox sessions: one-liners over private helpers; dependencies come from pyproject.toml."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["lint", "typecheck", "test"]
+nox.options.error_on_missing_interpreters = True
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+
+def _install(session: nox.Session, *groups: str) -> None:
+    session.install("-e", ".")
+    for group in groups:
+        session.install(*nox.project.dependency_groups(PYPROJECT, group))
+
+
+def _pytest(session: nox.Session, *, marker: str | None = None) -> None:
+    _install(session, "test")
+    args = ["-m", marker] if marker else []
+    # Integration tests need Docker; outside CI they skip with a reason, in CI they must run.
+    session.run("pytest", *args, *session.posargs, env={"PYTHONUNBUFFERED": "1"})
+
+
+@nox.session
+def test(session: nox.Session) -> None:
+    """Run the whole test suite (unit, integration on the real engine and registry)."""
+    _pytest(session)
+
+
+@nox.session
+def unit(session: nox.Session) -> None:
+    """Run only the fast unit tests (no Docker needed)."""
+    _pytest(session, marker="not integration and not k8s")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check style and common bugs with ruff (lint and format)."""
+    _install(session, "lint")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """Type-check src, tests, tasks.py and noxfile.py with mypy --strict."""
+    _install(session, "lint")
+    session.run("mypy")

@@ -1,0 +1,98 @@
+"""Helpers shared by the test suites: a throwaway git project built from the fixture images."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"
+BUSYBOX_CANDIDATES = (Path("/bin/busybox"), Path("/usr/bin/busybox"))
+
+
+def git(root: Path, *args: str) -> str:
+    """Run git in ``root`` with a fixed identity; return stdout."""
+    done = subprocess.run(
+        [
+            "git",
+            "-c",
+            "user.email=tests@imagefleet.invalid",
+            "-c",
+            "user.name=tests",
+            "-c",
+            "commit.gpgsign=false",
+            *args,
+        ],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip()
+
+
+def busybox() -> Path | None:
+    """A static busybox to copy into fixture contexts (Debian's busybox-static)."""
+    for candidate in BUSYBOX_CANDIDATES:
+        if candidate.is_file():
+            return candidate
+    found = shutil.which("busybox")
+    return Path(found) if found else None
+
+
+def make_project(
+    root: Path,
+    images: dict[str, Path] | None = None,
+    *,
+    with_busybox: bool = True,
+    branch: str = "main",
+) -> Path:
+    """A git repository at ``root`` with ``images/`` copied from fixture directories, committed."""
+    images_dir = root / "images"
+    images_dir.mkdir(parents=True)
+    sources = images or {p.name: p for p in sorted((FIXTURES / "images").iterdir())}
+    box = busybox() if with_busybox else None
+    for name, source in sources.items():
+        shutil.copytree(source, images_dir / name)
+        if box is not None:
+            shutil.copy2(box, images_dir / name / "busybox")
+    (root / ".gitignore").write_text(".fleet/\n")
+    git(root, "init", "-q", "-b", branch)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "fixture project")
+    return root
+
+
+@dataclass(frozen=True)
+class Result:
+    """A finished CLI run."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        """Both streams, for assertions about what a user sees."""
+        return self.stdout + self.stderr
+
+
+def invoke(
+    project: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> Result:
+    """Run the real CLI (``invoke …`` from this repository's tasks.py) against ``project``."""
+    full_env = {**os.environ, "INVOKE_FLEET_ROOT": str(project), "COLUMNS": "200", **(env or {})}
+    done = subprocess.run(
+        [sys.executable, "-m", "invoke", "--search-root", str(REPO), *args],
+        cwd=project,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return Result(done.returncode, done.stdout, done.stderr)

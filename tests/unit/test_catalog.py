@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from imagefleet.catalog import discover, load_manifest
+from imagefleet.errors import ManifestError, UnknownImageError
+
+DOCKERFILE = "ARG BASE=alpine:3.21.3\nFROM ${BASE}\nARG TOOL_VERSION=1.0.0\nUSER 1000\n"
+
+
+def _image(
+    root: Path, name: str, manifest: str | None = None, dockerfile: str = DOCKERFILE
+) -> Path:
+    directory = root / name
+    directory.mkdir(parents=True)
+    (directory / "Dockerfile").write_text(dockerfile)
+    if manifest is not None:
+        (directory / "image.yml").write_text(manifest)
+    return directory
+
+
+def test_every_directory_with_a_dockerfile_is_an_image(tmp_path: Path) -> None:
+    _image(tmp_path, "helm-deploy", "description: Helm and kubectl\nversion: 1.2.3\n")
+    _image(tmp_path, "act-runner")
+    (tmp_path / "not-an-image").mkdir()
+    (tmp_path / "README.md").write_text("x")
+    catalog = discover(tmp_path)
+    assert catalog.names == ("act-runner", "helm-deploy")
+    helm = catalog.get("helm-deploy")
+    assert (helm.description, helm.version) == ("Helm and kubectl", "1.2.3")
+    assert catalog.get("act-runner").manifest.lifecycle == "production"
+
+
+def test_manifest_overrides_args_and_name(tmp_path: Path) -> None:
+    _image(
+        tmp_path,
+        "dir-name",
+        "name: other-name\nbuild_args:\n  BASE: alpine:3.22.1\n  TOOL_VERSION: 2\n",
+    )
+    image = discover(tmp_path).get("other-name")
+    assert image.build_args() == {"BASE": "alpine:3.22.1", "TOOL_VERSION": "2"}
+    assert image.build_args({"TOOL_VERSION": "3"})["TOOL_VERSION"] == "3"
+    assert image.base_image() == "alpine:3.22.1"
+    assert image.base_image({"BASE": "mirror.local/alpine:3"}) == "mirror.local/alpine:3"
+
+
+def test_unknown_image_suggests_close_names(tmp_path: Path) -> None:
+    _image(tmp_path, "helm-deploy")
+    _image(tmp_path, "rust-releaser")
+    catalog = discover(tmp_path)
+    with pytest.raises(UnknownImageError) as info:
+        catalog.get("helm-deplyo")
+    assert "unknown image 'helm-deplyo'" in info.value.message
+    assert "helm-deploy" in info.value.hint
+    with pytest.raises(UnknownImageError) as far:
+        catalog.get("zzz")
+    assert "invoke list" in far.value.hint
+
+
+def test_select_dedupes_and_keeps_order(tmp_path: Path) -> None:
+    for name in ("a", "b", "c"):
+        _image(tmp_path, name)
+    catalog = discover(tmp_path)
+    assert [i.name for i in catalog.select(["c", "a", "c"])] == ["c", "a"]
+    assert [i.name for i in catalog.select([], all_images=True)] == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize(
+    ("manifest", "line", "expected"),
+    [
+        ("description: x\nversion: 1.2\n", 2, "version: a semantic version"),
+        ("version: 1.0.0\ncolour: blue\n", 2, "unknown field 'colour'"),
+        ("platforms:\n  - linux/amd64\n  - Linux/ARM\n", 3, "platforms.1"),
+        ("build_args:\n  TOOL_VERSION: [1, 2]\n", 2, "build_args"),
+        ("build_args:\n  9BAD: x\n", 2, "build_args.9BAD: build arg names are identifiers"),
+        ("tags:\n  - ok\n  - 'bad tag'\n", 3, "invalid tag"),
+        ("tags: [latest]\n", 1, "managed by the tag policy"),
+        ("lifecycle: retired\n", 1, "lifecycle"),
+        ("description: [unclosed\n", 2, "invalid YAML"),
+        ("- a list\n", 1, "expected a mapping"),
+        ("docs:\n  - url: ftp://x\n    title: t\n", 2, "docs.0.url"),
+    ],
+)
+def test_bad_manifest_names_file_line_and_expectation(
+    tmp_path: Path, manifest: str, line: int, expected: str
+) -> None:
+    path = _image(tmp_path, "img", manifest) / "image.yml"
+    with pytest.raises(ManifestError) as info:
+        discover(tmp_path)
+    assert info.value.message.startswith(f"{path}:{line}: "), info.value.message
+    assert expected in info.value.message
+    assert info.value.hint
+
+
+def test_empty_manifest_is_all_defaults(tmp_path: Path) -> None:
+    path = _image(tmp_path, "img", "") / "image.yml"
+    assert load_manifest(path).version is None
+
+
+def test_build_args_must_be_declared_in_dockerfile(tmp_path: Path) -> None:
+    _image(tmp_path, "img", "build_args:\n  UNDECLARED: x\n")
+    with pytest.raises(ManifestError, match="not declared with ARG"):
+        discover(tmp_path)
+
+
+def test_invalid_directory_name_is_rejected(tmp_path: Path) -> None:
+    _image(tmp_path, "Bad_Name")
+    with pytest.raises(ManifestError, match="invalid image name"):
+        discover(tmp_path)
+
+
+def test_duplicate_names_are_rejected(tmp_path: Path) -> None:
+    _image(tmp_path, "one", "name: same\n")
+    _image(tmp_path, "two", "name: same\n")
+    with pytest.raises(ManifestError, match="two images are called 'same'"):
+        discover(tmp_path)
+
+
+def test_missing_images_dir(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match="no images directory"):
+        discover(tmp_path / "images")
+
+
+def test_repository_fixtures_load() -> None:
+    root = Path(__file__).resolve().parents[1] / "fixtures" / "images"
+    catalog = discover(root)
+    hello = catalog.get("fx-hello")
+    assert hello.version == "1.4.2"
+    assert hello.build_args() == {"BASE": "scratch", "GREETING": "hello", "AUDIENCE": "fleet"}
+    assert catalog.get("fx-plain").description.startswith("A plain fixture")

@@ -1,0 +1,162 @@
+"""The registry client against a small token-auth registry double served on loopback."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar, cast
+
+import pytest
+
+from imagefleet.errors import RegistryAuthError, TransientRegistryError
+from imagefleet.registry import Credentials, RegistryClient, credentials_for, is_loopback
+
+DIGEST = "sha256:" + "d" * 64
+CONFIG = "sha256:" + "c" * 64
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Speaks just enough distribution API with a bearer token service, like Docker Hub."""
+
+    requests: ClassVar[list[str]] = []
+    fail_next: ClassVar[int] = 0
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+    def _send(
+        self, code: int, body: dict[str, object], headers: dict[str, str] | None = None
+    ) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        type(self).requests.append(self.path)
+        port = cast(ThreadingHTTPServer, self.server).server_port
+        if type(self).fail_next:
+            type(self).fail_next -= 1
+            self._send(503, {"errors": [{"code": "UNAVAILABLE"}]})
+            return
+        if self.path.startswith("/token"):
+            expected = "Basic " + base64.b64encode(b"robot:s3cret-value").decode()
+            if self.headers.get("Authorization") != expected:
+                self._send(401, {"details": "bad credentials"})
+                return
+            self._send(200, {"token": "tkn"})
+            return
+        if self.headers.get("Authorization") != "Bearer tkn":
+            challenge = (
+                f'Bearer realm="http://127.0.0.1:{port}/token",service="double",'
+                'scope="repository:team/app:pull"'
+            )
+            self._send(401, {"errors": []}, {"WWW-Authenticate": challenge})
+            return
+        if self.path == "/v2/team/app/manifests/1.0":
+            self._send(
+                200,
+                {"schemaVersion": 2, "config": {"digest": CONFIG}},
+                {
+                    "Docker-Content-Digest": DIGEST,
+                    "Content-Type": "application/vnd.oci.image.manifest.v1+json",
+                },
+            )
+            return
+        self._send(404, {"errors": [{"code": "MANIFEST_UNKNOWN"}]})
+
+
+@pytest.fixture
+def double() -> Iterator[int]:
+    _Handler.requests = []
+    _Handler.fail_next = 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_bearer_token_flow_reads_digest_and_config(double: int) -> None:
+    client = RegistryClient(f"127.0.0.1:{double}", Credentials("robot", "s3cret-value"))
+    remote = client.manifest("team/app", "1.0")
+    assert remote is not None
+    assert (remote.digest, remote.config_digest) == (DIGEST, CONFIG)
+    assert client.manifest("team/app", "missing") is None
+    # The token is cached per scope: one token request for two manifest reads.
+    assert sum(r.startswith("/token") for r in _Handler.requests) == 1
+
+
+def test_wrong_credentials_are_an_auth_error_without_the_secret(double: int) -> None:
+    client = RegistryClient(f"127.0.0.1:{double}", Credentials("robot", "wrong-secret-xyz"))
+    with pytest.raises(RegistryAuthError) as info:
+        client.manifest("team/app", "1.0")
+    assert "refused authentication as 'robot'" in info.value.message
+    assert "wrong-secret-xyz" not in info.value.message + info.value.hint
+    assert "wrong-secret-xyz" not in repr(Credentials("robot", "wrong-secret-xyz"))
+
+
+def test_5xx_and_refused_connections_are_transient(double: int) -> None:
+    _Handler.fail_next = 1
+    client = RegistryClient(f"127.0.0.1:{double}", Credentials("robot", "s3cret-value"))
+    with pytest.raises(TransientRegistryError, match="answered 503"):
+        client.manifest("team/app", "1.0")
+    with pytest.raises(TransientRegistryError, match="refused the connection"):
+        RegistryClient("127.0.0.1:1").ping()
+
+
+def test_ping_accepts_an_auth_challenge(double: int) -> None:
+    RegistryClient(f"127.0.0.1:{double}").ping()
+
+
+@pytest.mark.parametrize(
+    ("domain", "loopback"),
+    [
+        ("localhost:5000", True),
+        ("127.0.0.1:5000", True),
+        ("[::1]:5000", True),
+        ("docker.io", False),
+        ("ghcr.io", False),
+        ("10.0.0.1:5000", False),
+    ],
+)
+def test_loopback_registries_use_http(domain: str, loopback: bool) -> None:
+    assert is_loopback(domain) is loopback
+    assert RegistryClient(domain).base.startswith("http://" if loopback else "https://")
+
+
+def test_docker_hub_api_host() -> None:
+    assert RegistryClient("docker.io").base == "https://registry-1.docker.io"
+
+
+def test_credentials_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLEET_REGISTRY_USERNAME", "ci-bot")
+    monkeypatch.setenv("FLEET_REGISTRY_PASSWORD", "pw-from-env")
+    assert credentials_for("ghcr.io") == Credentials("ci-bot", "pw-from-env")
+
+
+def test_credentials_from_docker_config(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pytest.TempPathFactory
+) -> None:
+    config_dir = tmp_path / "docker"  # type: ignore[operator]
+    config_dir.mkdir()
+    auth = base64.b64encode(b"stored-user:stored-pass").decode()
+    (config_dir / "config.json").write_text(
+        json.dumps({"auths": {"registry.example.invalid": {"auth": auth}}})
+    )
+    monkeypatch.delenv("FLEET_REGISTRY_USERNAME", raising=False)
+    monkeypatch.delenv("FLEET_REGISTRY_PASSWORD", raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
+    assert credentials_for("registry.example.invalid") == Credentials("stored-user", "stored-pass")
+    assert credentials_for("other.example.invalid") is None

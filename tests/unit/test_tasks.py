@@ -1,0 +1,139 @@
+"""The real CLI (``invoke …``) on inputs that must fail fast, clearly, and change nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import Result, invoke, make_project
+
+NO_DAEMON = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_project(tmp_path_factory.mktemp("project"), with_busybox=False)
+
+
+def _fails_cleanly(result: Result, code: int, *needles: str) -> None:
+    assert result.code == code, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[-2].startswith("error: ") or any(line.startswith("error: ") for line in lines), (
+        result.stderr
+    )
+    assert lines[-1].startswith("hint: "), result.stderr
+    for needle in needles:
+        assert needle in result.stderr, result.stderr
+
+
+def test_list_shows_every_task_with_help() -> None:
+    result = invoke(Path.cwd(), "--list")
+    assert result.code == 0
+    for name in ("build", "list", "push", "tag", "registry.start", "registry.stop"):
+        assert f"  {name} " in result.stdout
+    help_text = invoke(Path.cwd(), "--help", "build").stdout
+    for flag in (
+        "--image",
+        "--all",
+        "--build-arg",
+        "--platform",
+        "--no-cache",
+        "--dry-run",
+        "--json",
+    ):
+        assert flag in help_text
+
+
+def test_list_json(project: Path) -> None:
+    result = invoke(project, "list", "--json")
+    assert result.code == 0, result.output
+    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    assert rows["fx-hello"]["version"] == "1.4.2"
+    assert rows["fx-hello"]["base"] == "scratch"
+    assert rows["fx-plain"]["description"].startswith("A plain fixture")
+
+
+def test_dry_run_prints_the_plan_without_docker(project: Path) -> None:
+    result = invoke(
+        project,
+        "build",
+        "--image",
+        "fx-hello",
+        "--dry-run",
+        "--json",
+        "--build-arg",
+        "GREETING=hi",
+        env=NO_DAEMON,
+    )
+    assert result.code == 0, result.output
+    [plan] = json.loads(result.stdout)["images"]
+    assert plan["build_args"]["GREETING"] == "hi"
+    assert plan["build_arg_sources"] == {
+        "BASE": "dockerfile",
+        "GREETING": "command line",
+        "AUDIENCE": "manifest",
+    }
+    assert plan["tags"][2:] == ["1.4.2", "1.4", "1", "stable", "latest"]
+
+
+def test_unknown_image_suggests(project: Path) -> None:
+    _fails_cleanly(
+        invoke(project, "build", "--image", "fx-helo"),
+        2,
+        "unknown image 'fx-helo'",
+        "did you mean fx-hello",
+    )
+
+
+def test_no_selection(project: Path) -> None:
+    _fails_cleanly(invoke(project, "build"), 2, "no image selected")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("push", "--image", "fx-hello", "--registry", "https://ghcr.io/org"), "no URL scheme"),
+        (("push", "--image", "fx-hello", "--registry", "localhost:5000/Team"), "namespace"),
+        (("tag", "--image", "fx-hello", "--registry", "not a registry"), "invalid registry"),
+        (("build", "--image", "fx-hello", "--build-arg", "NOPE"), "invalid --build-arg"),
+        (("build", "--image", "fx-hello", "--build-arg", "TYPO=1"), "TYPO is not declared"),
+        (("build", "--image", "fx-hello", "--platform", "amd64"), "invalid platform"),
+    ],
+)
+def test_bad_input_is_rejected_before_docker(
+    project: Path, args: tuple[str, ...], needle: str
+) -> None:
+    # The daemon is unreachable on purpose: bad input must be caught before it matters.
+    _fails_cleanly(invoke(project, *args, env=NO_DAEMON), 2, needle)
+
+
+def test_missing_daemon(project: Path) -> None:
+    _fails_cleanly(
+        invoke(project, "build", "--image", "fx-hello", env=NO_DAEMON),
+        3,
+        "Docker daemon not reachable",
+        "DOCKER_HOST",
+    )
+
+
+def test_bad_manifest_names_file_and_line(tmp_path: Path) -> None:
+    root = make_project(tmp_path, with_busybox=False)
+    (root / "images" / "fx-hello" / "image.yml").write_text("description: x\nversion: one\n")
+    _fails_cleanly(invoke(root, "list"), 2, "images/fx-hello/image.yml:2: version")
+
+
+def test_not_a_git_checkout(tmp_path: Path) -> None:
+    (tmp_path / "images" / "a").mkdir(parents=True)
+    (tmp_path / "images" / "a" / "Dockerfile").write_text("FROM scratch\n")
+    _fails_cleanly(invoke(tmp_path, "build", "--image", "a", "--dry-run"), 3, "not a git checkout")
+
+
+def test_invalid_builder_setting(project: Path) -> None:
+    _fails_cleanly(
+        invoke(project, "list", env={"INVOKE_FLEET_BUILDER": "kaniko"}),
+        2,
+        "invalid builder 'kaniko'",
+    )
