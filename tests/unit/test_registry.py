@@ -146,10 +146,8 @@ def test_credentials_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert credentials_for("ghcr.io") == Credentials("ci-bot", "pw-from-env")
 
 
-def test_credentials_from_docker_config(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: pytest.TempPathFactory
-) -> None:
-    config_dir = tmp_path / "docker"  # type: ignore[operator]
+def test_credentials_from_docker_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config_dir = tmp_path / "docker"
     config_dir.mkdir()
     auth = base64.b64encode(b"stored-user:stored-pass").decode()
     (config_dir / "config.json").write_text(
