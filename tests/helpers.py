@@ -62,6 +62,7 @@ def make_project(
             shutil.copy2(box, images_dir / name / "busybox")
     (root / ".gitignore").write_text(".fleet/\n")
     git(root, "init", "-q", "-b", branch)
+    git(root, "remote", "add", "origin", "https://example.invalid/org/images.git")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "fixture project")
     return root

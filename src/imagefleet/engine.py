@@ -24,6 +24,7 @@ import docker
 import docker.errors
 import requests
 
+from .dockerfile import substitute
 from .errors import (
     BaseImagePullError,
     BuildError,
@@ -85,6 +86,7 @@ class BuildRequest:
     platforms: tuple[str, ...] = ()
     no_cache: bool = False
     base: str = ""
+    from_scope: Mapping[str, str] = field(default_factory=dict)  # ARGs visible to FROM lines
 
 
 def classify_push_error(message: str) -> type[RegistryError]:
@@ -423,7 +425,7 @@ def _classic_failure(
     request: BuildRequest, step: str, message: str, tail: deque[str]
 ) -> BuildError:
     if step and step.split("] ", 1)[-1].upper().startswith("FROM "):
-        ref = step.split("] ", 1)[-1].split()[1]
+        ref = substitute(step.split("] ", 1)[-1].split()[1], dict(request.from_scope))
         return BaseImagePullError(
             f"{request.image}: base image {ref} cannot be pulled: {message.strip()[:240]}",
             "check the name and tag, `docker login` to its registry, or override the base "

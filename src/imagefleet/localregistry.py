@@ -27,6 +27,8 @@ from .errors import EnvironmentProblem, UsageError
 LOGGER = logging.getLogger(__name__)
 
 BINARIES = ("docker-registry", "registry")
+# Registries this process started: kept so they can be reaped (and never warn when collected).
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 CONTAINER_IMAGE = "registry:2"
 STATE = "state.json"
 
@@ -98,12 +100,18 @@ def status(directory: Path) -> LocalRegistry | None:
 
 
 def _alive(pid: int) -> bool:
+    if pid in _CHILDREN:  # our own child: a zombie is not alive
+        return _CHILDREN[pid].poll() is None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    # A finished process whose parent has not reaped it yet is a zombie: not running.
+    stat = Path(f"/proc/{pid}/stat")
+    with contextlib.suppress(OSError, IndexError):
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
     return True
 
 
@@ -154,6 +162,7 @@ def start(
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
+        _CHILDREN[proc.pid] = proc
         registry = LocalRegistry(
             port=port,
             directory=str(directory),
@@ -198,16 +207,19 @@ def _start_container(directory: Path, port: int, storage: Path) -> LocalRegistry
 
 
 def _terminate(pid: int, timeout: float = 10.0) -> None:
+    child = _CHILDREN.pop(pid, None)
+    if child is not None:  # started by this process: terminate and reap it
+        child.terminate()
+        try:
+            child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        return
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            finished, _ = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:  # not our child (started by an earlier `invoke`)
-            finished = 0 if _alive(pid) else pid
-        if finished == pid:
-            return
+    while time.monotonic() < deadline and _alive(pid):
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)

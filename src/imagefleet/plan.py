@@ -88,6 +88,7 @@ class ImagePlan:
             platforms=self.platforms,
             no_cache=no_cache,
             base=self.base,
+            from_scope=self.image.dockerfile.from_scope(self.overrides),
         )
 
     def as_dict(self, root: Path | None = None) -> dict[str, Any]:

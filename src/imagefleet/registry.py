@@ -238,7 +238,7 @@ def _retrying(attempts: int, max_wait: float) -> Retrying:
     return Retrying(
         retry=retry_if_exception_type(TransientRegistryError),
         stop=stop_after_attempt(max(1, attempts)),
-        wait=wait_exponential_jitter(initial=0.5, max=max_wait),
+        wait=wait_exponential_jitter(multiplier=0.5, max=max_wait, jitter=0.5),
         before_sleep=lambda state: LOGGER.warning(
             "transient registry failure (attempt %d): %s; retrying",
             state.attempt_number,

@@ -1,0 +1,80 @@
+"""Real Docker engine and a real registry on loopback; every tag and container is cleaned up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from imagefleet import localregistry
+from imagefleet.engine import Engine
+from imagefleet.errors import FleetError
+from tests.helpers import FIXTURES, busybox, make_project
+
+FIXTURE_NAMES = {p.name for d in ("images", "broken") for p in (FIXTURES / d).iterdir()}
+
+
+def require(reason: str, how: str) -> None:
+    """Skip outside CI (with how to enable); in CI a missing component is a failure."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}: integration tests must run in CI ({how})")
+    pytest.skip(f"{reason}; {how} to run these tests")
+
+
+@pytest.fixture(scope="session")
+def engine() -> Engine:
+    try:
+        return Engine.connect()
+    except FleetError as exc:
+        require(f"no Docker engine ({exc.message})", "start Docker: ../shared/env/provision docker")
+        raise
+
+
+@pytest.fixture(scope="session")
+def _busybox() -> Path:
+    found = busybox()
+    if found is None:
+        require("no static busybox for the fixture images", "apt-get install busybox-static")
+    assert found is not None
+    return found
+
+
+def _ours(repository: str) -> bool:
+    last = repository.rsplit("/", 1)[-1]
+    if last not in FIXTURE_NAMES:
+        return False
+    return repository == last or repository.startswith(("localhost:", "127.0.0.1:"))
+
+
+@pytest.fixture
+def janitor(engine: Engine) -> Iterator[None]:
+    """Remove every local tag of a fixture image (local or for a loopback registry) afterwards."""
+    yield
+    for image in engine.client.images.list():
+        for ref in image.tags:
+            if _ours(ref.rsplit(":", 1)[0]):
+                engine.remove(ref)
+
+
+@pytest.fixture
+def project(tmp_path: Path, engine: Engine, _busybox: Path, janitor: None) -> Path:
+    """A committed git project holding the fixture images (with busybox in each context)."""
+    return make_project(tmp_path / "project")
+
+
+@pytest.fixture
+def broken_project(tmp_path: Path, engine: Engine, _busybox: Path, janitor: None) -> Path:
+    """A project of fixture images that fail to build, each in its own way."""
+    broken = FIXTURES / "broken"
+    return make_project(tmp_path / "broken", {p.name: p for p in broken.iterdir()})
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[localregistry.LocalRegistry]:
+    """A real registry on a free loopback port, stopped and wiped afterwards."""
+    if localregistry.find_binary() is None:
+        require("no registry binary", "apt-get install docker-registry")
+    with localregistry.running(tmp_path / "registry") as running:
+        yield running
