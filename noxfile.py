@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import nox
 
-nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["lint", "typecheck", "test"]
 nox.options.error_on_missing_interpreters = True
 
