@@ -96,10 +96,10 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> 
 class Step:
     """Reports the steps of one long operation on one image."""
 
-    def __init__(self, progress: Progress | None, task_id: Any, label: str) -> None:
+    def __init__(self, progress: Progress | None, label: str) -> None:
         self._progress = progress
-        self._task = task_id
         self._label = label
+        self._task = progress.add_task(escape(label), total=None) if progress else None
         self.started = time.monotonic()
 
     @property
@@ -109,15 +109,40 @@ class Step:
 
     def __call__(self, step: str) -> None:
         step = redact(step)
-        if self._progress is not None:
-            self._progress.update(self._task, description=f"{self._label} {escape(step[:80])}")
+        if self._progress is not None and self._task is not None:
+            self._progress.update(
+                self._task, description=f"{escape(self._label)} {escape(step[:80])}"
+            )
         else:
             err.print(f"  {escape(self._label)} {escape(step[:120])}  [dim]+{self.elapsed:.1f}s[/]")
 
+    def close(self) -> None:
+        """Remove the live line (a terminal); nothing to do in plain logs."""
+        if self._progress is not None and self._task is not None:
+            self._progress.remove_task(self._task)
+
+
+class Board:
+    """Live lines for operations running at the same time (one per image), or plain lines."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self._progress = progress
+
+    @contextmanager
+    def step(self, label: str) -> Iterator[Step]:
+        """Report one operation; its line goes away when it ends."""
+        if self._progress is None:
+            err.print(f"{escape(label)} …")
+        step = Step(self._progress, label)
+        try:
+            yield step
+        finally:
+            step.close()
+
 
 @contextmanager
-def working(label: str) -> Iterator[Step]:
-    """A live spinner with elapsed time on a terminal; plain step lines otherwise."""
+def board() -> Iterator[Board]:
+    """A live board with spinners and elapsed times on a terminal; plain step lines otherwise."""
     if err.is_terminal:
         with Progress(
             SpinnerColumn(),
@@ -126,8 +151,13 @@ def working(label: str) -> Iterator[Step]:
             console=err,
             transient=True,
         ) as progress:
-            task_id = progress.add_task(escape(label), total=None)
-            yield Step(progress, task_id, escape(label))
+            yield Board(progress)
     else:
-        err.print(f"{escape(label)} …")
-        yield Step(None, None, label)
+        yield Board(None)
+
+
+@contextmanager
+def working(label: str) -> Iterator[Step]:
+    """One operation on its own board."""
+    with board() as live, live.step(label) as step:
+        yield step

@@ -87,6 +87,8 @@ class BuildRequest:
     no_cache: bool = False
     base: str = ""
     from_scope: Mapping[str, str] = field(default_factory=dict)  # ARGs visible to FROM lines
+    # Parents built in this same run: reference as the Dockerfile names it -> local image.
+    parents: Mapping[str, str] = field(default_factory=dict)
 
 
 def classify_push_error(message: str) -> type[RegistryError]:
@@ -245,6 +247,9 @@ class Engine:
                 argv += ["--build-arg", f"{key}={value}"]
             for key, value in request.labels.items():
                 argv += ["--label", f"{key}={value}"]
+            for reference, local in request.parents.items():
+                # A named context replaces the FROM/COPY --from reference: no pull, no retag.
+                argv += ["--build-context", f"{reference}=docker-image://{local}"]
             if request.platforms:
                 argv += ["--platform", ",".join(request.platforms)]
             if request.no_cache:
@@ -280,6 +285,11 @@ class Engine:
         return found if image_id is None else str(image_id)
 
     def _build_classic(self, request: BuildRequest, on_step: StepCallback) -> str:
+        # The classic builder has no named contexts; it does use a local image of the exact
+        # reference without pulling, so point that reference at the parent just built.
+        for reference, local in request.parents.items():
+            repository, tag = _split_tag(reference)
+            self.tag(local, repository, tag)
         stream: Iterator[dict[str, Any]] = self.client.api.build(
             path=str(request.context),
             dockerfile=str(request.dockerfile.relative_to(request.context)),
@@ -359,6 +369,14 @@ class Engine:
                 f"push of {repository}:{tag} ended without a digest", "retry the push"
             )
         return digest
+
+
+def _split_tag(reference: str) -> tuple[str, str]:
+    """``repo[:tag]`` -> (repo, tag), ``latest`` when no tag is written."""
+    repository, sep, tag = reference.rpartition(":")
+    if not sep or "/" in tag:
+        return reference, "latest"
+    return repository, tag
 
 
 def stored_credentials(domain: str) -> dict[str, str] | None:

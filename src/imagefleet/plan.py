@@ -76,8 +76,10 @@ class ImagePlan:
         """The reference ``build`` gives the image: ``<name>:<full sha>``."""
         return f"{self.name}:{self.tags.primary}"
 
-    def request(self, *, no_cache: bool = False) -> BuildRequest:
-        """The engine request that carries this plan out."""
+    def request(
+        self, *, no_cache: bool = False, parents: Mapping[str, str] | None = None
+    ) -> BuildRequest:
+        """The engine request that carries this plan out (``parents``: built in this run)."""
         return BuildRequest(
             image=self.name,
             context=self.image.directory,
@@ -89,6 +91,7 @@ class ImagePlan:
             no_cache=no_cache,
             base=self.base,
             from_scope=self.image.dockerfile.from_scope(self.overrides),
+            parents=dict(parents or {}),
         )
 
     def as_dict(self, root: Path | None = None) -> dict[str, Any]:

@@ -20,6 +20,8 @@ DEFAULTS: dict[str, Any] = {
     "root": None,  # the project root; tasks.py fills in its own directory
     "images_dir": "images",
     "registry": "docker.io/webgrip",
+    "registry_aliases": [],  # other HOST/NAMESPACE that serve the same images (mirrors, proxies)
+    "global_paths": [],  # globs of files every image uses: a change to one affects all images
     "default_branch": "main",
     "platforms": [],  # empty: the daemon's native platform
     "builder": "auto",
@@ -36,6 +38,8 @@ class Settings:
     root: Path
     images_dir: Path
     target: Target
+    aliases: tuple[Target, ...] = ()
+    global_paths: tuple[str, ...] = ()
     default_branch: str = "main"
     platforms: tuple[str, ...] = ()
     builder: Builder = "auto"
@@ -44,6 +48,11 @@ class Settings:
     push_max_wait: float = 8.0
     local_registry_port: int = 5000
     local_registry_dir: Path = field(default=Path(".fleet/registry"))
+
+    @property
+    def targets(self) -> tuple[Target, ...]:
+        """The registry and its aliases: where this repository's images may be referenced from."""
+        return (self.target, *self.aliases)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -63,6 +72,8 @@ class Settings:
             root=root,
             images_dir=root / str(merged["images_dir"]),
             target=parse_target(str(merged["registry"])),
+            aliases=tuple(parse_target(str(a)) for a in merged["registry_aliases"] or ()),
+            global_paths=tuple(str(g) for g in merged["global_paths"] or ()),
             default_branch=str(merged["default_branch"]),
             platforms=tuple(str(p) for p in merged["platforms"] or ()),
             builder=builder,  # type: ignore[arg-type]  # checked just above

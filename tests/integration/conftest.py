@@ -13,7 +13,7 @@ from imagefleet.engine import Engine
 from imagefleet.errors import FleetError
 from tests.helpers import FIXTURES, busybox, make_project
 
-FIXTURE_NAMES = {p.name for d in ("images", "broken") for p in (FIXTURES / d).iterdir()}
+FIXTURE_NAMES = {p.name for d in ("images", "broken", "family") for p in (FIXTURES / d).iterdir()}
 
 
 def require(reason: str, how: str) -> None:

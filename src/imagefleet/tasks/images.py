@@ -1,69 +1,116 @@
-"""Image tasks: list, build, tag, push."""
+"""Image tasks: list, changed, plan, build, tag, push."""
 
 from __future__ import annotations
 
+import json as jsonlib
+import os
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from invoke.context import Context
 from invoke.tasks import task
 
 from .. import catalog as catalog_mod
-from .. import console
+from .. import changes as changes_mod
+from .. import console, pipeline
 from .. import git as git_mod
 from .. import registry as registry_mod
 from ..engine import Engine
-from ..errors import NotBuiltError, UsageError
+from ..errors import BuildError, NotBuiltError, UsageError
+from ..graph import Graph
 from ..plan import ImagePlan, parse_build_args, parse_platforms, plan_images
 from ..reference import parse_target
 from ..settings import Settings
 from ._common import listify, settings, speaks_errors
 
-SELECT_HELP = {
+HELP = {
     "image": "image to act on (a directory name under images/); repeat for several",
     "all": "act on every image under images/",
+    "changed": "act on the images changed since --base, and everything built on them",
+    "base": "git ref to compare with (its merge-base with HEAD); default: origin/<default branch>",
+    "include_uncommitted": "with --changed: count uncommitted and untracked files too",
     "json": "print machine-readable JSON on stdout (progress stays on stderr)",
 }
 
 
-def _plans(
+@dataclass(frozen=True)
+class Selection:
+    """The images a command acts on, with the graph and (for --changed) the change set."""
+
+    catalog: catalog_mod.Catalog
+    graph: Graph
+    names: tuple[str, ...]  # in build order
+    changes: changes_mod.ChangeSet | None = None
+
+
+def _select(
     s: Settings,
     image: list[str],
     all_: bool,
+    changed: bool = False,
+    base: str | None = None,
+    include_uncommitted: bool = False,
+    *,
+    required: bool = True,
+    build_args: list[str] | None = None,
+) -> Selection:
+    """Validate the selection flags and resolve them to images in build order."""
+    names = listify(image)
+    cli_args = parse_build_args(listify(build_args))
+    modes = sum((bool(names), all_, changed))
+    if modes > 1:
+        raise UsageError("choose one of --image, --all and --changed", "they select images")
+    if modes == 0 and required:
+        raise UsageError("no image selected", "pass --image NAME (repeatable), --all or --changed")
+    found = catalog_mod.discover(s.images_dir)
+    graph = Graph.build(found, s.targets, cli_args)  # build args can change what FROM names
+    if changed:
+        change_set = changes_mod.detect(
+            s,
+            found,
+            graph,
+            base or f"origin/{s.default_branch}",
+            include_uncommitted=include_uncommitted,
+        )
+        return Selection(found, graph, change_set.affected, change_set)
+    chosen = {i.name for i in found.select(names, all_images=all_ or not names)}
+    return Selection(found, graph, tuple(n for w in graph.waves(chosen) for n in w))
+
+
+def _plans(
+    s: Settings,
+    selection: Selection,
     *,
     build_args: list[str] | None = None,
     platforms: list[str] | None = None,
     latest: bool = False,
 ) -> list[ImagePlan]:
-    """Validate every input, then plan; nothing has touched Docker yet."""
-    names = listify(image)
-    if not names and not all_:
-        raise UsageError("no image selected", "pass --image NAME (repeatable) or --all")
+    """Plan the selected images; nothing has touched Docker yet."""
     cli_args = parse_build_args(listify(build_args))
     wanted_platforms = parse_platforms(listify(platforms))
-    catalog = catalog_mod.discover(s.images_dir)
-    chosen = catalog.select(names, all_images=all_)
-    if not chosen:
-        raise UsageError(
-            f"no images found under {s.images_dir}",
-            "add a directory with a Dockerfile under images/",
-        )
+    images = [selection.catalog.get(n) for n in selection.names]
+    if not images:
+        return []
     git = git_mod.state(s.root)
     return plan_images(
-        chosen, s, git, cli_args=cli_args, platforms=wanted_platforms, force_latest=latest
+        images, s, git, cli_args=cli_args, platforms=wanted_platforms, force_latest=latest
     )
 
 
-@task(name="list", help={"json": SELECT_HELP["json"]})
+@task(name="list", help={"json": HELP["json"]})
 @speaks_errors
 def list_(c: Context, json: bool = False) -> None:
-    """List the images in images/: name, base image, version, description."""
+    """List the images in images/: name, base image, parents, version, description."""
     s = settings(c)
     found = catalog_mod.discover(s.images_dir)
+    graph = Graph.build(found, s.targets)
     rows: list[dict[str, Any]] = [
         {
             "name": i.name,
             "base": i.base_image(),
+            "parents": list(graph.parent_names(i.name)),
             "version": i.version,
             "description": i.description,
             "directory": str(i.directory.relative_to(s.root)),
@@ -84,29 +131,155 @@ def list_(c: Context, json: bool = False) -> None:
     )
 
 
-def _print_plan(plans: list[ImagePlan], s: Settings) -> None:
-    for p in plans:
-        console.out.print(f"[bold]{p.name}[/]  ({p.image.directory.relative_to(s.root)})")
-        console.out.print(f"  base       {p.base}")
-        console.out.print(f"  reference  {p.local_ref}")
-        console.out.print(f"  tags       {', '.join(p.tags.tags)}")
-        console.out.print(f"  platforms  {', '.join(p.platforms) or '(daemon default)'}")
-        for key, value in p.build_args.items():
-            console.out.print(f"  arg        {key}={value}  [dim]({p.arg_sources.get(key)})[/]")
-        for key, value in p.labels.items():
-            console.out.print(f"  label      {key}={value}")
+def _github_output(change_set: changes_mod.ChangeSet) -> None:
+    path = os.environ.get("GITHUB_OUTPUT")
+    if not path:
+        raise UsageError(
+            "--github-output needs $GITHUB_OUTPUT",
+            "it is set inside GitHub Actions; use --json elsewhere",
+        )
+    with Path(path).open("a", encoding="utf-8") as out:
+        out.write(f"matrix={jsonlib.dumps(change_set.matrix())}\n")
+        out.write(f"images={jsonlib.dumps(list(change_set.affected))}\n")
+        out.write(f"deleted={jsonlib.dumps(list(change_set.deleted))}\n")
+        out.write(f"any={'true' if change_set.affected else 'false'}\n")
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with Path(summary).open("a", encoding="utf-8") as out:
+            out.write(f"### Images affected since `{change_set.base}`\n\n")
+            if change_set.fallback:
+                out.write(f"> Building everything: {change_set.fallback}\n\n")
+            out.write("| image | why |\n|---|---|\n")
+            for name, why in change_set.reasons.items():
+                out.write(f"| `{name}` | {why} |\n")
+            for name in change_set.deleted:
+                out.write(f"| `{name}` | deleted (not built) |\n")
+
+
+@task(
+    help={
+        "base": HELP["base"],
+        "include_uncommitted": HELP["include_uncommitted"],
+        "json": HELP["json"],
+        "github_output": "write matrix=, images=, deleted=, any= to $GITHUB_OUTPUT "
+        "(and a summary to $GITHUB_STEP_SUMMARY)",
+    }
+)
+@speaks_errors
+def changed(
+    c: Context,
+    base: str | None = None,
+    include_uncommitted: bool = False,
+    json: bool = False,
+    github_output: bool = False,
+) -> None:
+    """List the images affected by changes since the merge-base of --base (and descendants)."""
+    s = settings(c)
+    selection = _select(s, [], False, True, base, include_uncommitted)
+    change_set = selection.changes
+    assert change_set is not None  # noqa: S101 - --changed always yields a change set
+    if github_output:
+        _github_output(change_set)
+    if json:
+        console.emit_json(change_set.as_dict())
+        return
+    for name in change_set.affected:
+        console.out.print(name)
+    for name, why in change_set.reasons.items():
+        console.info(f"[dim]{name}: {why}[/]")
+    for name in change_set.deleted:
+        console.info(f"[yellow]deleted:[/] {name} (not built)")
+    if not change_set.affected:
+        console.info(f"no image changed since {change_set.base}")
 
 
 @task(
     iterable=["image", "build_arg", "platform"],
     help={
-        "image": SELECT_HELP["image"],
-        "all": SELECT_HELP["all"],
+        **{k: HELP[k] for k in ("image", "all", "changed", "base", "include_uncommitted")},
+        "build_arg": "KEY=VALUE build argument, as for build",
+        "platform": "target platform(s), as for build",
+        "json": HELP["json"],
+    },
+)
+@speaks_errors
+def plan(
+    c: Context,
+    image: list[str] | None = None,
+    all: bool = False,
+    changed: bool = False,
+    base: str | None = None,
+    include_uncommitted: bool = False,
+    build_arg: list[str] | None = None,
+    platform: list[str] | None = None,
+    json: bool = False,
+) -> None:
+    """Show what a build would do, in order: waves, parents, tags, args, platforms."""
+    s = settings(c)
+    selection = _select(
+        s,
+        listify(image),
+        all,
+        changed,
+        base,
+        include_uncommitted,
+        required=False,
+        build_args=build_arg,
+    )
+    plans = _plans(s, selection, build_args=build_arg, platforms=platform)
+    _show_plan(s, selection, plans, json=json)
+
+
+def _show_plan(s: Settings, selection: Selection, plans: list[ImagePlan], *, json: bool) -> None:
+    waves = selection.graph.waves(selection.names)
+    by_name = {p.name: p for p in plans}
+    if json:
+        console.emit_json(
+            {
+                "waves": waves,
+                "images": [
+                    {
+                        **by_name[n].as_dict(s.root),
+                        "parents": list(selection.graph.parent_names(n)),
+                        "wave": i,
+                    }
+                    for i, wave in enumerate(waves)
+                    for n in wave
+                ],
+                "changes": selection.changes.as_dict() if selection.changes else None,
+            }
+        )
+        return
+    for index, wave in enumerate(waves, 1):
+        console.out.print(f"[bold]wave {index}[/]: {', '.join(wave)}")
+        for name in wave:
+            p = by_name[name]
+            parents = selection.graph.parent_names(name)
+            console.out.print(f"  [bold]{p.name}[/]  ({p.image.directory.relative_to(s.root)})")
+            console.out.print(f"    base       {p.base}")
+            if parents:
+                console.out.print(f"    parents    {', '.join(parents)}")
+            console.out.print(f"    reference  {p.local_ref}")
+            console.out.print(f"    tags       {', '.join(p.tags.tags)}")
+            console.out.print(f"    platforms  {', '.join(p.platforms) or '(daemon default)'}")
+            for key, value in p.build_args.items():
+                console.out.print(f"    arg        {key}={value}  [dim]({p.arg_sources[key]})[/]")
+            for key, value in p.labels.items():
+                console.out.print(f"    label      {key}={value}")
+    if not waves:
+        console.info("nothing to build")
+
+
+@task(
+    iterable=["image", "build_arg", "platform"],
+    help={
+        **{k: HELP[k] for k in ("image", "all", "changed", "base", "include_uncommitted")},
         "build_arg": "KEY=VALUE build argument; repeatable; wins over image.yml and ARG defaults",
         "platform": "target platform(s), e.g. linux/amd64; repeatable or comma-separated",
         "no_cache": "build without the layer cache",
-        "dry_run": "print what would be built (args, labels, tags) and touch nothing",
-        "json": SELECT_HELP["json"],
+        "jobs": "how many images to build at once (dependency order is always kept); default 1",
+        "dry_run": "print what would be built (order, args, labels, tags) and touch nothing",
+        "json": HELP["json"],
     },
 )
 @speaks_errors
@@ -114,38 +287,85 @@ def build(
     c: Context,
     image: list[str] | None = None,
     all: bool = False,
+    changed: bool = False,
+    base: str | None = None,
+    include_uncommitted: bool = False,
     build_arg: list[str] | None = None,
     platform: list[str] | None = None,
     no_cache: bool = False,
+    jobs: int = 1,
     dry_run: bool = False,
     json: bool = False,
 ) -> None:
-    """Build images with BuildKit (buildx) or the classic builder; tag them <name>:<git sha>."""
+    """Build images in dependency order (in parallel with --jobs); tag them <name>:<git sha>."""
     s = settings(c)
-    plans = _plans(s, listify(image), all, build_args=build_arg, platforms=platform)
+    if jobs < 1:
+        raise UsageError(f"invalid --jobs {jobs}", "use 1 or more")
+    selection = _select(
+        s, listify(image), all, changed, base, include_uncommitted, build_args=build_arg
+    )
+    plans = _plans(s, selection, build_args=build_arg, platforms=platform)
     if dry_run:
+        _show_plan(s, selection, plans, json=json)
+        return
+    if not plans:
         if json:
-            console.emit_json({"dry_run": True, "images": [p.as_dict(s.root) for p in plans]})
-        else:
-            _print_plan(plans, s)
+            console.emit_json([])
+        console.info("nothing to build")
         return
     engine = Engine.connect(s.builder)
-    results: list[dict[str, Any]] = []
-    for p in plans:
-        with console.working(f"build {p.name}") as step:
-            image_id = engine.build(p.request(no_cache=no_cache), on_step=step)
-        console.info(f"[green]built[/] {p.local_ref}  [dim]{image_id[:19]}  {step.elapsed:.1f}s[/]")
-        results.append(
-            {
-                "image": p.name,
-                "reference": p.local_ref,
-                "id": image_id,
-                "seconds": round(step.elapsed, 2),
-                "tags": list(p.tags.tags),
-            }
+
+    def report(outcome: pipeline.Outcome) -> None:
+        if outcome.status == "built":
+            console.info(
+                f"[green]built[/] {outcome.reference}  "
+                f"[dim]{(outcome.image_id or '')[:19]}  {outcome.seconds:.1f}s[/]"
+            )
+        elif outcome.status == "failed" and outcome.error is not None:
+            console.error(outcome.error)
+        else:
+            console.info(f"[yellow]skipped[/] {outcome.name}: {outcome.reason}")
+
+    started = time.monotonic()
+    with console.board() as live:
+        outcomes = pipeline.run(
+            engine,
+            selection.graph,
+            plans,
+            jobs=jobs,
+            no_cache=no_cache,
+            board=live,
+            on_outcome=report,
         )
     if json:
-        console.emit_json(results)
+        console.emit_json([o.as_dict() for o in outcomes])
+    if len(outcomes) > 1 or any(o.status != "built" for o in outcomes):
+        console.table(
+            f"{len(outcomes)} images in {time.monotonic() - started:.1f}s",
+            ("image", "result", "seconds", "tags / reason"),
+            [
+                (
+                    o.name,
+                    o.status,
+                    f"{o.seconds:.1f}",
+                    ", ".join(o.tags[:2]) + (" …" if len(o.tags) > 2 else "")
+                    if o.status == "built"
+                    else o.reason,
+                )
+                for o in outcomes
+            ],
+        )
+    failed = [o.name for o in outcomes if o.status == "failed"]
+    skipped = [o.name for o in outcomes if o.status == "skipped"]
+    if failed:
+        first = next(o.error for o in outcomes if o.error is not None)
+        if len(outcomes) == 1 and first is not None:
+            raise first
+        raise BuildError(
+            f"{len(failed)} of {len(outcomes)} images failed ({', '.join(failed)})"
+            + (f"; {len(skipped)} skipped ({', '.join(skipped)})" if skipped else ""),
+            "see each image's error above; fix it and rerun the same command",
+        )
 
 
 def _require_built(engine: Engine, p: ImagePlan) -> str:
@@ -161,11 +381,10 @@ def _require_built(engine: Engine, p: ImagePlan) -> str:
 @task(
     iterable=["image"],
     help={
-        "image": SELECT_HELP["image"],
-        "all": SELECT_HELP["all"],
+        **{k: HELP[k] for k in ("image", "all", "changed", "base")},
         "registry": "also tag for this registry: HOST[:PORT]/NAMESPACE",
         "latest": "move latest even when not on the default branch",
-        "json": SELECT_HELP["json"],
+        "json": HELP["json"],
     },
 )
 @speaks_errors
@@ -173,6 +392,8 @@ def tag(
     c: Context,
     image: list[str] | None = None,
     all: bool = False,
+    changed: bool = False,
+    base: str | None = None,
     registry: str | None = None,
     latest: bool = False,
     json: bool = False,
@@ -180,16 +401,16 @@ def tag(
     """Apply the tag policy (sha, sha-<short>, version, latest) to built images."""
     s = settings(c)
     target = parse_target(registry) if registry else None
-    plans = _plans(s, listify(image), all, latest=latest)
+    plans = _plans(s, _select(s, listify(image), all, changed, base), latest=latest)
     engine = Engine.connect(s.builder)
+    ids = {p.name: _require_built(engine, p) for p in plans}
     results: dict[str, list[str]] = {}
     for p in plans:
-        image_id = _require_built(engine, p)
         repositories = [p.name] + ([target.repository(p.name)] if target else [])
         refs = []
         for repository in repositories:
             for t in p.tags.tags:
-                engine.tag(image_id, repository, t)
+                engine.tag(ids[p.name], repository, t)
                 refs.append(f"{repository}:{t}")
         results[p.name] = refs
         console.info(f"[green]tagged[/] {p.name}: {', '.join(p.tags.tags)}")
@@ -200,11 +421,10 @@ def tag(
 @task(
     iterable=["image"],
     help={
-        "image": SELECT_HELP["image"],
-        "all": SELECT_HELP["all"],
+        **{k: HELP[k] for k in ("image", "all", "changed", "base")},
         "registry": "HOST[:PORT]/NAMESPACE to push to (default: fleet.registry in invoke.yaml)",
         "latest": "move latest even when not on the default branch",
-        "json": SELECT_HELP["json"],
+        "json": HELP["json"],
     },
 )
 @speaks_errors
@@ -212,14 +432,16 @@ def push(
     c: Context,
     image: list[str] | None = None,
     all: bool = False,
+    changed: bool = False,
+    base: str | None = None,
     registry: str | None = None,
     latest: bool = False,
     json: bool = False,
 ) -> None:
-    """Push built images: immutable tags first, verified by digest, latest last."""
+    """Push built images in dependency order: immutable tags first, verified, latest last."""
     s = settings(c)
     target = parse_target(registry) if registry else s.target
-    plans = _plans(s, listify(image), all, latest=latest)
+    plans = _plans(s, _select(s, listify(image), all, changed, base), latest=latest)
     engine = Engine.connect(s.builder)
     for p in plans:
         _require_built(engine, p)

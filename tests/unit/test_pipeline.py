@@ -1,0 +1,131 @@
+"""Scheduling of the build pipeline, with an engine double that records what it is asked."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from imagefleet import pipeline
+from imagefleet.catalog import discover
+from imagefleet.console import Board
+from imagefleet.engine import BuildRequest, Engine, StepCallback
+from imagefleet.errors import BuildError
+from imagefleet.git import GitState
+from imagefleet.graph import Graph
+from imagefleet.plan import plan_images
+from imagefleet.reference import parse_target
+from imagefleet.settings import Settings
+
+TARGET = parse_target("ghcr.io/webgrip")
+DIGEST = "sha256:" + "f" * 64
+
+
+class RecordingEngine(Engine):
+    """Builds nothing; records order, concurrency and requests; fails the images it is told to."""
+
+    def __init__(self, fail: set[str] | None = None, seconds: float = 0.05) -> None:
+        self.fail = fail or set()
+        self.seconds = seconds
+        self.started: list[str] = []
+        self.finished: list[str] = []
+        self.requests: dict[str, BuildRequest] = {}
+        self.running = 0
+        self.peak = 0
+        self._lock = threading.Lock()
+
+    def build(self, request: BuildRequest, on_step: StepCallback | None = None) -> str:
+        with self._lock:
+            self.started.append(request.image)
+            self.requests[request.image] = request
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        time.sleep(self.seconds)
+        with self._lock:
+            self.running -= 1
+            self.finished.append(request.image)
+        if request.image in self.fail:
+            raise BuildError(f"{request.image}: build failed at step [1/1] RUN false", "fix it")
+        return f"sha256:{request.image}"
+
+
+def _image(root: Path, name: str, dockerfile: str) -> None:
+    (root / name).mkdir(parents=True)
+    (root / name / "Dockerfile").write_text(dockerfile)
+
+
+@pytest.fixture
+def family(tmp_path: Path) -> tuple[Graph, list[pipeline.ImagePlan]]:
+    images = tmp_path / "images"
+    _image(images, "base", "FROM alpine:3\n")
+    _image(images, "middle", "FROM ghcr.io/webgrip/base:latest\n")
+    _image(images, "leaf-a", "FROM ghcr.io/webgrip/middle:latest\n")
+    _image(
+        images,
+        "leaf-b",
+        f"FROM ghcr.io/webgrip/middle:latest\nCOPY --from=ghcr.io/webgrip/base@{DIGEST} /a /a\n",
+    )
+    _image(images, "solo-1", "FROM scratch\n")
+    _image(images, "solo-2", "FROM scratch\n")
+    settings = Settings(root=tmp_path, images_dir=images, target=TARGET)
+    catalog = discover(images)
+    git = GitState(
+        sha="a" * 40, dirty=False, branch="main", committed_at=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    return Graph.build(catalog, settings.targets), plan_images(catalog.images, settings, git)
+
+
+def test_parents_first_and_at_most_jobs_at_once(
+    family: tuple[Graph, list[pipeline.ImagePlan]],
+) -> None:
+    graph, plans = family
+    engine = RecordingEngine()
+    outcomes = pipeline.run(engine, graph, plans, jobs=2, board=Board(None))
+    assert all(o.status == "built" for o in outcomes)
+    assert engine.peak == 2
+    done = engine.finished
+    assert done.index("base") < engine.started.index("middle")
+    assert done.index("middle") < min(
+        engine.started.index("leaf-a"), engine.started.index("leaf-b")
+    )
+    assert [o.name for o in outcomes][:2] == ["base", "solo-1"]  # build order, by wave
+
+
+def test_children_build_from_the_parent_of_this_run(
+    family: tuple[Graph, list[pipeline.ImagePlan]],
+) -> None:
+    graph, plans = family
+    engine = RecordingEngine()
+    pipeline.run(engine, graph, plans, jobs=3, board=Board(None))
+    local = {p.name: p.local_ref for p in plans}
+    assert engine.requests["middle"].parents == {"ghcr.io/webgrip/base:latest": local["base"]}
+    # A digest-pinned parent stays pinned: only the tag reference is replaced.
+    assert engine.requests["leaf-b"].parents == {"ghcr.io/webgrip/middle:latest": local["middle"]}
+    assert engine.requests["base"].parents == {}
+
+
+def test_a_failure_skips_descendants_and_spares_the_rest(
+    family: tuple[Graph, list[pipeline.ImagePlan]],
+) -> None:
+    graph, plans = family
+    engine = RecordingEngine(fail={"middle"})
+    outcomes = {o.name: o for o in pipeline.run(engine, graph, plans, jobs=2, board=Board(None))}
+    assert outcomes["middle"].status == "failed"
+    assert "RUN false" in outcomes["middle"].reason
+    for leaf in ("leaf-a", "leaf-b"):
+        assert outcomes[leaf].status == "skipped"
+        assert outcomes[leaf].reason == "parent middle failed"
+    assert {outcomes[n].status for n in ("base", "solo-1", "solo-2")} == {"built"}
+    assert "leaf-a" not in engine.started
+
+
+def test_only_selected_images_are_built(family: tuple[Graph, list[pipeline.ImagePlan]]) -> None:
+    graph, plans = family
+    engine = RecordingEngine()
+    chosen = [p for p in plans if p.name in ("leaf-a", "solo-2")]
+    outcomes = pipeline.run(engine, graph, chosen, jobs=1, board=Board(None))
+    assert [o.name for o in outcomes] == ["leaf-a", "solo-2"]
+    assert engine.requests["leaf-a"].parents == {}  # middle is not rebuilt: use the published one
