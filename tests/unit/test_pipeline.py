@@ -16,7 +16,7 @@ from imagefleet.engine import BuildRequest, Engine, StepCallback
 from imagefleet.errors import BuildError
 from imagefleet.git import GitState
 from imagefleet.graph import Graph
-from imagefleet.plan import plan_images
+from imagefleet.plan import ImagePlan, plan_images
 from imagefleet.reference import parse_target
 from imagefleet.settings import Settings
 
@@ -58,7 +58,7 @@ def _image(root: Path, name: str, dockerfile: str) -> None:
 
 
 @pytest.fixture
-def family(tmp_path: Path) -> tuple[Graph, list[pipeline.ImagePlan]]:
+def family(tmp_path: Path) -> tuple[Graph, list[ImagePlan]]:
     images = tmp_path / "images"
     _image(images, "base", "FROM alpine:3\n")
     _image(images, "middle", "FROM ghcr.io/webgrip/base:latest\n")
@@ -79,7 +79,7 @@ def family(tmp_path: Path) -> tuple[Graph, list[pipeline.ImagePlan]]:
 
 
 def test_parents_first_and_at_most_jobs_at_once(
-    family: tuple[Graph, list[pipeline.ImagePlan]],
+    family: tuple[Graph, list[ImagePlan]],
 ) -> None:
     graph, plans = family
     engine = RecordingEngine()
@@ -95,7 +95,7 @@ def test_parents_first_and_at_most_jobs_at_once(
 
 
 def test_children_build_from_the_parent_of_this_run(
-    family: tuple[Graph, list[pipeline.ImagePlan]],
+    family: tuple[Graph, list[ImagePlan]],
 ) -> None:
     graph, plans = family
     engine = RecordingEngine()
@@ -108,7 +108,7 @@ def test_children_build_from_the_parent_of_this_run(
 
 
 def test_a_failure_skips_descendants_and_spares_the_rest(
-    family: tuple[Graph, list[pipeline.ImagePlan]],
+    family: tuple[Graph, list[ImagePlan]],
 ) -> None:
     graph, plans = family
     engine = RecordingEngine(fail={"middle"})
@@ -122,7 +122,7 @@ def test_a_failure_skips_descendants_and_spares_the_rest(
     assert "leaf-a" not in engine.started
 
 
-def test_only_selected_images_are_built(family: tuple[Graph, list[pipeline.ImagePlan]]) -> None:
+def test_only_selected_images_are_built(family: tuple[Graph, list[ImagePlan]]) -> None:
     graph, plans = family
     engine = RecordingEngine()
     chosen = [p for p in plans if p.name in ("leaf-a", "solo-2")]
