@@ -83,14 +83,16 @@ def emit_json(data: Any) -> None:
     print(redact(json.dumps(data, indent=2, sort_keys=False)))
 
 
-def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """A table on stdout."""
+def table(
+    title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], *, stderr: bool = False
+) -> None:
+    """A table on stdout (on stderr when stdout carries JSON)."""
     result = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for column in columns:
         result.add_column(column, overflow="fold")
     for row in rows:
         result.add_row(*(escape(redact(c)) for c in row))
-    out.print(result)
+    (err if stderr else out).print(result)
 
 
 class Step:

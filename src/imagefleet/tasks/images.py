@@ -354,6 +354,7 @@ def build(
                 )
                 for o in outcomes
             ],
+            stderr=json,
         )
     failed = [o.name for o in outcomes if o.status == "failed"]
     skipped = [o.name for o in outcomes if o.status == "skipped"]
