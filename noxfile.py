@@ -60,3 +60,10 @@ def docs(session: nox.Session) -> None:
     """Build the TechDocs (MkDocs) site strictly: broken links or missing pages fail."""
     _install(session, "docs")
     session.run("mkdocs", "build", "--strict", "--site-dir", "site", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Print benchmark figures (never asserted): `invoke changed` on 500 synthetic images."""
+    _install(session)
+    session.run("python", "bench/bench_changed.py", *session.posargs)

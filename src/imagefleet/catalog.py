@@ -29,6 +29,8 @@ from .errors import InvalidReferenceError, ManifestError, UnknownImageError
 from .reference import TAG_RE, validate_image_name
 
 MANIFEST = "image.yml"
+# libyaml's safe loader when PyYAML was built with it (several times faster), else pure Python.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DOCKERFILE = "Dockerfile"
 
 # The semver.org expression, as published with the specification.
@@ -190,8 +192,7 @@ def load_manifest(path: Path) -> Manifest:
     except OSError as exc:
         raise ManifestError(f"cannot read {path}: {exc.strerror}", "check the file") from exc
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data: Any = yaml.safe_load(text)
+        data: Any = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a SafeLoader (C or Python)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -212,7 +213,8 @@ def load_manifest(path: Path) -> Manifest:
         first = exc.errors()[0]
         loc = tuple(first["loc"])
         field_name = ".".join(str(p) for p in loc if p != "[key]") or "(top level)"
-        lineno = _node_line(node, loc)
+        # Only a failing manifest needs the node tree (for line numbers): compose it then.
+        lineno = _node_line(yaml.compose(text, Loader=_LOADER), loc)
         where = f"{path}:{lineno}" if lineno else str(path)
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":

@@ -18,10 +18,8 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import docker
-import docker.errors
 import requests
 
 from .dockerfile import substitute
@@ -37,7 +35,20 @@ from .errors import (
     UsageError,
 )
 
+if TYPE_CHECKING:
+    import docker
+
 LOGGER = logging.getLogger(__name__)
+
+
+def _sdk() -> Any:
+    """The Docker SDK, imported on first use: it is slow to import and most tasks never need it."""
+    import docker
+    import docker.auth
+    import docker.errors
+
+    return docker
+
 
 StepCallback = Callable[[str], None]
 TAIL_LINES = 12
@@ -141,9 +152,10 @@ class Engine:
     def connect(cls, builder: str = "auto") -> Engine:
         """Connect to the daemon from the environment (``DOCKER_HOST`` …) and pick the builder."""
         try:
-            client = docker.from_env(timeout=120)
+            sdk = _sdk()
+            client = sdk.from_env(timeout=120)
             client.ping()
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        except (_sdk().errors.DockerException, requests.exceptions.RequestException) as exc:
             raise DaemonUnreachableError(
                 f"Docker daemon not reachable: {_short(exc)}",
                 "start Docker (e.g. `systemctl start docker` or `dockerd &`), or point "
@@ -166,7 +178,7 @@ class Engine:
         """The local image ID of ``ref``, or ``None`` if there is no such image."""
         try:
             return str(self.client.images.get(ref).id)
-        except docker.errors.ImageNotFound:
+        except _sdk().errors.ImageNotFound:
             return None
 
     def inspect(self, ref: str) -> dict[str, Any]:
@@ -200,7 +212,7 @@ class Engine:
 
     def remove_container(self, container_id: str) -> None:
         """Stop and remove a container; a missing one is fine."""
-        with contextlib.suppress(docker.errors.NotFound):
+        with contextlib.suppress(_sdk().errors.NotFound):
             self.client.containers.get(container_id).remove(force=True)
 
     # -- changes ---------------------------------------------------------------------------
@@ -211,7 +223,7 @@ class Engine:
 
     def remove(self, ref: str) -> None:
         """Remove a tag (or an image); missing ones are fine."""
-        with contextlib.suppress(docker.errors.ImageNotFound):
+        with contextlib.suppress(_sdk().errors.ImageNotFound):
             self.client.api.remove_image(ref, noprune=False)
 
     def build(self, request: BuildRequest, on_step: StepCallback | None = None) -> str:
@@ -354,7 +366,7 @@ class Engine:
                 aux = event.get("aux")
                 if isinstance(aux, dict) and aux.get("Digest"):
                     digest = str(aux["Digest"])
-        except docker.errors.APIError as exc:
+        except _sdk().errors.APIError as exc:
             message = _short(exc)
             raise classify_push_error(message)(
                 f"push of {repository}:{tag} failed: {message}", _push_hint(message)
@@ -381,9 +393,7 @@ def _split_tag(reference: str) -> tuple[str, str]:
 
 def stored_credentials(domain: str) -> dict[str, str] | None:
     """What ``docker login`` stored for ``domain`` (config file or credential helper), if any."""
-    import docker.auth
-
-    found = docker.auth.load_config().resolve_authconfig(domain)
+    found = _sdk().auth.load_config().resolve_authconfig(domain)
     if not found:
         return None
     return {k: str(v) for k, v in found.items() if isinstance(v, str)}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import graphlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .catalog import Catalog, Image
 from .errors import InvalidReferenceError, ManifestError
@@ -82,6 +82,15 @@ class Graph:
 
     images: Mapping[str, Image]
     parents: Mapping[str, tuple[ParentRef, ...]]
+    _children: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        # Reverse edges, computed once: descendant walks stay linear in the number of edges.
+        children: dict[str, list[str]] = {name: [] for name in self.images}
+        for name in self.images:
+            for parent in self.parent_names(name):
+                children[parent].append(name)
+        object.__setattr__(self, "_children", {k: tuple(v) for k, v in children.items()})
 
     @classmethod
     def build(
@@ -100,7 +109,7 @@ class Graph:
 
     def children(self, name: str) -> tuple[str, ...]:
         """Images that build directly on ``name``."""
-        return tuple(n for n in self.images if name in self.parent_names(n))
+        return self._children[name]
 
     def descendants(self, names: Iterable[str]) -> set[str]:
         """Every image that builds, directly or not, on any of ``names`` (excluding them)."""
