@@ -137,3 +137,100 @@ def test_invalid_builder_setting(project: Path) -> None:
         2,
         "invalid builder 'kaniko'",
     )
+
+
+@pytest.fixture
+def family(tmp_path: Path) -> Path:
+    from tests.helpers import FIXTURES
+
+    return make_project(
+        tmp_path / "family",
+        {p.name: p for p in (FIXTURES / "family").iterdir()},
+        with_busybox=False,
+    )
+
+
+FAMILY_ENV = {"INVOKE_FLEET_REGISTRY": "localhost:5000/fleet", **NO_DAEMON}
+
+
+def test_changed_writes_github_outputs_and_summary(family: Path, tmp_path: Path) -> None:
+    from tests.helpers import git
+
+    (family / "images" / "fx-middle" / "NOTES.md").write_text("notes\n")
+    git(family, "add", "-A")
+    git(family, "commit", "-q", "-m", "middle notes")
+    output, summary = tmp_path / "out", tmp_path / "summary.md"
+    result = invoke(
+        family,
+        "changed",
+        "--base",
+        "HEAD~1",
+        "--github-output",
+        env={**FAMILY_ENV, "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)},
+    )
+    assert result.code == 0, result.output
+    assert result.stdout.split() == ["fx-middle", "fx-leaf-a", "fx-leaf-b"]
+    lines = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    assert json.loads(lines["matrix"]) == {
+        "include": [{"image": "fx-middle"}, {"image": "fx-leaf-a"}, {"image": "fx-leaf-b"}]
+    }
+    assert json.loads(lines["images"]) == ["fx-middle", "fx-leaf-a", "fx-leaf-b"]
+    assert lines["any"] == "true"
+    assert "| `fx-leaf-a` | builds on fx-middle |" in summary.read_text()
+
+
+def test_changed_falls_back_with_a_warning(family: Path) -> None:
+    result = invoke(family, "changed", "--base", "no-such-ref", "--json", env=FAMILY_ENV)
+    assert result.code == 0, result.output
+    data = json.loads(result.stdout)
+    assert (
+        data["fallback"] == "HEAD is the first commit: there is nothing before it to compare "
+        "with 'no-such-ref'"
+    )
+    assert len(data["images"]) == 5
+    assert "building everything" in result.stderr
+
+
+def test_github_output_outside_actions_is_a_usage_error(family: Path) -> None:
+    result = invoke(
+        family,
+        "changed",
+        "--base",
+        "HEAD",
+        "--github-output",
+        env={**FAMILY_ENV, "GITHUB_OUTPUT": ""},
+    )
+    _fails_cleanly(result, 2, "--github-output needs $GITHUB_OUTPUT")
+
+
+def test_plan_shows_waves_and_parents_without_docker(family: Path) -> None:
+    result = invoke(family, "plan", "--all", "--json", env=FAMILY_ENV)
+    assert result.code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["waves"] == [["fx-base", "fx-solo"], ["fx-middle"], ["fx-leaf-a", "fx-leaf-b"]]
+    leaf_b = next(i for i in data["images"] if i["image"] == "fx-leaf-b")
+    assert leaf_b["parents"] == ["fx-middle", "fx-base"]
+    assert leaf_b["wave"] == 2
+    text = invoke(family, "plan", "--image", "fx-leaf-a", env=FAMILY_ENV)
+    assert "wave 1: fx-leaf-a" in text.stdout
+    assert "base       localhost:5000/fleet/fx-middle:latest" in text.stdout
+
+
+def test_build_rejects_two_selections_and_bad_jobs(family: Path) -> None:
+    _fails_cleanly(
+        invoke(family, "build", "--all", "--image", "fx-base", env=FAMILY_ENV),
+        2,
+        "choose one of --image, --all and --changed",
+    )
+    _fails_cleanly(
+        invoke(family, "build", "--all", "--jobs", "0", env=FAMILY_ENV), 2, "invalid --jobs 0"
+    )
+
+
+def test_cycle_is_reported_by_name(family: Path) -> None:
+    from tests.helpers import git
+
+    base = family / "images" / "fx-base" / "Dockerfile"
+    base.write_text("FROM localhost:5000/fleet/fx-leaf-a:latest\n")
+    git(family, "commit", "-q", "-am", "cycle")
+    _fails_cleanly(invoke(family, "list", env=FAMILY_ENV), 2, "dependency cycle between images: ")
