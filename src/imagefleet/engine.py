@@ -210,6 +210,14 @@ class Engine:
         )
         return str(container.id)
 
+    def remove_containers(self, *, label: str) -> int:
+        """Remove every container (running or not) carrying ``label``; return how many."""
+        found = self.client.containers.list(all=True, filters={"label": label})
+        for container in found:
+            with contextlib.suppress(_sdk().errors.NotFound):
+                container.remove(force=True)
+        return len(found)
+
     def remove_container(self, container_id: str) -> None:
         """Stop and remove a container; a missing one is fine."""
         with contextlib.suppress(_sdk().errors.NotFound):

@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     BUILD = 4  # a build failed, including a base image that cannot be pulled
     REGISTRY = 5  # registry unreachable, authentication refused, push rejected
     VERIFY = 6  # a pushed tag's digest in the registry differs from the local image
+    TEST = 7  # an image's structure or pytest checks failed
     INTERRUPTED = 130  # Ctrl-C
 
 

@@ -33,7 +33,7 @@ def engine() -> Engine:
 
 
 @pytest.fixture(scope="session")
-def _busybox() -> Path:
+def busybox_path() -> Path:
     found = busybox()
     if found is None:
         require("no static busybox for the fixture images", "apt-get install busybox-static")
@@ -59,13 +59,13 @@ def janitor(engine: Engine) -> Iterator[None]:
 
 
 @pytest.fixture
-def project(tmp_path: Path, engine: Engine, _busybox: Path, janitor: None) -> Path:
+def project(tmp_path: Path, engine: Engine, busybox_path: Path, janitor: None) -> Path:
     """A committed git project holding the fixture images (with busybox in each context)."""
     return make_project(tmp_path / "project")
 
 
 @pytest.fixture
-def broken_project(tmp_path: Path, engine: Engine, _busybox: Path, janitor: None) -> Path:
+def broken_project(tmp_path: Path, engine: Engine, busybox_path: Path, janitor: None) -> Path:
     """A project of fixture images that fail to build, each in its own way."""
     broken = FIXTURES / "broken"
     return make_project(tmp_path / "broken", {p.name: p for p in broken.iterdir()})

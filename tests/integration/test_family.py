@@ -35,7 +35,7 @@ def _commit(project: Path, message: str) -> None:
 def family(
     tmp_path: Path,
     engine: Engine,
-    _busybox: Path,
+    busybox_path: Path,
     janitor: None,
     registry: localregistry.LocalRegistry,
 ) -> tuple[Path, dict[str, str]]:

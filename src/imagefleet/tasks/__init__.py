@@ -13,7 +13,15 @@ __all__ = ["namespace"]
 def namespace() -> Collection:
     """The task namespace ``tasks.py`` exposes: image tasks at the root, ``registry.*`` below."""
     ns = Collection()
-    for task in (images.list_, images.changed, images.plan, images.build, images.tag, images.push):
+    for task in (
+        images.list_,
+        images.changed,
+        images.plan,
+        images.build,
+        images.run_tests,
+        images.tag,
+        images.push,
+    ):
         ns.add_task(task)
     ns.add_collection(Collection.from_module(registry, name="registry"))
     ns.configure({"fleet": DEFAULTS})

