@@ -15,7 +15,7 @@ from tests.helpers import FIXTURES, git, invoke, make_project
 pytestmark = pytest.mark.integration
 
 
-def _leftovers(engine: Engine) -> list[str]:
+def _leftovers(engine: Engine) -> list[str | None]:
     return [
         c.name for c in engine.client.containers.list(all=True, filters={"label": SESSION_LABEL})
     ]
