@@ -101,6 +101,7 @@ class Manifest(BaseModel):
     build_args: dict[ArgName, ArgValue] = Field(default_factory=dict)
     tags: tuple[ExtraTag, ...] = ()
     docs: tuple[Link, ...] = ()
+    runs_as_root: str | None = None  # why this image must run as root (the policy asks)
 
     @field_validator("name")
     @classmethod
@@ -288,16 +289,19 @@ class Catalog:
         return tuple(chosen)
 
 
-def discover(images_dir: Path) -> Catalog:
-    """Every ``images_dir/*/`` with a Dockerfile, sorted by directory name."""
+def image_directories(images_dir: Path) -> list[Path]:
+    """Every directory under ``images_dir`` with a Dockerfile, sorted: the list of images."""
     if not images_dir.is_dir():
         raise ManifestError(
             f"no images directory at {images_dir}",
             "run from the repository root, or set fleet.images_dir in invoke.yaml",
         )
-    images = tuple(
-        load_image(d) for d in sorted(images_dir.iterdir()) if (d / DOCKERFILE).is_file()
-    )
+    return [d for d in sorted(images_dir.iterdir()) if (d / DOCKERFILE).is_file()]
+
+
+def discover(images_dir: Path) -> Catalog:
+    """Every ``images_dir/*/`` with a Dockerfile, sorted by directory name."""
+    images = tuple(load_image(d) for d in image_directories(images_dir))
     seen: dict[str, Path] = {}
     for image in images:
         if image.name in seen:

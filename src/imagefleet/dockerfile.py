@@ -271,7 +271,8 @@ def _parse_args(inst: Instruction, path: Path) -> list[Arg]:
     return args
 
 
-def _parse_key_values(inst: Instruction, path: Path) -> dict[str, str]:
+def parse_key_values(inst: Instruction, path: Path) -> dict[str, str]:
+    """``LABEL``/``ENV`` pairs: ``k=v k2="v 2"``, or the legacy ``KEY value with spaces``."""
     words = _split_words(inst.value, path, inst.line)
     if words and "=" not in words[0]:  # legacy `LABEL key value with spaces`
         return {words[0]: " ".join(words[1:])}
@@ -302,9 +303,9 @@ class _StageBuilder:
         if inst.keyword == "ARG":
             self.args.extend(_parse_args(inst, path))
         elif inst.keyword == "LABEL":
-            self.labels.update(_parse_key_values(inst, path))
+            self.labels.update(parse_key_values(inst, path))
         elif inst.keyword == "ENV":
-            self.env.update(_parse_key_values(inst, path))
+            self.env.update(parse_key_values(inst, path))
         elif inst.keyword == "USER":
             self.user = inst.value
         elif inst.keyword == "WORKDIR":

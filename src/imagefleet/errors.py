@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     REGISTRY = 5  # registry unreachable, authentication refused, push rejected
     VERIFY = 6  # a pushed tag's digest in the registry differs from the local image
     TEST = 7  # an image's structure or pytest checks failed
+    LINT = 8  # hadolint findings or fleet policy violations
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -110,3 +111,9 @@ class DigestMismatchError(FleetError):
     """A tag in the registry does not point at the image we pushed."""
 
     exit_code = ExitCode.VERIFY
+
+
+class LintFailure(FleetError):
+    """hadolint or the fleet policy found problems."""
+
+    exit_code = ExitCode.LINT

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from . import tools
 from .catalog import Image
 from .engine import Engine
-from .errors import EnvironmentProblem, ExitCode, FleetError
+from .errors import EnvironmentProblem, ExitCode, FleetError, ManifestError
 from .graph import Graph
 from .pytest_plugin import SESSION_ENV, SESSION_LABEL
 
@@ -97,6 +97,20 @@ def suites(image: Image, graph: Graph) -> list[Suite]:
     return found
 
 
+_CONFIG_ERROR = "error parsing config file"
+
+
+def _config_errors(path: Path) -> list[str]:
+    """container-structure-test reports a config it cannot parse as a nameless failed case."""
+    root = ET.parse(path).getroot()  # noqa: S314 - our own child process wrote it
+    return [
+        " ".join((failure.text or "").split())
+        for case in root.iter("testcase")
+        for failure in case.iter("failure")
+        if (failure.text or "").startswith(_CONFIG_ERROR)
+    ]
+
+
 def _junit(path: Path) -> tuple[int, tuple[str, ...]]:
     """(passed, names of failed test cases) from a JUnit XML report."""
     root = ET.parse(path).getroot()  # noqa: S314 - our own child process wrote it
@@ -133,7 +147,47 @@ def _structure(ref: str, suite: Suite, report: Path) -> tuple[int, tuple[str, ..
             f"{CST} could not run against {ref}: {last}",
             f"check {suite.files[0]} against the {CST} schema",
         )
+    errors = _config_errors(report)
+    if errors:
+        raise ManifestError(
+            f"{', '.join(map(str, suite.files))}: {errors[0]}",
+            f"fix the config; the fields are those of {CST}'s schemaVersion 2.0.0",
+        )
     return _junit(report)
+
+
+def config_errors(config: Path, probe: str) -> list[str]:
+    """What container-structure-test's own strict parser says about ``config`` (empty: valid).
+
+    The checks themselves run against ``probe`` (any local image) and may fail; only parse
+    errors are returned.
+    """
+    with tempfile.TemporaryDirectory(prefix="imagefleet-cst-") as tmp:
+        report = Path(tmp) / "report.xml"
+        subprocess.run(
+            [
+                tools.require(CST, CST),
+                "test",
+                "--image",
+                probe,
+                "--config",
+                str(config),
+                "--output",
+                "junit",
+                "--test-report",
+                str(report),
+                "--no-color",
+            ],
+            capture_output=True,
+            check=False,
+            stdin=subprocess.DEVNULL,
+            timeout=300,
+        )
+        if not report.is_file():
+            raise EnvironmentProblem(
+                f"{CST} wrote no report for {config}", f"run {CST} by hand against {probe}"
+            )
+        return _config_errors(report)
 
 
 def _pytest(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke.collection import Collection
 
 from ..settings import DEFAULTS
-from . import images, registry
+from . import checks, images, registry
 
 __all__ = ["namespace"]
 
@@ -21,6 +21,7 @@ def namespace() -> Collection:
         images.run_tests,
         images.tag,
         images.push,
+        checks.lint,
     ):
         ns.add_task(task)
     ns.add_collection(Collection.from_module(registry, name="registry"))

@@ -12,6 +12,7 @@ from typing import Any
 
 from invoke.context import Context
 from invoke.tasks import task
+from rich.markup import escape
 
 from .. import catalog as catalog_mod
 from .. import changes as changes_mod
@@ -192,9 +193,9 @@ def changed(
     for name in change_set.affected:
         console.out.print(name)
     for name, why in change_set.reasons.items():
-        console.info(f"[dim]{name}: {why}[/]")
+        console.info(f"[dim]{escape(name)}: {escape(why)}[/]")
     for name in change_set.deleted:
-        console.info(f"[yellow]deleted:[/] {name} (not built)")
+        console.info(f"[yellow]deleted:[/] {escape(name)} (not built)")
     if not change_set.affected:
         console.info(f"no image changed since {change_set.base}")
 
@@ -330,7 +331,7 @@ def build(
         elif outcome.status == "failed" and outcome.error is not None:
             console.error(outcome.error)
         else:
-            console.info(f"[yellow]skipped[/] {outcome.name}: {outcome.reason}")
+            console.info(f"[yellow]skipped[/] {outcome.name}: {escape(outcome.reason)}")
 
     started = time.monotonic()
     with console.board() as live:
@@ -519,7 +520,7 @@ def run_tests(
             f"{len(result.failures)} failed  [dim]{result.seconds:.1f}s[/]"
         )
         for name in result.failures:
-            console.info(f"  [red]x[/] {name}")
+            console.info(f"  [red]x[/] {escape(name)}")
 
     for p in plans:
         with console.working(f"test {p.name}"):
