@@ -123,7 +123,8 @@ def _junit(path: Path) -> tuple[int, tuple[str, ...]]:
     return passed, tuple(failed)
 
 
-def _structure(ref: str, suite: Suite, report: Path) -> tuple[int, tuple[str, ...]]:
+def run_structure(ref: str, suite: Suite, report: Path) -> tuple[int, tuple[str, ...]]:
+    """Run one structure suite against ``ref``: (passed, names of failed checks)."""
     binary = tools.require(CST, CST)
     argv = [
         binary,
@@ -254,7 +255,7 @@ def run(
                 report.unlink(missing_ok=True)
                 started = time.monotonic()
                 if suite.kind == "structure":
-                    passed, failures = _structure(ref, suite, report)
+                    passed, failures = run_structure(ref, suite, report)
                 else:
                     passed, failures = _pytest(ref, suite, report, session, Path(tmp))
                 result = SuiteResult(

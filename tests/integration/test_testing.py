@@ -85,3 +85,30 @@ def test_parents_tests_run_against_children(
     assert ran == [("fx-base", "structure"), ("fx-middle", "pytest")]
     assert "(from fx-base)" in result.stderr
     assert _leftovers(engine) == []
+
+
+def test_real_structure_configs_parse_and_can_fail(
+    project: Path, engine: Engine, tmp_path: Path
+) -> None:
+    """The six real configs pass container-structure-test's own strict parser, and run against
+    an image without their tools, every tool check fails: they would catch a missing tool."""
+    from imagefleet import testing
+    from tests.helpers import REPO
+
+    assert invoke(project, "build", "--image", "fx-plain").code == 0
+    probe = f"fx-plain:{git(project, 'rev-parse', 'HEAD')}"
+    configs = sorted((REPO / "images").glob("*/tests/structure.yaml"))
+    assert len(configs) == 6
+    for config in configs:
+        assert testing.config_errors(config, probe) == [], config
+        suite = testing.Suite(config.parent.parent.name, "structure", (config,))
+        _, failures = testing.run_structure(probe, suite, tmp_path / f"{suite.source}.xml")
+        tool_checks = [f for f in failures if f.startswith("Command Test")]
+        assert tool_checks, f"{config}: no command check failed on an image without the tools"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "schemaVersion: 2.0.0\ncommandTests:\n  - name: x\n    command: sh\n    bogusField: 1\n"
+    )
+    [error] = testing.config_errors(bad, probe)
+    assert "field bogusField not found" in error
+    assert _leftovers(engine) == []
