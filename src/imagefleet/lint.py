@@ -10,7 +10,7 @@ import json
 import logging
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +39,7 @@ class Finding:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {
-            "image": self.image,
-            "code": self.code,
-            "level": self.level,
-            "message": self.message,
-            "path": self.path,
-            "line": self.line,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)

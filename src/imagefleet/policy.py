@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,13 +70,7 @@ class Violation:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {
-            "image": self.image,
-            "rule": self.rule,
-            "message": self.message,
-            "path": self.path,
-            "line": self.line,
-        }
+        return asdict(self)
 
 
 def _external_refs(

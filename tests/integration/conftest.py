@@ -11,7 +11,7 @@ import pytest
 from imagefleet import localregistry
 from imagefleet.engine import Engine
 from imagefleet.errors import FleetError
-from tests.helpers import FIXTURES, busybox, make_project
+from tests.helpers import FIXTURES, busybox, git, make_project
 
 FIXTURE_NAMES = {p.name for d in ("images", "broken", "family") for p in (FIXTURES / d).iterdir()}
 
@@ -78,3 +78,23 @@ def registry(tmp_path: Path) -> Iterator[localregistry.LocalRegistry]:
         require("no registry binary", "apt-get install docker-registry")
     with localregistry.running(tmp_path / "registry") as running:
         yield running
+
+
+@pytest.fixture
+def family(
+    tmp_path: Path,
+    engine: Engine,
+    busybox_path: Path,
+    janitor: None,
+    registry: localregistry.LocalRegistry,
+) -> tuple[Path, dict[str, str]]:
+    """The base → middle → two leaves family plus an unrelated image, committed, with parents
+    named through a real registry on loopback; returns (project, env for the CLI)."""
+    project = make_project(
+        tmp_path / "family", {p.name: p for p in (FIXTURES / "family").iterdir()}
+    )
+    for dockerfile in (project / "images").glob("*/Dockerfile"):
+        text = dockerfile.read_text()
+        dockerfile.write_text(text.replace("localhost:5000/fleet", f"{registry.address}/fleet"))
+    git(project, "commit", "-q", "--amend", "-a", "--no-edit")
+    return project, {"INVOKE_FLEET_REGISTRY": f"{registry.address}/fleet"}

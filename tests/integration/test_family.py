@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from imagefleet import localregistry
 from imagefleet.engine import Engine
-from tests.helpers import FIXTURES, git, invoke, make_project
+from tests.helpers import git, invoke
 
 pytestmark = pytest.mark.integration
 
@@ -29,25 +28,6 @@ def _cat(engine: Engine, ref: str, path: str) -> str:
 def _commit(project: Path, message: str) -> None:
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", message)
-
-
-@pytest.fixture
-def family(
-    tmp_path: Path,
-    engine: Engine,
-    busybox_path: Path,
-    janitor: None,
-    registry: localregistry.LocalRegistry,
-) -> tuple[Path, dict[str, str]]:
-    project = make_project(
-        tmp_path / "family", {p.name: p for p in (FIXTURES / "family").iterdir()}
-    )
-    # The Dockerfiles name their parents through the registry; point them at the loopback one.
-    for dockerfile in (project / "images").glob("*/Dockerfile"):
-        text = dockerfile.read_text()
-        dockerfile.write_text(text.replace("localhost:5000/fleet", f"{registry.address}/fleet"))
-    git(project, "commit", "-q", "--amend", "-a", "--no-edit")
-    return project, {"INVOKE_FLEET_REGISTRY": f"{registry.address}/fleet"}
 
 
 def test_family_builds_in_order_and_rebuilds_what_changed(

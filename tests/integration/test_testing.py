@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from imagefleet import localregistry
 from imagefleet.engine import Engine
 from imagefleet.pytest_plugin import SESSION_LABEL
-from tests.helpers import FIXTURES, git, invoke, make_project
+from tests.helpers import git, invoke
 
 pytestmark = pytest.mark.integration
 
@@ -63,21 +62,9 @@ def test_untested_and_unbuilt_images(project: Path) -> None:
 
 
 def test_parents_tests_run_against_children(
-    tmp_path: Path,
-    engine: Engine,
-    busybox_path: Path,
-    janitor: None,
-    registry: localregistry.LocalRegistry,
+    family: tuple[Path, dict[str, str]], engine: Engine
 ) -> None:
-    project = make_project(
-        tmp_path / "family", {p.name: p for p in (FIXTURES / "family").iterdir()}
-    )
-    for dockerfile in (project / "images").glob("*/Dockerfile"):
-        dockerfile.write_text(
-            dockerfile.read_text().replace("localhost:5000/fleet", f"{registry.address}/fleet")
-        )
-    git(project, "commit", "-q", "--amend", "-a", "--no-edit")
-    env = {"INVOKE_FLEET_REGISTRY": f"{registry.address}/fleet"}
+    project, env = family
     assert invoke(project, "build", "--all", "--jobs", "2", env=env).code == 0
     result = invoke(project, "test", "--image", "fx-leaf-a", "--json", env=env)
     assert result.code == 0, result.output
