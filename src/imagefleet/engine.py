@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import tempfile
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -209,6 +209,47 @@ class Engine:
             volumes={host: {"bind": inside, "mode": "rw"} for host, inside in volumes.items()},
         )
         return str(container.id)
+
+    def run_command(
+        self,
+        image: str,
+        argv: Sequence[str],
+        *,
+        mounts: Mapping[str, str],
+        environment: Mapping[str, str],
+        user: str | None = None,
+        timeout: float = 600,
+    ) -> tuple[int, str, str]:
+        """Run ``argv`` in a throwaway container of ``image`` on the host network; mounts are
+        read-only. Returns (exit code, stdout, stderr); the container is always removed."""
+        try:
+            container = self.client.containers.run(
+                image,
+                list(argv),
+                detach=True,
+                network_mode="host",
+                user=user,
+                environment=dict(environment),
+                volumes={host: {"bind": inside, "mode": "ro"} for host, inside in mounts.items()},
+                labels={"imagefleet.run": "command"},
+            )
+        except _sdk().errors.ImageNotFound as exc:
+            raise EnvironmentProblem(
+                f"image {image} is not available locally",
+                "build or pull it first (invoke build, docker pull)",
+            ) from exc
+        try:
+            try:
+                status = container.wait(timeout=timeout)
+            except requests.exceptions.RequestException:
+                container.kill()
+                return 124, "", f"timed out after {timeout:.0f}s"
+            stdout = container.logs(stdout=True, stderr=False).decode(errors="replace")
+            stderr = container.logs(stdout=False, stderr=True).decode(errors="replace")
+            return int(status.get("StatusCode", 1)), stdout, stderr
+        finally:
+            with contextlib.suppress(_sdk().errors.NotFound):
+                container.remove(force=True)
 
     def remove_containers(self, *, label: str) -> int:
         """Remove every container (running or not) carrying ``label``; return how many."""

@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     VERIFY = 6  # a pushed tag's digest in the registry differs from the local image
     TEST = 7  # an image's structure or pytest checks failed
     LINT = 8  # hadolint findings or fleet policy violations
+    DEPLOY = 9  # a Helm deploy failed (the previous revision is left live) or timed out
     INTERRUPTED = 130  # Ctrl-C
 
 

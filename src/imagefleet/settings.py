@@ -28,7 +28,31 @@ DEFAULTS: dict[str, Any] = {
     "source_url": None,  # OCI source label; default: the git remote "origin"
     "push": {"attempts": 5, "max_wait": 8.0},
     "local_registry": {"port": 5000, "state_dir": ".fleet/registry"},
+    "helm": {
+        "binary": "helm",  # e.g. helm3 to deploy with Helm 3 where both are installed
+        # Where --image/--tag land in the chart's values.
+        "image_keys": {"repository": "image.repository", "tag": "image.tag"},
+        "timeout": "5m",
+        "history_max": 10,
+        "lock_wait": 300,  # seconds to wait for another deploy of the same release
+        "kubernetes_version": "",  # schemas for --dry-run; empty: the newest one available
+        "deploy_image": "",  # for --in-container; empty: <registry>/helm-deploy:latest
+    },
 }
+
+
+@dataclass(frozen=True)
+class HelmSettings:
+    """Defaults of `invoke helm-deploy`."""
+
+    binary: str = "helm"
+    image_repository_key: str = "image.repository"
+    image_tag_key: str = "image.tag"
+    timeout: str = "5m"
+    history_max: int = 10
+    lock_wait: float = 300
+    kubernetes_version: str = ""
+    deploy_image: str = ""
 
 
 @dataclass(frozen=True)
@@ -48,6 +72,7 @@ class Settings:
     push_max_wait: float = 8.0
     local_registry_port: int = 5000
     local_registry_dir: Path = field(default=Path(".fleet/registry"))
+    helm: HelmSettings = field(default_factory=HelmSettings)
 
     @property
     def targets(self) -> tuple[Target, ...]:
@@ -67,6 +92,8 @@ class Settings:
             )
         push = {**DEFAULTS["push"], **dict(merged.get("push") or {})}
         local = {**DEFAULTS["local_registry"], **dict(merged.get("local_registry") or {})}
+        helm = {**DEFAULTS["helm"], **dict(merged.get("helm") or {})}
+        keys = {**DEFAULTS["helm"]["image_keys"], **dict(helm.get("image_keys") or {})}
         state_dir = Path(local["state_dir"])
         return cls(
             root=root,
@@ -82,4 +109,14 @@ class Settings:
             push_max_wait=float(push["max_wait"]),
             local_registry_port=int(local["port"]),
             local_registry_dir=state_dir if state_dir.is_absolute() else root / state_dir,
+            helm=HelmSettings(
+                binary=str(helm["binary"]),
+                image_repository_key=str(keys["repository"]),
+                image_tag_key=str(keys["tag"]),
+                timeout=str(helm["timeout"]),
+                history_max=int(helm["history_max"]),
+                lock_wait=float(helm["lock_wait"]),
+                kubernetes_version=str(helm["kubernetes_version"] or ""),
+                deploy_image=str(helm["deploy_image"] or ""),
+            ),
         )

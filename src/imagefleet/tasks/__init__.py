@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke.collection import Collection
 
 from ..settings import DEFAULTS
-from . import checks, images, registry
+from . import checks, deploy, images, registry
 
 __all__ = ["namespace"]
 
@@ -22,6 +22,7 @@ def namespace() -> Collection:
         images.tag,
         images.push,
         checks.lint,
+        deploy.helm_deploy,
     ):
         ns.add_task(task)
     ns.add_collection(Collection.from_module(registry, name="registry"))

@@ -1,0 +1,446 @@
+"""Safe ``helm upgrade --install``: one deploy per release at a time, stuck releases recovered,
+failed upgrades rolled back, and the live revision always reported.
+
+Order of a deploy: validate inputs (nothing touched yet) → take the release's lock (a Kubernetes
+``Lease`` in its namespace, so two CI runners cannot deploy it at once) → recover a release left in
+``pending-*`` by an interrupted deploy (roll back to the last deployed revision, or uninstall one
+that never deployed) → upgrade with the Helm version's rollback-on-failure → read the history to
+say which revision is live → release the lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import socket
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import manifests
+from .errors import ManifestError, UsageError
+from .helm import (
+    ChartNotFoundError,
+    DeployError,
+    Helm,
+    PermissionDeniedError,
+    Runner,
+    classify,
+)
+
+LOGGER = logging.getLogger(__name__)
+
+_RELEASE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DURATION_RE = re.compile(r"^(\d+(\.\d+)?(ms|s|m|h))+$")
+_SET_RE = re.compile(r"^[^=\s]+=.*$", re.S)
+PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
+LIVE = ("deployed",)
+
+
+def seconds(duration: str) -> float:
+    """A Go duration (``5m``, ``90s``, ``1h30m``) in seconds."""
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    return sum(float(n) * units[u] for n, _, u in re.findall(r"(\d+(\.\d+)?)(ms|s|m|h)", duration))
+
+
+@dataclass(frozen=True)
+class DeployRequest:
+    """What to deploy, where, and how."""
+
+    release: str
+    chart: str
+    namespace: str
+    values: tuple[Path, ...] = ()
+    sets: tuple[str, ...] = ()
+    set_strings: tuple[str, ...] = ()  # image repository and tag: never coerced to numbers
+    timeout: str = "5m"
+    wait: bool = True
+    create_namespace: bool = True
+    history_max: int = 10
+
+    def check(self) -> None:
+        """Reject bad input before anything runs."""
+        if not _RELEASE_RE.match(self.release) or len(self.release) > 53:
+            raise UsageError(
+                f"invalid release name {self.release!r}",
+                "lower-case letters, digits, '-' and '.', at most 53 characters",
+            )
+        if not _NAMESPACE_RE.match(self.namespace) or len(self.namespace) > 63:
+            raise UsageError(
+                f"invalid namespace {self.namespace!r}",
+                "a DNS label: lower-case letters, digits and '-', at most 63",
+            )
+        for path in self.values:
+            if not path.is_file():
+                raise UsageError(f"values file {path} does not exist", "check the --values path")
+        for item in (*self.sets, *self.set_strings):
+            if not _SET_RE.match(item):
+                raise UsageError(f"invalid --set {item!r}", "write --set KEY=VALUE (KEY a.b.c)")
+        if not _DURATION_RE.match(self.timeout):
+            raise UsageError(f"invalid --timeout {self.timeout!r}", "use a duration like 90s, 5m")
+        if _looks_local(self.chart) and not Path(self.chart).exists():
+            raise ChartNotFoundError(
+                f"chart not found: {self.chart} does not exist",
+                "pass a chart directory, a .tgz, repo/name or oci://…",
+            )
+
+
+def _looks_local(chart: str) -> bool:
+    if chart.startswith("oci://"):
+        return False
+    return (
+        chart.startswith((".", "/", "~"))
+        or chart.endswith(".tgz")
+        or Path(chart).exists()
+        or chart.count("/") != 1
+    )
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    """A finished deploy."""
+
+    release: str
+    namespace: str
+    revision: int
+    status: str
+    chart: str
+    app_version: str
+    seconds: float
+    helm: str
+    recovered: str | None = None
+    in_container: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "release": self.release,
+            "namespace": self.namespace,
+            "revision": self.revision,
+            "status": self.status,
+            "chart": self.chart,
+            "app_version": self.app_version,
+            "seconds": round(self.seconds, 2),
+            "helm": self.helm,
+            "recovered": self.recovered,
+            "in_container": self.in_container,
+        }
+
+
+@dataclass
+class Session:
+    """A runner plus a scratch directory the runner can see (for files such as the lease)."""
+
+    runner: Runner
+    scratch: Path
+    kube_context: str | None = None
+    holder: str = field(
+        default_factory=lambda: f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+    )
+
+    def kubectl(self, *args: str, timeout: float = 120) -> Any:
+        """``kubectl args… [--context X]`` through the runner."""
+        context = ["--context", self.kube_context] if self.kube_context else []
+        return self.runner.run(["kubectl", *args, *context], timeout=timeout)
+
+    def helm(self) -> Helm:
+        """A helm for this session's context."""
+        return Helm(self.runner, kube_context=self.kube_context)
+
+
+def _values_args(session: Session, request: DeployRequest) -> list[str]:
+    args: list[str] = []
+    for path in request.values:
+        args += ["--values", session.runner.path(path)]
+    for item in request.sets:
+        args += ["--set", item]
+    for item in request.set_strings:
+        args += ["--set-string", item]
+    return args
+
+
+def _chart(session: Session, chart: str) -> str:
+    return session.runner.path(Path(chart)) if _looks_local(chart) else chart
+
+
+def render(session: Session, request: DeployRequest) -> str:
+    """``helm template``: the manifests this deploy would apply (no cluster involved)."""
+    done = session.runner.run(
+        [
+            "helm",
+            "template",
+            request.release,
+            _chart(session, request.chart),
+            "--namespace",
+            request.namespace,
+            *_values_args(session, request),
+        ],
+        timeout=300,
+    )
+    if done.code != 0:
+        raise classify(done, what="helm template")
+    return str(done.stdout)
+
+
+def dry_run(session: Session, request: DeployRequest, kubernetes_version: str) -> list[str]:
+    """Render and validate every manifest offline; return the objects (raise on problems)."""
+    request.check()
+    rendered = render(session, request)
+    problems = manifests.validate(rendered, request.namespace, kubernetes_version)
+    if problems:
+        raise ManifestError(
+            f"{len(problems)} rendered manifest(s) of {request.chart} do not validate against "
+            f"Kubernetes {kubernetes_version}",
+            "fix the templates or values; the schema errors are listed above",
+            details=tuple(f"{p.key} ({p.source}): {p.message}" for p in problems),
+        )
+    return [manifests.key(obj, request.namespace) for _, obj in manifests.split(rendered)]
+
+
+def diff(session: Session, request: DeployRequest) -> list[manifests.Change]:
+    """What the deploy would change, object by object, against the live release."""
+    request.check()
+    done = session.helm().call(
+        "get", "manifest", request.release, "--namespace", request.namespace, timeout=120
+    )
+    if done.code != 0 and "not found" not in done.stderr.lower():
+        raise classify(done, what="helm get manifest")
+    live = done.stdout if done.code == 0 else ""
+    return manifests.diff(live, render(session, request), request.namespace)
+
+
+class Lease:
+    """A ``coordination.k8s.io/v1`` Lease named after the release: one deploy at a time."""
+
+    def __init__(self, session: Session, namespace: str, release: str, duration: float) -> None:
+        self.session = session
+        self.namespace = namespace
+        self.name = f"imagefleet-deploy-{release}"[:63].rstrip("-.")
+        self.duration = int(duration)
+
+    def _manifest(self) -> Path:
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        path = self.session.scratch / f"lease-{uuid.uuid4().hex[:8]}.yaml"
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "coordination.k8s.io/v1",
+                    "kind": "Lease",
+                    "metadata": {
+                        "name": self.name,
+                        "namespace": self.namespace,
+                        "labels": {"app.kubernetes.io/managed-by": "imagefleet"},
+                    },
+                    "spec": {
+                        "holderIdentity": self.session.holder,
+                        "leaseDurationSeconds": self.duration,
+                        "acquireTime": now,
+                        "renewTime": now,
+                    },
+                }
+            )
+        )
+        return path
+
+    def _holder(self) -> tuple[str, datetime | None, int]:
+        done = self.session.kubectl(
+            "get", "lease", self.name, "--namespace", self.namespace, "--output", "json"
+        )
+        if done.code != 0:
+            return "", None, 0
+        spec = json.loads(done.stdout).get("spec") or {}
+        renewed = spec.get("renewTime") or spec.get("acquireTime")
+        when = datetime.fromisoformat(renewed.replace("Z", "+00:00")) if renewed else None
+        return str(spec.get("holderIdentity", "?")), when, int(spec.get("leaseDurationSeconds", 0))
+
+    def acquire(self, wait: float) -> None:
+        """Take the lease, waiting up to ``wait`` seconds for another deploy to finish."""
+        deadline = time.monotonic() + wait
+        manifest = self._manifest()
+        announced = False
+        while True:
+            done = self.session.kubectl("create", "--filename", self.session.runner.path(manifest))
+            if done.code == 0:
+                return
+            if "alreadyexists" not in done.stderr.lower().replace(" ", "") and (
+                "already exists" not in done.stderr.lower()
+            ):
+                raise classify(done, what=f"taking the deploy lock {self.name}")
+            holder, renewed, duration = self._holder()
+            if renewed is not None and datetime.now(UTC) > renewed + timedelta(seconds=duration):
+                LOGGER.warning("taking over the expired deploy lock of %s", holder)
+                self.session.kubectl(
+                    "delete",
+                    "lease",
+                    self.name,
+                    "--namespace",
+                    self.namespace,
+                    "--ignore-not-found",
+                )
+                continue
+            if time.monotonic() >= deadline:
+                raise DeployError(
+                    f"release {self.namespace}/{self.name.removeprefix('imagefleet-deploy-')} "
+                    f"is being deployed by {holder} (since {renewed:%H:%M:%S} UTC)"
+                    if renewed
+                    else f"the deploy lock {self.name} is held by {holder}",
+                    "wait for that deploy to finish, or raise fleet.helm.lock_wait; a crashed "
+                    "deploy's lock expires by itself",
+                )
+            if not announced:
+                LOGGER.warning("waiting for the deploy of %s by %s to finish", self.name, holder)
+                announced = True
+            time.sleep(2)
+
+    def release(self) -> None:
+        """Give the lease back (only ours)."""
+        holder, _, _ = self._holder()
+        if holder == self.session.holder:
+            self.session.kubectl(
+                "delete", "lease", self.name, "--namespace", self.namespace, "--ignore-not-found"
+            )
+
+
+def ensure_namespace(session: Session, namespace: str, create: bool) -> None:
+    """The lease lives in the release namespace, so it must exist before the deploy starts."""
+    done = session.kubectl("get", "namespace", namespace, "--output", "name")
+    if done.code == 0:
+        return
+    if "notfound" not in done.stderr.lower().replace(" ", ""):
+        raise classify(done, what=f"reading namespace {namespace}")
+    if not create:
+        raise UsageError(
+            f"namespace {namespace} does not exist", "create it, or drop --no-create-namespace"
+        )
+    created = session.kubectl("create", "namespace", namespace)
+    if created.code != 0 and "already exists" not in created.stderr.lower():
+        raise classify(created, what=f"creating namespace {namespace}")
+
+
+def _last_good(history: list[dict[str, Any]]) -> int | None:
+    good = [int(h["revision"]) for h in history if h.get("status") in ("deployed", "superseded")]
+    return max(good) if good else None
+
+
+def recover(helm: Helm, release: str, namespace: str) -> str | None:
+    """Bring a release stuck in ``pending-*`` back; return what was done (``None``: nothing)."""
+    status = helm.status(release, namespace)
+    state = ((status or {}).get("info") or {}).get("status")
+    if state not in PENDING:
+        return None
+    history = helm.history(release, namespace)
+    target = _last_good(history)
+    if target is None:
+        done = helm.call("uninstall", release, "--namespace", namespace, timeout=300)
+        if done.code != 0:
+            raise classify(done, what=f"removing {release} stuck in {state}")
+        action = f"removed {release}: it was stuck in {state} and never deployed"
+    else:
+        done = helm.call("rollback", release, str(target), "--namespace", namespace, timeout=300)
+        if done.code != 0:
+            raise classify(done, what=f"rolling {release} back from {state}")
+        action = f"rolled {release} back from {state} to revision {target}"
+    LOGGER.warning("recovered: %s", action)
+    return action
+
+
+def live_revision(helm: Helm, release: str, namespace: str) -> int | None:
+    """The revision whose status is ``deployed``, if any."""
+    history = helm.history(release, namespace)
+    live = [int(h["revision"]) for h in history if h.get("status") in LIVE]
+    return max(live) if live else None
+
+
+def deploy(
+    session: Session, request: DeployRequest, *, lock_wait: float = 300, in_container: bool = False
+) -> DeployResult:
+    """Deploy ``request`` safely (see the module docstring); raise :class:`DeployError`."""
+    request.check()
+    helm = session.helm()
+    started = time.monotonic()
+    major = helm.major
+    ensure_namespace(session, request.namespace, request.create_namespace)
+    lease = Lease(session, request.namespace, request.release, seconds(request.timeout) + 120)
+    lease.acquire(lock_wait)
+    try:
+        recovered = recover(helm, request.release, request.namespace)
+        before = live_revision(helm, request.release, request.namespace)
+        args = [
+            "upgrade",
+            "--install",
+            request.release,
+            _chart(session, request.chart),
+            "--namespace",
+            request.namespace,
+            "--timeout",
+            request.timeout,
+            "--history-max",
+            str(request.history_max),
+            "--cleanup-on-fail",
+            *(["--create-namespace"] if request.create_namespace else []),
+            *helm.upgrade_flags(wait=request.wait, rollback=request.wait),
+            *_values_args(session, request),
+        ]
+        done = helm.call(*args, timeout=seconds(request.timeout) * 2 + 120)
+        if done.code != 0:
+            _fail(helm, request, done, before)
+        listed = helm.listed(request.release, request.namespace) or {}
+    finally:
+        lease.release()
+    return DeployResult(
+        release=request.release,
+        namespace=request.namespace,
+        revision=int(listed.get("revision", 0)),
+        status=str(listed.get("status", "?")),
+        chart=str(listed.get("chart", "?")),
+        app_version=str(listed.get("app_version", "")),
+        seconds=time.monotonic() - started,
+        helm=f"v{major}",
+        recovered=recovered,
+        in_container=in_container,
+    )
+
+
+def _fail(helm: Helm, request: DeployRequest, done: Any, before: int | None) -> None:
+    """After a failed upgrade: make sure the previous revision is live, then say so."""
+    error = classify(done, what=f"deploy of {request.release}")
+    if not isinstance(error, DeployError) or isinstance(error, PermissionDeniedError):
+        raise error  # nothing was changed: unreachable cluster, bad chart or input, RBAC
+    if not request.wait and before is not None:
+        # Without --wait, Helm's own rollback-on-failure is off (it implies waiting): do it here.
+        state = ((helm.status(request.release, request.namespace) or {}).get("info") or {}).get(
+            "status"
+        )
+        if state != "deployed" or live_revision(helm, request.release, request.namespace) != before:
+            helm.call(
+                "rollback",
+                request.release,
+                str(before),
+                "--namespace",
+                request.namespace,
+                timeout=300,
+            )
+    live = live_revision(helm, request.release, request.namespace)
+    low = done.stderr.lower()
+    reason = error.message
+    if "context deadline exceeded" in low or "timed out" in low:
+        reason = (
+            f"deploy of {request.release} timed out after {request.timeout} waiting for "
+            f"its resources to become ready"
+        )
+    where = f"revision {live} is live" if live is not None else "no revision is live"
+    raise DeployError(
+        f"{reason}; rolled back: {where}" if before is not None and live else f"{reason}; {where}",
+        error.hint
+        if not isinstance(error, DeployError)
+        else "look at the failing resource (kubectl describe) and fix the chart "
+        "or values; the history shows every attempt (helm history)",
+    )

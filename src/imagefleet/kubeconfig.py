@@ -1,0 +1,137 @@
+"""Kubeconfig handling: which contexts exist, and a self-contained copy for ``--in-container``.
+
+Contents (servers' certificates, tokens, keys) are never logged or put in an error: messages name
+files and contexts only.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import EnvironmentProblem, UsageError
+
+# (file reference key, inline data key) pairs that kubectl understands.
+_INLINE = (
+    ("certificate-authority", "certificate-authority-data"),
+    ("client-certificate", "client-certificate-data"),
+    ("client-key", "client-key-data"),
+)
+
+
+def paths() -> list[Path]:
+    """The kubeconfig files in effect: ``$KUBECONFIG`` (colon-separated) or ``~/.kube/config``."""
+    value = os.environ.get("KUBECONFIG", "")
+    if value:
+        return [Path(p) for p in value.split(os.pathsep) if p]
+    return [Path.home() / ".kube" / "config"]
+
+
+@dataclass(frozen=True)
+class Kubeconfig:
+    """The merged view of the kubeconfig files (first definition of a name wins, as in kubectl)."""
+
+    current: str | None
+    contexts: dict[str, dict[str, Any]]
+    clusters: dict[str, dict[str, Any]]
+    users: dict[str, dict[str, Any]]
+    sources: dict[str, Path]  # context/cluster/user name -> the file that defined it
+
+    def context(self, name: str | None) -> str:
+        """The context to use: ``name``, or the current one; unknown names are a usage error."""
+        chosen = name or self.current
+        if not chosen:
+            raise UsageError(
+                "no kube-context given and the kubeconfig sets no current-context",
+                "pass --kube-context NAME or run `kubectl config use-context NAME`",
+            )
+        if chosen not in self.contexts:
+            known = ", ".join(sorted(self.contexts)) or "none"
+            raise UsageError(
+                f"kube-context {chosen!r} is not in the kubeconfig", f"known contexts: {known}"
+            )
+        return chosen
+
+
+def load() -> Kubeconfig:
+    """Read and merge the kubeconfig files; a missing or unreadable one is an environment error."""
+    current: str | None = None
+    merged: dict[str, dict[str, dict[str, Any]]] = {"contexts": {}, "clusters": {}, "users": {}}
+    sources: dict[str, Path] = {}
+    found = False
+    for path in paths():
+        if not path.is_file():
+            continue
+        found = True
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise EnvironmentProblem(
+                f"cannot read kubeconfig {path}", "check the file (kubectl config view)"
+            ) from exc
+        current = current or data.get("current-context") or None
+        for section, known in merged.items():
+            for entry in data.get(section) or ():
+                name = entry.get("name")
+                key = section[:-1]  # contexts -> context, clusters -> cluster, users -> user
+                if name and name not in known:
+                    known[name] = dict(entry.get(key) or {})
+                    sources[f"{section}/{name}"] = path
+    if not found:
+        raise EnvironmentProblem(
+            f"no kubeconfig found ({os.pathsep.join(map(str, paths()))})",
+            "set KUBECONFIG to your cluster's kubeconfig file",
+        )
+    return Kubeconfig(current, merged["contexts"], merged["clusters"], merged["users"], sources)
+
+
+def _inline(entry: dict[str, Any], base: Path) -> dict[str, Any]:
+    out = dict(entry)
+    for file_key, data_key in _INLINE:
+        if file_key in out:
+            path = Path(out.pop(file_key))
+            path = path if path.is_absolute() else base / path
+            out[data_key] = base64.b64encode(path.read_bytes()).decode()
+    if "tokenFile" in out:
+        path = Path(out.pop("tokenFile"))
+        out["token"] = (path if path.is_absolute() else base / path).read_text().strip()
+    return out
+
+
+def flatten(config: Kubeconfig, context: str, target: Path) -> Path:
+    """Write a kubeconfig holding only ``context``, with every file inlined, mode 0600."""
+    ctx = config.contexts[context]
+    cluster_name, user_name = ctx.get("cluster"), ctx.get("user")
+    cluster = config.clusters.get(str(cluster_name))
+    user = config.users.get(str(user_name), {})
+    if cluster is None:
+        raise UsageError(
+            f"kube-context {context!r} names a cluster that is not defined",
+            "fix the kubeconfig (kubectl config view)",
+        )
+    try:
+        cluster = _inline(cluster, config.sources[f"clusters/{cluster_name}"].parent)
+        if user:
+            user = _inline(user, config.sources[f"users/{user_name}"].parent)
+    except OSError as exc:
+        raise EnvironmentProblem(
+            f"a file the kube-context {context!r} refers to is unreadable",
+            "check the paths in the kubeconfig",
+        ) from exc
+    data = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": context,
+        "contexts": [{"name": context, "context": ctx}],
+        "clusters": [{"name": cluster_name, "cluster": cluster}],
+        "users": [{"name": user_name, "user": user}] if user_name else [],
+    }
+    target.touch(mode=0o600)
+    target.chmod(0o600)
+    target.write_text(yaml.safe_dump(data))
+    return target
