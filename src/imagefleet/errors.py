@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     TEST = 7  # an image's structure or pytest checks failed
     LINT = 8  # hadolint findings or fleet policy violations
     DEPLOY = 9  # a Helm deploy failed (the previous revision is left live) or timed out
+    SCAN = 10  # scan findings at or above --fail-on
     INTERRUPTED = 130  # Ctrl-C
 
 

@@ -22,6 +22,7 @@ def namespace() -> Collection:
         images.tag,
         images.push,
         checks.lint,
+        checks.scan,
         deploy.helm_deploy,
     ):
         ns.add_task(task)

@@ -13,8 +13,11 @@ from rich.markup import escape
 from .. import catalog as catalog_mod
 from .. import console, policy
 from .. import lint as lint_mod
-from ..errors import LintFailure, UsageError
+from .. import scan as scan_mod
+from ..engine import Engine
+from ..errors import ExitCode, FleetError, LintFailure, UsageError
 from ._common import listify, settings, speaks_errors
+from .selection import HELP, plans_for, require_built, select
 
 FORMATS = ("text", "json", "sarif")
 
@@ -91,3 +94,78 @@ def lint(
         f"[green]clean[/]: {len(dockerfiles)} Dockerfile(s), hadolint and "
         f"{len(policy.RULES)} policy rules"
     )
+
+
+class ScanFindings(FleetError):
+    """Findings at or above the --fail-on severity."""
+
+    exit_code = ExitCode.SCAN
+
+
+@task(
+    iterable=["image"],
+    help={
+        **{k: HELP[k] for k in ("image", "all", "changed", "base")},
+        "sbom_dir": "write each image's CycloneDX SBOM (syft) here (default: sbom/)",
+        "fail_on": "exit 10 when a finding is at or above this severity "
+        "(UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL); default: report only",
+        "vulnerabilities": "scan for vulnerabilities when trivy's DB is reachable (default on)",
+        "json": HELP["json"],
+    },
+)
+@speaks_errors
+def scan(
+    c: Context,
+    image: list[str] | None = None,
+    all: bool = False,
+    changed: bool = False,
+    base: str | None = None,
+    sbom_dir: str = "sbom",
+    fail_on: str | None = None,
+    vulnerabilities: bool = True,
+    json: bool = False,
+) -> None:
+    """Scan built images: trivy config and secret scans (vulnerabilities when its DB is
+    reachable) and a CycloneDX SBOM from syft."""
+    s = settings(c)
+    threshold = scan_mod.parse_severity(fail_on) if fail_on else None
+    chosen = plans_for(s, select(s, listify(image), all, changed, base))
+    engine = Engine.connect(s.builder)
+    for p in chosen:
+        require_built(engine, p)
+    out_dir = Path(sbom_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reports: list[scan_mod.ScanReport] = []
+    for p in chosen:
+        with console.working(f"scan {p.name}"):
+            report = scan_mod.scan_image(
+                engine,
+                p.name,
+                p.local_ref,
+                sbom=out_dir / f"{p.name}.cdx.json",
+                vulnerabilities=vulnerabilities,
+                dockerfile=p.image.dockerfile_path,
+            )
+        reports.append(report)
+        if report.vulnerabilities_skipped:
+            console.info(f"[yellow]note[/]: {escape(report.vulnerabilities_skipped)}")
+        for finding in report.findings:
+            where = f"{finding.target}:{finding.line}" if finding.line else finding.target
+            console.info(
+                f"  [red]{finding.severity}[/] {finding.kind} {escape(finding.id)} "
+                f"{escape(where)}: {escape(finding.title)}"
+            )
+        console.info(
+            f"scanned {p.name}: {len(report.findings)} finding(s), SBOM "
+            f"{escape(report.sbom or '-')}"
+        )
+    if json:
+        console.emit_json([r.as_dict() for r in reports])
+    if threshold is not None:
+        over = [(r.image, f) for r in reports for f in r.at_or_above(threshold)]
+        if over:
+            raise ScanFindings(
+                f"{len(over)} finding(s) at or above {threshold}: "
+                + ", ".join(sorted({f"{name} {f.id}" for name, f in over}))[:300],
+                "fix them (a leaked secret must also be revoked), or raise --fail-on",
+            )

