@@ -251,7 +251,6 @@ class Helm:
             namespace,
             "--filter",
             f"^{re.escape(release)}$",
-            "--all",
             "--output",
             "json",
             timeout=120,
