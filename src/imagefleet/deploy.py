@@ -17,7 +17,7 @@ import re
 import socket
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -121,18 +121,7 @@ class DeployResult:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {
-            "release": self.release,
-            "namespace": self.namespace,
-            "revision": self.revision,
-            "status": self.status,
-            "chart": self.chart,
-            "app_version": self.app_version,
-            "seconds": round(self.seconds, 2),
-            "helm": self.helm,
-            "recovered": self.recovered,
-            "in_container": self.in_container,
-        }
+        return {**asdict(self), "seconds": round(self.seconds, 2)}
 
 
 @dataclass
