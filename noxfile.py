@@ -57,9 +57,21 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Build the TechDocs (MkDocs) site strictly: broken links or missing pages fail."""
+    """Check the generated pages are current, then build the TechDocs site strictly."""
     _install(session, "docs")
+    # Stale generated pages or catalog entities fail here, with the files and `invoke docs`.
+    session.run("invoke", "docs", "--check")
     session.run("mkdocs", "build", "--strict", "--site-dir", "site", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def catalog(session: nox.Session) -> None:
+    """Validate catalog-info.yml with Backstage's own @backstage/catalog-model (npm ci)."""
+    with session.chdir("backstage"):
+        # The committed lockfile pins the model, the YAML parser and the vendored Mermaid.
+        session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
+        session.run("node", "validate-catalog.mjs", "../catalog-info.yml", external=True)
+        session.run("node", "vendor-mermaid.mjs", "--check", external=True)
 
 
 @nox.session

@@ -20,7 +20,7 @@ class ExitCode(IntEnum):
     REGISTRY = 5  # registry unreachable, authentication refused, push rejected
     VERIFY = 6  # a pushed tag's digest in the registry differs from the local image
     TEST = 7  # an image's structure or pytest checks failed
-    LINT = 8  # hadolint findings or fleet policy violations
+    LINT = 8  # hadolint findings, fleet policy violations, or generated docs out of date
     DEPLOY = 9  # a Helm deploy failed (the previous revision is left live) or timed out
     SCAN = 10  # scan findings at or above --fail-on
     INTERRUPTED = 130  # Ctrl-C

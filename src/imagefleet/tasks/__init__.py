@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke.collection import Collection
 
 from ..settings import DEFAULTS
-from . import checks, deploy, images, registry
+from . import checks, deploy, docs, images, registry
 
 __all__ = ["namespace"]
 
@@ -24,6 +24,7 @@ def namespace() -> Collection:
         checks.lint,
         checks.scan,
         deploy.helm_deploy,
+        docs.docs,
     ):
         ns.add_task(task)
     ns.add_collection(Collection.from_module(registry, name="registry"))

@@ -125,8 +125,11 @@ def scan(
     vulnerabilities: bool = True,
     json: bool = False,
 ) -> None:
-    """Scan built images: trivy config and secret scans (vulnerabilities when its DB is
-    reachable) and a CycloneDX SBOM from syft."""
+    """Scan built images with trivy (config, secrets, vulnerabilities) and write syft SBOMs.
+
+    Vulnerabilities are scanned when trivy's database is reachable; offline that is one line of
+    output and the other scans still run.
+    """
     s = settings(c)
     threshold = scan_mod.parse_severity(fail_on) if fail_on else None
     chosen = plans_for(s, select(s, listify(image), all, changed, base))

@@ -6,6 +6,7 @@ import json as jsonlib
 import os
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -247,6 +248,8 @@ def build(
         console.info("nothing to build")
         return
     engine = Engine.connect(s.builder)
+    if not listify(platform):
+        plans = _native_if_needed(engine, plans)
 
     def report(outcome: pipeline.Outcome) -> None:
         if outcome.status == "built":
@@ -255,7 +258,8 @@ def build(
                 f"[dim]{(outcome.image_id or '')[:19]}  {outcome.seconds:.1f}s[/]"
             )
         elif outcome.status == "failed" and outcome.error is not None:
-            console.error(outcome.error)
+            if len(plans) > 1:  # a single image's error is the run's error, printed once
+                console.error(outcome.error)
         else:
             console.info(f"[yellow]skipped[/] {outcome.name}: {escape(outcome.reason)}")
 
@@ -272,7 +276,7 @@ def build(
         )
     if json:
         console.emit_json([o.as_dict() for o in outcomes])
-    if len(outcomes) > 1 or any(o.status != "built" for o in outcomes):
+    if len(outcomes) > 1:
         console.table(
             f"{len(outcomes)} images in {time.monotonic() - started:.1f}s",
             ("image", "result", "seconds", "tags / reason"),
@@ -397,6 +401,21 @@ def push(
             ("tag", "digest"),
             [(ref, d) for tags in results.values() for ref, d in tags.items()],
         )
+
+
+def _native_if_needed(engine: Engine, plans: list[ImagePlan]) -> list[ImagePlan]:
+    """Platforms from manifests or settings that this daemon cannot hold together (classic image
+    store) narrow to its own platform, with a warning; an explicit --platform is never changed."""
+    several = [p for p in plans if len(p.platforms) > 1]
+    if not several or engine.supports_multi_platform():
+        return plans
+    for p in several:
+        console.info(
+            f"[yellow]note[/]: {p.name} lists {', '.join(p.platforms)}; this Docker daemon's "
+            "classic image store holds one platform, so it is built for this machine's only "
+            "(enable the containerd image store to build them all)"
+        )
+    return [replace(p, platforms=()) if len(p.platforms) > 1 else p for p in plans]
 
 
 @task(
