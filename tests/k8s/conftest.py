@@ -41,6 +41,17 @@ class Cluster:
             env={**os.environ, "KUBECONFIG": str(self.kubeconfig)},
         )
 
+    def unprivileged(self, target: Path) -> Path | None:
+        """A kubeconfig for a user without RBAC rights (only for a cluster started here)."""
+        token_file = self.kubeconfig.parent / "pki" / "nobody.token"
+        if not token_file.is_file():
+            return None
+        target.write_text(
+            self.kubeconfig.read_text().replace(self.token(), token_file.read_text().strip())
+        )
+        target.chmod(0o600)
+        return target
+
     def token(self) -> str:
         """The admin token (tests assert it never appears in output)."""
         for line in self.kubeconfig.read_text().splitlines():

@@ -87,7 +87,10 @@ def _pki(directory: Path) -> str:
     _openssl("genrsa", "-out", "sa.key", "2048", cwd=pki)
     _openssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=pki)
     token = secrets.token_hex(24)
-    (pki / "tokens.csv").write_text(f"{token},admin,1000,system:masters\n")
+    # A second user with no RBAC rights at all: the "no permission" case.
+    nobody = secrets.token_hex(24)
+    (pki / "tokens.csv").write_text(f"{token},admin,1000,system:masters\n{nobody},nobody,1001\n")
+    (pki / "nobody.token").write_text(nobody)
     return token
 
 

@@ -400,3 +400,34 @@ def test_in_container_needs_only_docker(
         )
     finally:
         engine.remove(tag)
+
+
+def test_no_wait_failure_is_rolled_back_by_the_wrapper(
+    cluster: Cluster, namespace: str, env: dict[str, str], helm_binary: str
+) -> None:
+    # Without --wait, Helm's own rollback-on-failure is off (it implies waiting): the wrapper
+    # rolls back itself and still names the live revision.
+    assert deploy(namespace, env, "--no-wait", "--set", "message=kept").code == 0
+    failed = deploy(namespace, env, "--no-wait", "--set", "message=lost", "--set", "rejected=true")
+    assert failed.code == 9, failed.output
+    entries = history(cluster, helm_binary, namespace)
+    assert entries[-1]["status"] == "deployed"
+    assert f"revision {entries[-1]['revision']} is live" in failed.stderr
+    assert config(cluster, namespace)["message"] == "kept"
+
+
+def test_no_permission_is_one_line(
+    cluster: Cluster, namespace: str, env: dict[str, str], tmp_path: Path
+) -> None:
+    kubeconfig = cluster.unprivileged(tmp_path / "nobody.kubeconfig")
+    if kubeconfig is None:
+        pytest.skip("an external cluster (KUBECONFIG) has no unprivileged test user")
+    result = deploy(namespace, {**env, "KUBECONFIG": str(kubeconfig)})
+    assert result.code == 9, result.output
+    assert "permission denied" in result.stderr
+    assert "forbidden" in result.stderr.lower()
+    assert "hint: the kube-context's user lacks RBAC rights" in result.stderr
+    no_secrets(cluster, result)
+    assert (tmp_path / "nobody.kubeconfig").read_text().split("token: ")[
+        1
+    ].strip() not in result.output
