@@ -76,6 +76,7 @@ def catalog(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Print benchmark figures (never asserted): `invoke changed` on 500 synthetic images."""
+    """Print benchmark figures (never asserted): `invoke changed`, family builds vs bake."""
     _install(session)
     session.run("python", "bench/bench_changed.py", *session.posargs)
+    session.run("python", "bench/bench_build.py")
