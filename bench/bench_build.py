@@ -39,8 +39,8 @@ def bake_file(project: Path) -> Path:
     """The same graph for bake: each parent reference is a named context on its target."""
     lines = ['group "default" {', f"  targets = {list(FAMILY)!r}".replace("'", '"'), "}"]
     for name in FAMILY:
-        contexts = ", ".join(
-            f'"{REGISTRY}/{parent}:latest" = "target:{parent}"' for parent in PARENTS.get(name, [])
+        contexts = ", ".join(  # bake matches a named context by repository, not the tag
+            f'"{REGISTRY}/{parent}" = "target:{parent}"' for parent in PARENTS.get(name, [])
         )
         lines += [
             f'target "{name}" {{',
