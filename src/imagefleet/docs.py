@@ -627,15 +627,20 @@ class _Source:
         return result
 
 
+def _assignment(statement: ast.stmt) -> tuple[ast.expr | None, ast.expr | None]:
+    """(target, value) of a single-target ``x = …`` or ``x: T = …``; (None, None) otherwise."""
+    if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+        return statement.targets[0], statement.value
+    if isinstance(statement, ast.AnnAssign):
+        return statement.target, statement.value
+    return None, None
+
+
 def _literals(tree: ast.Module) -> dict[str, str | int | float]:
     """A module's UPPER_CASE names bound to a literal at its top level."""
     found: dict[str, str | int | float] = {}
     for statement in tree.body:
-        target, value = None, None
-        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
-            target, value = statement.targets[0], statement.value
-        elif isinstance(statement, ast.AnnAssign):
-            target, value = statement.target, statement.value
+        target, value = _assignment(statement)
         if (
             isinstance(target, ast.Name)
             and target.id.isupper()
@@ -681,11 +686,7 @@ def _error_classes(trees: Mapping[str, ast.Module]) -> dict[str, int]:
                 if isinstance(b, ast.Name | ast.Attribute)
             ]
             for statement in node.body:
-                target = value = None
-                if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
-                    target, value = statement.targets[0], statement.value
-                elif isinstance(statement, ast.AnnAssign):
-                    target, value = statement.target, statement.value
+                target, value = _assignment(statement)
                 if (
                     isinstance(target, ast.Name)
                     and target.id == "exit_code"

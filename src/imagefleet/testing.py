@@ -123,11 +123,12 @@ def _junit(path: Path) -> tuple[int, tuple[str, ...]]:
     return passed, tuple(failed)
 
 
-def run_structure(ref: str, suite: Suite, report: Path) -> tuple[int, tuple[str, ...]]:
-    """Run one structure suite against ``ref``: (passed, names of failed checks)."""
-    binary = tools.require(CST, CST)
+def _run_cst(
+    ref: str, configs: tuple[Path, ...], report: Path, *, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``container-structure-test test`` of ``configs`` against ``ref``, JUnit to ``report``."""
     argv = [
-        binary,
+        tools.require(CST, CST),
         "test",
         "--image",
         ref,
@@ -137,11 +138,16 @@ def run_structure(ref: str, suite: Suite, report: Path) -> tuple[int, tuple[str,
         str(report),
         "--no-color",
     ]
-    for config in suite.files:
+    for config in configs:
         argv += ["--config", str(config)]
-    done = subprocess.run(
-        argv, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL
+    return subprocess.run(
+        argv, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL, timeout=timeout
     )
+
+
+def run_structure(ref: str, suite: Suite, report: Path) -> tuple[int, tuple[str, ...]]:
+    """Run one structure suite against ``ref``: (passed, names of failed checks)."""
+    done = _run_cst(ref, suite.files, report)
     if not report.is_file():
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise EnvironmentProblem(
@@ -165,25 +171,7 @@ def config_errors(config: Path, probe: str) -> list[str]:
     """
     with tempfile.TemporaryDirectory(prefix="imagefleet-cst-") as tmp:
         report = Path(tmp) / "report.xml"
-        subprocess.run(
-            [
-                tools.require(CST, CST),
-                "test",
-                "--image",
-                probe,
-                "--config",
-                str(config),
-                "--output",
-                "junit",
-                "--test-report",
-                str(report),
-                "--no-color",
-            ],
-            capture_output=True,
-            check=False,
-            stdin=subprocess.DEVNULL,
-            timeout=300,
-        )
+        _run_cst(probe, (config,), report, timeout=300)
         if not report.is_file():
             raise EnvironmentProblem(
                 f"{CST} wrote no report for {config}", f"run {CST} by hand against {probe}"
