@@ -32,6 +32,8 @@ MANIFEST = "image.yml"
 # libyaml's safe loader when PyYAML was built with it (several times faster), else pure Python.
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DOCKERFILE = "Dockerfile"
+STRUCTURE_TESTS = Path("tests") / "structure.yaml"  # container-structure-test config
+README = "README.md"  # the human part of the image's docs page
 
 # The semver.org expression, as published with the specification.
 SEMVER_RE = re.compile(
@@ -133,6 +135,21 @@ class Image:
     def dockerfile_path(self) -> Path:
         """The image's Dockerfile."""
         return self.directory / DOCKERFILE
+
+    @property
+    def structure_tests(self) -> Path:
+        """The image's container-structure-test config (it may not exist yet)."""
+        return self.directory / STRUCTURE_TESTS
+
+    @property
+    def pytest_files(self) -> tuple[Path, ...]:
+        """The image's own pytest files (``tests/test_*.py``), sorted."""
+        return tuple(sorted((self.directory / "tests").glob("test_*.py")))
+
+    @property
+    def readme(self) -> Path:
+        """The human part of the image's docs page (it may not exist yet)."""
+        return self.directory / README
 
     @property
     def version(self) -> str | None:
