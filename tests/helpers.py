@@ -8,6 +8,9 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -33,6 +36,14 @@ def git(root: Path, *args: str) -> str:
         text=True,
     )
     return done.stdout.strip()
+
+
+def require(reason: str, how: str) -> NoReturn:
+    """A real component is missing: skip outside CI, saying how to enable the test; under CI the
+    test fails instead (tests that need a real component must run there)."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}: this test must run in CI ({how})")
+    pytest.skip(f"{reason}; {how} to run it")
 
 
 def busybox() -> Path | None:

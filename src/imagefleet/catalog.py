@@ -26,7 +26,7 @@ from pydantic import (
 
 from . import dockerfile
 from .errors import InvalidReferenceError, ManifestError, UnknownImageError
-from .reference import TAG_RE, validate_image_name
+from .reference import PATH_COMPONENT_RE, TAG_RE, validate_image_name
 
 MANIFEST = "image.yml"
 # libyaml's safe loader when PyYAML was built with it (several times faster), else pure Python.
@@ -44,7 +44,6 @@ SEMVER_RE = re.compile(
 )
 PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$")
 ARG_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-PATH_COMPONENT_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 
 
 def _platform(value: str) -> str:

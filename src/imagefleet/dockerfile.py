@@ -115,10 +115,11 @@ class Dockerfile:
             seen.add(current.index)
             current = parent
 
-    def external_images(self, overrides: dict[str, str] | None = None) -> tuple[str, ...]:
-        """Every image outside this Dockerfile it reads: stage bases and ``COPY --from`` images."""
+    def external_refs(self, overrides: dict[str, str] | None = None) -> tuple[tuple[str, int], ...]:
+        """Every reference to an image outside this Dockerfile, with the line of its ``FROM``:
+        stage bases and ``COPY --from`` images, in order, repeats included."""
         scope = self.from_scope(overrides)
-        found: list[str] = []
+        found: list[tuple[str, int]] = []
         for stage in self.stages:
             for ref in (
                 self.stage_base(stage, overrides),
@@ -129,9 +130,12 @@ class Dockerfile:
                 earlier = self.stage_named(ref)
                 if earlier is not None and earlier.index < stage.index:
                     continue
-                if ref not in found:
-                    found.append(ref)
+                found.append((ref, stage.line))
         return tuple(found)
+
+    def external_images(self, overrides: dict[str, str] | None = None) -> tuple[str, ...]:
+        """Every image outside this Dockerfile it reads, once each (see :meth:`external_refs`)."""
+        return tuple(dict.fromkeys(ref for ref, _ in self.external_refs(overrides)))
 
 
 def _closing_brace(text: str, start: int) -> int:

@@ -14,9 +14,13 @@ from dataclasses import dataclass, field
 
 from .catalog import Catalog, Image
 from .errors import InvalidReferenceError, ManifestError
-from .reference import DOCKER_HUB, Reference, Target, parse_reference
-
-_HUB_ALIASES = {"index.docker.io", "registry-1.docker.io", "registry.hub.docker.com", DOCKER_HUB}
+from .reference import (
+    Reference,
+    Target,
+    canonical_domain,
+    canonical_path,
+    parse_reference,
+)
 
 
 @dataclass(frozen=True)
@@ -27,19 +31,8 @@ class ParentRef:
     reference: str  # as written in the Dockerfile, after ARG expansion
 
 
-def _normal_domain(domain: str | None) -> str:
-    if domain is None or domain in _HUB_ALIASES:
-        return DOCKER_HUB
-    return domain
-
-
-def _hub_path(domain: str, path: str) -> str:
-    return f"library/{path}" if domain == DOCKER_HUB and "/" not in path else path
-
-
 def _repo_key(ref: Reference) -> tuple[str, str]:
-    domain = _normal_domain(ref.domain)
-    return domain, _hub_path(domain, ref.path)
+    return canonical_domain(ref.domain), canonical_path(ref.domain, ref.path)
 
 
 def match_parent(text: str, names: Iterable[str], targets: Sequence[Target]) -> str | None:
@@ -53,12 +46,10 @@ def match_parent(text: str, names: Iterable[str], targets: Sequence[Target]) -> 
         return ref.path  # bare name: `FROM helm-deploy` or `FROM helm-deploy:<sha>`
     domain, path = _repo_key(ref)
     for target in targets:
-        target_domain = _normal_domain(target.domain)
+        target_domain = canonical_domain(target.domain)
         if domain != target_domain:
             continue
-        prefix = f"{target.namespace}/" if target.namespace else ""
-        if target_domain == DOCKER_HUB and not prefix:
-            prefix = "library/"
+        prefix = target.path_prefix
         if path.startswith(prefix) and path[len(prefix) :] in names:
             return path[len(prefix) :]
     return None

@@ -73,26 +73,6 @@ class Violation:
         return asdict(self)
 
 
-def _external_refs(
-    parsed: dockerfile_mod.Dockerfile, args: dict[str, str]
-) -> list[tuple[str, int]]:
-    scope = parsed.from_scope(args)
-    refs: list[tuple[str, int]] = []
-    for stage in parsed.stages:
-        candidates = [(parsed.stage_base(stage, args), stage.line)]
-        candidates += [(dockerfile_mod.substitute(c, scope), stage.line) for c in stage.copy_from]
-        for ref, line in candidates:
-            earlier = parsed.stage_named(ref)
-            if (
-                ref.isdigit()
-                or ref.lower() == "scratch"
-                or (earlier is not None and earlier.index < stage.index)
-            ):
-                continue
-            refs.append((ref, line))
-    return refs
-
-
 def _pinned(ref: str) -> bool:
     if "@" in ref:
         return True
@@ -110,21 +90,23 @@ Add = Callable[[str, str, Path, int | None], None]
 
 
 def _file_rules(directory: Path, rel: Path, add: Add) -> None:
-    if not (directory / "tests" / "structure.yaml").is_file():
+    structure = catalog_mod.STRUCTURE_TESTS
+    if not (directory / structure).is_file():
         add(
             "structure-tests",
-            "no tests/structure.yaml (container-structure-test config)",
-            rel / "tests",
+            f"no {structure.as_posix()} (container-structure-test config)",
+            rel / structure.parent,
             None,
         )
-    if not (directory / "README.md").is_file():
-        add("readme", "no README.md (the human part of the image's docs page)", rel, None)
+    if not (directory / catalog_mod.README).is_file():
+        readme = catalog_mod.README
+        add("readme", f"no {readme} (the human part of the image's docs page)", rel, None)
 
 
 def _reference_rules(
     image: catalog_mod.Image, names: Sequence[str], targets: Sequence[Target], path: Path, add: Add
 ) -> None:
-    for ref, line in _external_refs(image.dockerfile, dict(image.manifest.build_args)):
+    for ref, line in image.dockerfile.external_refs(dict(image.manifest.build_args)):
         if match_parent(ref, names, targets) is None and not _pinned(ref):
             add(
                 "pinned-base", f"{ref} is not pinned: give it a version tag or a digest", path, line
@@ -235,9 +217,7 @@ def check(
     images_dir: Path, targets: Sequence[Target], root: Path, only: Iterable[str] | None = None
 ) -> list[Violation]:
     """Every rule against every image directory (or the ``only`` directory names)."""
-    directories = [
-        d for d in sorted(images_dir.iterdir()) if (d / catalog_mod.DOCKERFILE).is_file()
-    ]
+    directories = catalog_mod.image_directories(images_dir)
     names = [d.name for d in directories]
     wanted = set(only) if only is not None else None
     violations: list[Violation] = []

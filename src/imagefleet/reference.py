@@ -21,6 +21,7 @@ _TAG = r"[\w][\w.-]{0,127}"
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
 
 PATH_RE = re.compile(rf"^{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*$")
+PATH_COMPONENT_RE = re.compile(rf"^{_PATH_COMPONENT}$")
 DOMAIN_RE = re.compile(rf"^{_DOMAIN}$")
 TAG_RE = re.compile(rf"^{_TAG}$")
 DIGEST_RE = re.compile(rf"^{_DIGEST}$")
@@ -31,6 +32,25 @@ REFERENCE_RE = re.compile(
 NAME_MAX = 255
 
 DOCKER_HUB = "docker.io"
+# Other spellings of Docker Hub's registry host: a reference through any of them is the same image.
+DOCKER_HUB_ALIASES = frozenset(
+    {"index.docker.io", "registry-1.docker.io", "registry.hub.docker.com", DOCKER_HUB}
+)
+
+
+def canonical_domain(domain: str | None) -> str:
+    """The registry host a reference really names: no domain and Hub aliases mean Docker Hub."""
+    if domain is None or domain in DOCKER_HUB_ALIASES:
+        return DOCKER_HUB
+    return domain
+
+
+def canonical_path(domain: str | None, path: str) -> str:
+    """The repository path as the registry's API spells it: Docker Hub's one-component official
+    images live under ``library/`` (``alpine`` is ``library/alpine``)."""
+    if canonical_domain(domain) == DOCKER_HUB and "/" not in path:
+        return f"library/{path}"
+    return path
 
 
 @dataclass(frozen=True)
@@ -130,6 +150,11 @@ class Target:
             if self.namespace
             else (f"{self.domain}/{image}")
         )
+
+    @property
+    def path_prefix(self) -> str:
+        """What every repository path under this target starts with, as the registry spells it."""
+        return canonical_path(self.domain, f"{self.namespace}/_" if self.namespace else "_")[:-1]
 
     def __str__(self) -> str:
         return f"{self.domain}/{self.namespace}" if self.namespace else self.domain

@@ -37,7 +37,7 @@ from .errors import (
     RegistryUnreachableError,
     TransientRegistryError,
 )
-from .reference import DOCKER_HUB, Target
+from .reference import DOCKER_HUB, Target, canonical_path
 from .tags import LATEST, TagSet
 
 LOGGER = logging.getLogger(__name__)
@@ -267,8 +267,8 @@ def push(
     image_name: str,
     tags: TagSet,
     *,
-    attempts: int = 5,
-    max_wait: float = 8.0,
+    attempts: int,
+    max_wait: float,
     on_tag: Callable[[PushedTag], None] | None = None,
 ) -> list[PushedTag]:
     """Push ``image_ref`` to ``target/image_name`` under every tag of ``tags``, ``latest`` last.
@@ -284,9 +284,7 @@ def push(
     auth = credentials.docker_auth() if credentials else None
     client = RegistryClient(target.domain, credentials)
     _with_retries(client.ping, attempts, max_wait)
-    path = repository.split("/", 1)[1]
-    if target.domain == DOCKER_HUB and "/" not in path:
-        path = f"library/{path}"
+    path = canonical_path(target.domain, repository.split("/", 1)[1])
 
     pushed: list[PushedTag] = []
     ordered = (*tags.before_latest, *((LATEST,) if tags.moves_latest else ()))

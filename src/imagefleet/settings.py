@@ -16,6 +16,8 @@ from .reference import Target, parse_target
 
 Builder = Literal["auto", "buildx", "classic"]
 
+# The one home of every default: Invoke's config layers start from it, and the dataclasses below
+# read their field defaults from it.
 DEFAULTS: dict[str, Any] = {
     "root": None,  # the project root; tasks.py fills in its own directory
     "images_dir": "images",
@@ -41,18 +43,21 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+_HELM: dict[str, Any] = DEFAULTS["helm"]
+
+
 @dataclass(frozen=True)
 class HelmSettings:
     """Defaults of `invoke helm-deploy`."""
 
-    binary: str = "helm"
-    image_repository_key: str = "image.repository"
-    image_tag_key: str = "image.tag"
-    timeout: str = "5m"
-    history_max: int = 10
-    lock_wait: float = 300
-    kubernetes_version: str = ""
-    deploy_image: str = ""
+    binary: str = _HELM["binary"]
+    image_repository_key: str = _HELM["image_keys"]["repository"]
+    image_tag_key: str = _HELM["image_keys"]["tag"]
+    timeout: str = _HELM["timeout"]
+    history_max: int = _HELM["history_max"]
+    lock_wait: float = _HELM["lock_wait"]
+    kubernetes_version: str = _HELM["kubernetes_version"]
+    deploy_image: str = _HELM["deploy_image"]
 
 
 @dataclass(frozen=True)
@@ -64,14 +69,14 @@ class Settings:
     target: Target
     aliases: tuple[Target, ...] = ()
     global_paths: tuple[str, ...] = ()
-    default_branch: str = "main"
+    default_branch: str = DEFAULTS["default_branch"]
     platforms: tuple[str, ...] = ()
-    builder: Builder = "auto"
+    builder: Builder = DEFAULTS["builder"]
     source_url: str | None = None
-    push_attempts: int = 5
-    push_max_wait: float = 8.0
-    local_registry_port: int = 5000
-    local_registry_dir: Path = field(default=Path(".fleet/registry"))
+    push_attempts: int = DEFAULTS["push"]["attempts"]
+    push_max_wait: float = DEFAULTS["push"]["max_wait"]
+    local_registry_port: int = DEFAULTS["local_registry"]["port"]
+    local_registry_dir: Path = field(default=Path(DEFAULTS["local_registry"]["state_dir"]))
     helm: HelmSettings = field(default_factory=HelmSettings)
 
     @property

@@ -27,7 +27,6 @@ from .pytest_plugin import SESSION_ENV, SESSION_LABEL
 
 LOGGER = logging.getLogger(__name__)
 
-STRUCTURE = "structure.yaml"
 CST = "container-structure-test"
 Kind = Literal["structure", "pytest"]
 
@@ -88,10 +87,10 @@ def suites(image: Image, graph: Graph) -> list[Suite]:
     ]
     found: list[Suite] = []
     for name in lineage:
-        tests = graph.images[name].directory / "tests"
-        if (tests / STRUCTURE).is_file():
-            found.append(Suite(name, "structure", (tests / STRUCTURE,)))
-        files = tuple(sorted(tests.glob("test_*.py")))
+        image = graph.images[name]
+        if image.structure_tests.is_file():
+            found.append(Suite(name, "structure", (image.structure_tests,)))
+        files = image.pytest_files
         if files:
             found.append(Suite(name, "pytest", files))
     return found

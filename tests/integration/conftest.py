@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,16 +10,9 @@ import pytest
 from imagefleet import localregistry
 from imagefleet.engine import Engine
 from imagefleet.errors import FleetError
-from tests.helpers import FIXTURES, busybox, git, make_project
+from tests.helpers import FIXTURES, busybox, git, make_project, require
 
 FIXTURE_NAMES = {p.name for d in ("images", "broken", "family") for p in (FIXTURES / d).iterdir()}
-
-
-def require(reason: str, how: str) -> None:
-    """Skip outside CI (with how to enable); in CI a missing component is a failure."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}: integration tests must run in CI ({how})")
-    pytest.skip(f"{reason}; {how} to run these tests")
 
 
 @pytest.fixture(scope="session")

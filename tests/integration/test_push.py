@@ -121,6 +121,8 @@ def test_latest_moves_last_and_only_after_the_rest(
             target,
             "fx-hello",
             tags,
+            attempts=5,
+            max_wait=8.0,
             on_tag=lambda t: order.append(t.reference.rsplit(":", 1)[1]),
         )
         assert order == [sha, f"sha-{sha[:12]}", "1.4.2", "latest"]

@@ -13,8 +13,7 @@ from imagefleet import scan, tools
 from imagefleet.engine import Engine
 from imagefleet.errors import EnvironmentProblem, ExitCode, NotBuiltError
 from imagefleet.scan import Finding, ScanError, scan_dockerfile, scan_image
-from tests.helpers import FIXTURES, invoke
-from tests.integration.conftest import require
+from tests.helpers import FIXTURES, invoke, require
 
 pytestmark = pytest.mark.integration
 

@@ -13,16 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import require
 from tests.k8s import controlplane
 
 HELMS = ("helm", "helm3")
-
-
-def require(reason: str, how: str) -> None:
-    """Skip outside CI (with how to enable); in CI a missing component is a failure."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}: the k8s tests must run in CI ({how})")
-    pytest.skip(f"{reason}; {how} to run these tests")
 
 
 @dataclass(frozen=True)

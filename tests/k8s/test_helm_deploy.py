@@ -355,7 +355,7 @@ def test_in_container_needs_only_docker(
 ) -> None:
     from imagefleet.engine import Engine
     from imagefleet.errors import FleetError
-    from tests.k8s.conftest import require
+    from tests.helpers import require
 
     try:
         engine = Engine.connect()

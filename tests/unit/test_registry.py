@@ -117,7 +117,14 @@ def test_5xx_and_refused_connections_are_transient(double: int) -> None:
 
 
 def test_ping_accepts_an_auth_challenge(double: int) -> None:
+    # Without credentials the double challenges /v2/ and refuses the token: still an answer.
     RegistryClient(f"127.0.0.1:{double}").ping()
+    assert _Handler.requests[0] == "/v2/"
+    assert any(r.startswith("/token") for r in _Handler.requests)
+    # A registry that answers nothing is not reachable: ping must say so.
+    _Handler.fail_next = 10
+    with pytest.raises(TransientRegistryError):
+        RegistryClient(f"127.0.0.1:{double}").ping()
 
 
 @pytest.mark.parametrize(
