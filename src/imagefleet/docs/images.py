@@ -24,11 +24,11 @@ from typing import Any, Literal
 
 import yaml
 
-from . import catalog as catalog_mod
-from .errors import EnvironmentProblem, ExitCode, FleetError, ManifestError
-from .graph import Graph
-from .settings import Settings
-from .tags import LATEST, version_tags
+from .. import catalog as catalog_mod
+from ..errors import EnvironmentProblem, ExitCode, FleetError, ManifestError
+from ..graph import Graph
+from ..settings import Settings
+from ..tags import LATEST, version_tags
 
 LOGGER = logging.getLogger(__name__)
 
@@ -712,7 +712,7 @@ def _error_classes(trees: Mapping[str, ast.Module]) -> dict[str, int]:
 
 def error_catalog(package: Path | None = None) -> list[ErrorMessage]:
     """Every literal ``error:``/``hint:`` pair the package can raise, read from its source."""
-    package = package or Path(__file__).resolve().parent
+    package = package or Path(__file__).resolve().parents[1]
     trees = {
         p.relative_to(package.parent).with_suffix("").as_posix().replace("/", "."): ast.parse(
             p.read_text(encoding="utf-8"), filename=str(p)
@@ -754,7 +754,7 @@ def error_catalog(package: Path | None = None) -> list[ErrorMessage]:
 
 def _exit_code_meanings() -> dict[int, str]:
     """The comments beside :class:`ExitCode`'s members: what each code means."""
-    source = (Path(__file__).resolve().parent / "errors.py").read_text(encoding="utf-8")
+    source = (Path(__file__).resolve().parents[1] / "errors.py").read_text(encoding="utf-8")
     meanings: dict[int, str] = {}
     for member in ExitCode:
         match = re.search(rf"^\s+{member.name} = \d+\s+#\s*(.+)$", source, re.M)
