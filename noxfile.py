@@ -33,8 +33,8 @@ def test(session: nox.Session) -> None:
 
 @nox.session
 def unit(session: nox.Session) -> None:
-    """Run only the fast unit tests (no Docker needed)."""
-    _pytest(session, marker="not integration and not k8s")
+    """Run only the fast unit tests (no Docker, Kubernetes or Node.js needed)."""
+    _pytest(session, marker="not integration and not k8s and not node")
 
 
 @nox.session

@@ -1,0 +1,26 @@
+"""Markdown helpers: escaping, code spans that survive backticks, tables and page endings."""
+
+from __future__ import annotations
+
+from imagefleet.docs import markdown as md
+
+
+def test_text_escapes_markdown_but_keeps_code_spans() -> None:
+    assert md.text("a | b <c> & *d* `x|y`") == r"a \| b &lt;c&gt; &amp; \*d\* `x|y`"
+    assert md.text("one\ntwo") == "one two"
+
+
+def test_code_spans_survive_backticks() -> None:
+    assert md.code("plain") == "`plain`"
+    assert md.code("a`b") == "``a`b``"
+    assert md.code("`edge`") == "`` `edge` ``"
+
+
+def test_tables_keep_their_shape_and_pages_end_once() -> None:
+    assert md.table(("a", "b"), [("1", "")]) == ["| a | b |", "|---|---|", "| 1 |   |"]
+    assert md.page(["# Title", "", "", "", "text", "", ""]) == "# Title\n\ntext\n"
+
+
+def test_mermaid_ids_and_labels_are_safe() -> None:
+    assert md.mermaid_id("img_", "helm-deploy.v2") == "img_helm_deploy_v2"
+    assert md.mermaid_label('say "hi"') == "say #quot;hi#quot;"

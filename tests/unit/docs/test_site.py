@@ -1,0 +1,29 @@
+"""The site as a whole: every image has its page, its nav entry and its entity."""
+
+from __future__ import annotations
+
+from imagefleet import catalog
+from imagefleet.docs import backstage, site
+from tests.helpers import REPO
+from tests.unit.docs.helpers import entities
+
+
+def test_every_image_has_a_page_a_nav_entry_and_an_entity() -> None:
+    names = set(catalog.discover(REPO / "images").names)
+    assert len(names) >= 6
+    nav = (REPO / site.MKDOCS_YML).read_text(encoding="utf-8")
+    for name in names:
+        assert (REPO / "docs" / "images" / f"{name}.md").is_file(), name
+        assert f"images/{name}.md" in nav, name
+    images = {
+        e["metadata"]["name"]
+        for e in entities()
+        if e["kind"] == "Component" and e["spec"]["type"] == backstage.IMAGE_TYPE
+    }
+    assert images == names
+
+
+def test_the_manifest_page_documents_every_field() -> None:
+    page = (REPO / "docs" / "manifest.md").read_text(encoding="utf-8")
+    for field in catalog.Manifest.model_fields:
+        assert f"| `{field}` |" in page, field
