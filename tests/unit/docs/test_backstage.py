@@ -6,7 +6,6 @@ skipped without Node.js and npm, outside CI; a failure in CI.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 import yaml
 
 from imagefleet.docs import backstage
-from tests.helpers import REPO
+from tests.helpers import REPO, require
 from tests.unit.docs.helpers import entities, family
 
 BACKSTAGE = REPO / "backstage"
@@ -69,19 +68,12 @@ def test_parents_become_dependencies(tmp_path: Path) -> None:
 # -- Backstage's own model (Node.js) -------------------------------------------------------------
 
 
-def _require_node(reason: str) -> None:
-    """Skip outside CI (saying how to run it); in CI, missing Node.js is a failure."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}: the Backstage validation must run in CI (install nodejs and npm)")
-    pytest.skip(f"{reason}; install Node.js and npm (or run `nox -s catalog`) to run it")
-
-
 @pytest.fixture(scope="module")
 def node_backstage() -> Path:
     """``backstage/`` with its locked npm packages installed (``npm ci`` once, if needed)."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
-        _require_node("node and npm are not on PATH")
+        require("node and npm are not on PATH", "install Node.js and npm (or run `nox -s catalog`)")
     if not (BACKSTAGE / "node_modules" / "@backstage" / "catalog-model").is_dir():
         done = subprocess.run(
             ["npm", "ci", "--no-audit", "--no-fund"],
@@ -93,7 +85,7 @@ def node_backstage() -> Path:
         )
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            _require_node(f"npm ci failed in backstage/: {last}")
+            require(f"npm ci failed in backstage/: {last}", "check npm's access to its registry")
     return BACKSTAGE
 
 
