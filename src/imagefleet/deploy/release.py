@@ -24,8 +24,8 @@ from typing import Any
 
 import yaml
 
-from . import manifests
-from .errors import ManifestError, UsageError
+from ..errors import ManifestError, UsageError
+from . import objects
 from .helm import (
     ChartNotFoundError,
     DeployError,
@@ -183,7 +183,7 @@ def dry_run(session: Session, request: DeployRequest, kubernetes_version: str) -
     """Render and validate every manifest offline; return the objects (raise on problems)."""
     request.check()
     rendered = render(session, request)
-    problems = manifests.validate(rendered, request.namespace, kubernetes_version)
+    problems = objects.validate(rendered, request.namespace, kubernetes_version)
     if problems:
         raise ManifestError(
             f"{len(problems)} rendered manifest(s) of {request.chart} do not validate against "
@@ -191,10 +191,10 @@ def dry_run(session: Session, request: DeployRequest, kubernetes_version: str) -
             "fix the templates or values; the schema errors are listed above",
             details=tuple(f"{p.key} ({p.source}): {p.message}" for p in problems),
         )
-    return [manifests.key(obj, request.namespace) for _, obj in manifests.split(rendered)]
+    return [objects.key(obj, request.namespace) for _, obj in objects.split(rendered)]
 
 
-def diff(session: Session, request: DeployRequest) -> list[manifests.Change]:
+def diff(session: Session, request: DeployRequest) -> list[objects.Change]:
     """What the deploy would change, object by object, against the live release."""
     request.check()
     done = session.helm().call(
@@ -203,7 +203,7 @@ def diff(session: Session, request: DeployRequest) -> list[manifests.Change]:
     if done.code != 0 and "not found" not in done.stderr.lower():
         raise classify(done, what="helm get manifest")
     live = done.stdout if done.code == 0 else ""
-    return manifests.diff(live, render(session, request), request.namespace)
+    return objects.diff(live, render(session, request), request.namespace)
 
 
 class Lease:
