@@ -10,7 +10,6 @@ say which revision is live → release the lock.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -18,22 +17,22 @@ import socket
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from ..errors import ManifestError, UsageError
 from . import objects
 from .helm import (
     ChartNotFoundError,
+    Completed,
     DeployError,
     Helm,
     PermissionDeniedError,
     Runner,
     classify,
 )
+from .kubectl import Kubectl
+from .lease import Clock, Lease
 
 LOGGER = logging.getLogger(__name__)
 
@@ -134,11 +133,11 @@ class Session:
     holder: str = field(
         default_factory=lambda: f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
     )
+    clock: Clock = field(default_factory=Clock)  # the lease's; tests pass one that never sleeps
 
-    def kubectl(self, *args: str, timeout: float = 120) -> Any:
+    def kubectl(self, *args: str, timeout: float = 120) -> Completed:
         """``kubectl args… [--context X]`` through the runner."""
-        context = ["--context", self.kube_context] if self.kube_context else []
-        return self.runner.run(["kubectl", *args, *context], timeout=timeout)
+        return Kubectl(self.runner, self.kube_context).call(*args, timeout=timeout)
 
     def helm(self) -> Helm:
         """A helm for this session's context."""
@@ -206,98 +205,6 @@ def diff(session: Session, request: DeployRequest) -> list[objects.Change]:
     return objects.diff(live, render(session, request), request.namespace)
 
 
-class Lease:
-    """A ``coordination.k8s.io/v1`` Lease named after the release: one deploy at a time."""
-
-    def __init__(self, session: Session, namespace: str, release: str, duration: float) -> None:
-        self.session = session
-        self.namespace = namespace
-        self.name = f"imagefleet-deploy-{release}"[:63].rstrip("-.")
-        self.duration = int(duration)
-
-    def _manifest(self) -> Path:
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        path = self.session.scratch / f"lease-{uuid.uuid4().hex[:8]}.yaml"
-        path.write_text(
-            yaml.safe_dump(
-                {
-                    "apiVersion": "coordination.k8s.io/v1",
-                    "kind": "Lease",
-                    "metadata": {
-                        "name": self.name,
-                        "namespace": self.namespace,
-                        "labels": {"app.kubernetes.io/managed-by": "imagefleet"},
-                    },
-                    "spec": {
-                        "holderIdentity": self.session.holder,
-                        "leaseDurationSeconds": self.duration,
-                        "acquireTime": now,
-                        "renewTime": now,
-                    },
-                }
-            )
-        )
-        return path
-
-    def _holder(self) -> tuple[str, datetime | None, int]:
-        done = self.session.kubectl(
-            "get", "lease", self.name, "--namespace", self.namespace, "--output", "json"
-        )
-        if done.code != 0:
-            return "", None, 0
-        spec = json.loads(done.stdout).get("spec") or {}
-        renewed = spec.get("renewTime") or spec.get("acquireTime")
-        when = datetime.fromisoformat(renewed.replace("Z", "+00:00")) if renewed else None
-        return str(spec.get("holderIdentity", "?")), when, int(spec.get("leaseDurationSeconds", 0))
-
-    def acquire(self, wait: float) -> None:
-        """Take the lease, waiting up to ``wait`` seconds for another deploy to finish."""
-        deadline = time.monotonic() + wait
-        manifest = self._manifest()
-        announced = False
-        while True:
-            done = self.session.kubectl("create", "--filename", self.session.runner.path(manifest))
-            if done.code == 0:
-                return
-            if "alreadyexists" not in done.stderr.lower().replace(" ", "") and (
-                "already exists" not in done.stderr.lower()
-            ):
-                raise classify(done, what=f"taking the deploy lock {self.name}")
-            holder, renewed, duration = self._holder()
-            if renewed is not None and datetime.now(UTC) > renewed + timedelta(seconds=duration):
-                LOGGER.warning("taking over the expired deploy lock of %s", holder)
-                self.session.kubectl(
-                    "delete",
-                    "lease",
-                    self.name,
-                    "--namespace",
-                    self.namespace,
-                    "--ignore-not-found",
-                )
-                continue
-            if time.monotonic() >= deadline:
-                raise DeployError(
-                    f"release {self.namespace}/{self.name.removeprefix('imagefleet-deploy-')} "
-                    f"is being deployed by {holder} (since {renewed:%H:%M:%S} UTC)"
-                    if renewed
-                    else f"the deploy lock {self.name} is held by {holder}",
-                    "wait for that deploy to finish, or raise fleet.helm.lock_wait; a crashed "
-                    "deploy's lock expires by itself",
-                )
-            if not announced:
-                LOGGER.warning("waiting for the deploy of %s by %s to finish", self.name, holder)
-                announced = True
-            time.sleep(2)
-
-    def release(self) -> None:
-        """Give the lease back (only ours)."""
-        holder, _, _ = self._holder()
-        if holder == self.session.holder:
-            self.session.kubectl(
-                "delete", "lease", self.name, "--namespace", self.namespace, "--ignore-not-found"
-            )
-
-
 def ensure_namespace(session: Session, namespace: str, create: bool) -> None:
     """The lease lives in the release namespace, so it must exist before the deploy starts."""
     done = session.kubectl("get", "namespace", namespace, "--output", "name")
@@ -357,7 +264,15 @@ def deploy(
     started = time.monotonic()
     major = helm.major
     ensure_namespace(session, request.namespace, request.create_namespace)
-    lease = Lease(session, request.namespace, request.release, seconds(request.timeout) + 120)
+    lease = Lease(
+        Kubectl(session.runner, session.kube_context),
+        request.namespace,
+        request.release,
+        seconds(request.timeout) + 120,
+        holder=session.holder,
+        scratch=session.scratch,
+        clock=session.clock,
+    )
     lease.acquire(lock_wait)
     try:
         recovered = recover(helm, request.release, request.namespace)
