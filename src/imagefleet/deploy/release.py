@@ -50,9 +50,9 @@ def seconds(duration: str) -> float:
     return sum(float(n) * units[u] for n, _, u in re.findall(r"(\d+(\.\d+)?)(ms|s|m|h)", duration))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DeployRequest:
-    """What to deploy, where, and how."""
+    """What to deploy, where, and how (``timeout`` and ``history_max`` from ``Settings.helm``)."""
 
     release: str
     chart: str
@@ -60,10 +60,10 @@ class DeployRequest:
     values: tuple[Path, ...] = ()
     sets: tuple[str, ...] = ()
     set_strings: tuple[str, ...] = ()  # image repository and tag: never coerced to numbers
-    timeout: str = "5m"
+    timeout: str
     wait: bool = True
     create_namespace: bool = True
-    history_max: int = 10
+    history_max: int
 
     def check(self) -> None:
         """Reject bad input before anything runs."""
@@ -256,9 +256,12 @@ def live_revision(helm: Helm, release: str, namespace: str) -> int | None:
 
 
 def deploy(
-    session: Session, request: DeployRequest, *, lock_wait: float = 300, in_container: bool = False
+    session: Session, request: DeployRequest, *, lock_wait: float, in_container: bool = False
 ) -> DeployResult:
-    """Deploy ``request`` safely (see the module docstring); raise :class:`DeployError`."""
+    """Deploy ``request`` safely (see the module docstring); raise :class:`DeployError`.
+
+    ``lock_wait`` (``Settings.helm.lock_wait``): seconds to wait for another deploy of the release.
+    """
     request.check()
     helm = session.helm()
     started = time.monotonic()
