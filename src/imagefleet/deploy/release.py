@@ -346,8 +346,6 @@ def _fail(helm: Helm, request: DeployRequest, done: Any, before: int | None) -> 
     where = f"revision {live} is live" if live is not None else "no revision is live"
     raise DeployError(
         f"{reason}; rolled back: {where}" if before is not None and live else f"{reason}; {where}",
-        error.hint
-        if not isinstance(error, DeployError)
-        else "look at the failing resource (kubectl describe) and fix the chart "
+        "look at the failing resource (kubectl describe) and fix the chart "
         "or values; the history shows every attempt (helm history)",
     )
