@@ -11,11 +11,12 @@ from invoke.tasks import task
 from rich.markup import escape
 
 from .. import catalog as catalog_mod
-from .. import console, kubeconfig
-from .. import deploy as deploy_mod
+from .. import console
 from .. import git as git_mod
+from ..deploy import kubeconfig
+from ..deploy import release as deploy_mod
+from ..deploy.helm import ContainerRunner, LocalRunner
 from ..engine import Engine
-from ..helm import ContainerRunner, LocalRunner
 from ..reference import validate_tag
 from ..settings import Settings
 from ..tags import primary_tag

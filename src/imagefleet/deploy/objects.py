@@ -1,5 +1,6 @@
-"""Rendered Kubernetes manifests: split, validated offline against the Kubernetes schemas
-(``kubernetes-validate``), and compared object by object with what is live.
+"""Rendered Kubernetes objects (what ``helm template`` prints; not image.yml manifests): split,
+validated offline against the Kubernetes schemas (``kubernetes-validate``), and compared object by
+object with what is live.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ManifestError
+from ..errors import ManifestError
 
 
 @dataclass(frozen=True)

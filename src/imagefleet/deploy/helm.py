@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import tools
-from .engine import Engine
-from .errors import EnvironmentProblem, ExitCode, FleetError, UsageError
+from .. import tools
+from ..engine import Engine
+from ..errors import EnvironmentProblem, ExitCode, FleetError, UsageError
 
 LOGGER = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .errors import EnvironmentProblem, UsageError
+from ..errors import EnvironmentProblem, UsageError
 
 # (file reference key, inline data key) pairs that kubectl understands.
 _INLINE = (

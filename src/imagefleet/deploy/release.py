@@ -10,7 +10,6 @@ say which revision is live → release the lock.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -18,22 +17,22 @@ import socket
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from . import manifests
-from .errors import ManifestError, UsageError
+from ..errors import ManifestError, UsageError
+from . import objects
 from .helm import (
     ChartNotFoundError,
+    Completed,
     DeployError,
     Helm,
     PermissionDeniedError,
     Runner,
     classify,
 )
+from .kubectl import Kubectl
+from .lease import Clock, Lease
 
 LOGGER = logging.getLogger(__name__)
 
@@ -51,9 +50,9 @@ def seconds(duration: str) -> float:
     return sum(float(n) * units[u] for n, _, u in re.findall(r"(\d+(\.\d+)?)(ms|s|m|h)", duration))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DeployRequest:
-    """What to deploy, where, and how."""
+    """What to deploy, where, and how (``timeout`` and ``history_max`` from ``Settings.helm``)."""
 
     release: str
     chart: str
@@ -61,10 +60,10 @@ class DeployRequest:
     values: tuple[Path, ...] = ()
     sets: tuple[str, ...] = ()
     set_strings: tuple[str, ...] = ()  # image repository and tag: never coerced to numbers
-    timeout: str = "5m"
+    timeout: str
     wait: bool = True
     create_namespace: bool = True
-    history_max: int = 10
+    history_max: int
 
     def check(self) -> None:
         """Reject bad input before anything runs."""
@@ -134,11 +133,11 @@ class Session:
     holder: str = field(
         default_factory=lambda: f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
     )
+    clock: Clock = field(default_factory=Clock)  # the lease's; tests pass one that never sleeps
 
-    def kubectl(self, *args: str, timeout: float = 120) -> Any:
+    def kubectl(self, *args: str, timeout: float = 120) -> Completed:
         """``kubectl args… [--context X]`` through the runner."""
-        context = ["--context", self.kube_context] if self.kube_context else []
-        return self.runner.run(["kubectl", *args, *context], timeout=timeout)
+        return Kubectl(self.runner, self.kube_context).call(*args, timeout=timeout)
 
     def helm(self) -> Helm:
         """A helm for this session's context."""
@@ -183,7 +182,7 @@ def dry_run(session: Session, request: DeployRequest, kubernetes_version: str) -
     """Render and validate every manifest offline; return the objects (raise on problems)."""
     request.check()
     rendered = render(session, request)
-    problems = manifests.validate(rendered, request.namespace, kubernetes_version)
+    problems = objects.validate(rendered, request.namespace, kubernetes_version)
     if problems:
         raise ManifestError(
             f"{len(problems)} rendered manifest(s) of {request.chart} do not validate against "
@@ -191,10 +190,10 @@ def dry_run(session: Session, request: DeployRequest, kubernetes_version: str) -
             "fix the templates or values; the schema errors are listed above",
             details=tuple(f"{p.key} ({p.source}): {p.message}" for p in problems),
         )
-    return [manifests.key(obj, request.namespace) for _, obj in manifests.split(rendered)]
+    return [objects.key(obj, request.namespace) for _, obj in objects.split(rendered)]
 
 
-def diff(session: Session, request: DeployRequest) -> list[manifests.Change]:
+def diff(session: Session, request: DeployRequest) -> list[objects.Change]:
     """What the deploy would change, object by object, against the live release."""
     request.check()
     done = session.helm().call(
@@ -203,99 +202,7 @@ def diff(session: Session, request: DeployRequest) -> list[manifests.Change]:
     if done.code != 0 and "not found" not in done.stderr.lower():
         raise classify(done, what="helm get manifest")
     live = done.stdout if done.code == 0 else ""
-    return manifests.diff(live, render(session, request), request.namespace)
-
-
-class Lease:
-    """A ``coordination.k8s.io/v1`` Lease named after the release: one deploy at a time."""
-
-    def __init__(self, session: Session, namespace: str, release: str, duration: float) -> None:
-        self.session = session
-        self.namespace = namespace
-        self.name = f"imagefleet-deploy-{release}"[:63].rstrip("-.")
-        self.duration = int(duration)
-
-    def _manifest(self) -> Path:
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        path = self.session.scratch / f"lease-{uuid.uuid4().hex[:8]}.yaml"
-        path.write_text(
-            yaml.safe_dump(
-                {
-                    "apiVersion": "coordination.k8s.io/v1",
-                    "kind": "Lease",
-                    "metadata": {
-                        "name": self.name,
-                        "namespace": self.namespace,
-                        "labels": {"app.kubernetes.io/managed-by": "imagefleet"},
-                    },
-                    "spec": {
-                        "holderIdentity": self.session.holder,
-                        "leaseDurationSeconds": self.duration,
-                        "acquireTime": now,
-                        "renewTime": now,
-                    },
-                }
-            )
-        )
-        return path
-
-    def _holder(self) -> tuple[str, datetime | None, int]:
-        done = self.session.kubectl(
-            "get", "lease", self.name, "--namespace", self.namespace, "--output", "json"
-        )
-        if done.code != 0:
-            return "", None, 0
-        spec = json.loads(done.stdout).get("spec") or {}
-        renewed = spec.get("renewTime") or spec.get("acquireTime")
-        when = datetime.fromisoformat(renewed.replace("Z", "+00:00")) if renewed else None
-        return str(spec.get("holderIdentity", "?")), when, int(spec.get("leaseDurationSeconds", 0))
-
-    def acquire(self, wait: float) -> None:
-        """Take the lease, waiting up to ``wait`` seconds for another deploy to finish."""
-        deadline = time.monotonic() + wait
-        manifest = self._manifest()
-        announced = False
-        while True:
-            done = self.session.kubectl("create", "--filename", self.session.runner.path(manifest))
-            if done.code == 0:
-                return
-            if "alreadyexists" not in done.stderr.lower().replace(" ", "") and (
-                "already exists" not in done.stderr.lower()
-            ):
-                raise classify(done, what=f"taking the deploy lock {self.name}")
-            holder, renewed, duration = self._holder()
-            if renewed is not None and datetime.now(UTC) > renewed + timedelta(seconds=duration):
-                LOGGER.warning("taking over the expired deploy lock of %s", holder)
-                self.session.kubectl(
-                    "delete",
-                    "lease",
-                    self.name,
-                    "--namespace",
-                    self.namespace,
-                    "--ignore-not-found",
-                )
-                continue
-            if time.monotonic() >= deadline:
-                raise DeployError(
-                    f"release {self.namespace}/{self.name.removeprefix('imagefleet-deploy-')} "
-                    f"is being deployed by {holder} (since {renewed:%H:%M:%S} UTC)"
-                    if renewed
-                    else f"the deploy lock {self.name} is held by {holder}",
-                    "wait for that deploy to finish, or raise fleet.helm.lock_wait; a crashed "
-                    "deploy's lock expires by itself",
-                )
-            if not announced:
-                LOGGER.warning("waiting for the deploy of %s by %s to finish", self.name, holder)
-                announced = True
-            time.sleep(2)
-
-    def release(self) -> None:
-        """Give the lease back (only ours)."""
-        holder, _, _ = self._holder()
-        if holder == self.session.holder:
-            self.session.kubectl(
-                "delete", "lease", self.name, "--namespace", self.namespace, "--ignore-not-found"
-            )
+    return objects.diff(live, render(session, request), request.namespace)
 
 
 def ensure_namespace(session: Session, namespace: str, create: bool) -> None:
@@ -349,15 +256,26 @@ def live_revision(helm: Helm, release: str, namespace: str) -> int | None:
 
 
 def deploy(
-    session: Session, request: DeployRequest, *, lock_wait: float = 300, in_container: bool = False
+    session: Session, request: DeployRequest, *, lock_wait: float, in_container: bool = False
 ) -> DeployResult:
-    """Deploy ``request`` safely (see the module docstring); raise :class:`DeployError`."""
+    """Deploy ``request`` safely (see the module docstring); raise :class:`DeployError`.
+
+    ``lock_wait`` (``Settings.helm.lock_wait``): seconds to wait for another deploy of the release.
+    """
     request.check()
     helm = session.helm()
     started = time.monotonic()
     major = helm.major
     ensure_namespace(session, request.namespace, request.create_namespace)
-    lease = Lease(session, request.namespace, request.release, seconds(request.timeout) + 120)
+    lease = Lease(
+        Kubectl(session.runner, session.kube_context),
+        request.namespace,
+        request.release,
+        seconds(request.timeout) + 120,
+        holder=session.holder,
+        scratch=session.scratch,
+        clock=session.clock,
+    )
     lease.acquire(lock_wait)
     try:
         recovered = recover(helm, request.release, request.namespace)
@@ -428,8 +346,6 @@ def _fail(helm: Helm, request: DeployRequest, done: Any, before: int | None) -> 
     where = f"revision {live} is live" if live is not None else "no revision is live"
     raise DeployError(
         f"{reason}; rolled back: {where}" if before is not None and live else f"{reason}; {where}",
-        error.hint
-        if not isinstance(error, DeployError)
-        else "look at the failing resource (kubectl describe) and fix the chart "
+        "look at the failing resource (kubectl describe) and fix the chart "
         "or values; the history shows every attempt (helm history)",
     )
