@@ -130,12 +130,16 @@ class Board:
     def __init__(self, progress: Progress | None) -> None:
         self._progress = progress
 
+    def start(self, label: str) -> Step:
+        """Report one operation until its :meth:`Step.close` (for callers without a ``with``)."""
+        if self._progress is None:
+            err.print(f"{escape(label)} …")
+        return Step(self._progress, label)
+
     @contextmanager
     def step(self, label: str) -> Iterator[Step]:
         """Report one operation; its line goes away when it ends."""
-        if self._progress is None:
-            err.print(f"{escape(label)} …")
-        step = Step(self._progress, label)
+        step = self.start(label)
         try:
             yield step
         finally:

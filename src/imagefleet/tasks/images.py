@@ -251,18 +251,6 @@ def build(
     if not listify(platform):
         plans = _native_if_needed(engine, plans)
 
-    def report(outcome: pipeline.Outcome) -> None:
-        if outcome.status == "built":
-            console.info(
-                f"[green]built[/] {outcome.reference}  "
-                f"[dim]{(outcome.image_id or '')[:19]}  {outcome.seconds:.1f}s[/]"
-            )
-        elif outcome.status == "failed" and outcome.error is not None:
-            if len(plans) > 1:  # a single image's error is the run's error, printed once
-                console.error(outcome.error)
-        else:
-            console.info(f"[yellow]skipped[/] {outcome.name}: {escape(outcome.reason)}")
-
     started = time.monotonic()
     with console.board() as live:
         outcomes = pipeline.run(
@@ -271,8 +259,7 @@ def build(
             plans,
             jobs=jobs,
             no_cache=no_cache,
-            board=live,
-            on_outcome=report,
+            reporter=_BoardReporter(live, single=len(plans) == 1),
         )
     if json:
         console.emit_json([o.as_dict() for o in outcomes])
@@ -401,6 +388,37 @@ def push(
             ("tag", "digest"),
             [(ref, d) for tags in results.values() for ref, d in tags.items()],
         )
+
+
+class _BoardReporter:
+    """Shows a build run on the console's board: a live line per image while it builds (plain
+    step lines without a terminal), then one result line per image."""
+
+    def __init__(self, live: console.Board, *, single: bool) -> None:
+        self._live = live
+        self._single = single
+        self._lines: dict[str, console.Step] = {}  # images building now
+
+    def started(self, name: str) -> None:
+        self._lines[name] = self._live.start(f"build {name}")
+
+    def step(self, name: str, text: str) -> None:
+        self._lines[name](text)
+
+    def finished(self, outcome: pipeline.Outcome) -> None:
+        line = self._lines.pop(outcome.name, None)
+        if line is not None:
+            line.close()
+        if outcome.status == "built":
+            console.info(
+                f"[green]built[/] {outcome.reference}  "
+                f"[dim]{(outcome.image_id or '')[:19]}  {outcome.seconds:.1f}s[/]"
+            )
+        elif outcome.status == "failed" and outcome.error is not None:
+            if not self._single:  # a single image's error is the run's error, printed once
+                console.error(outcome.error)
+        else:
+            console.info(f"[yellow]skipped[/] {outcome.name}: {escape(outcome.reason)}")
 
 
 def _native_if_needed(engine: Engine, plans: list[ImagePlan]) -> list[ImagePlan]:
