@@ -8,30 +8,34 @@ import textwrap
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke.context import Context
 from invoke.tasks import task
 from rich.markup import escape
 
-from .. import catalog as catalog_mod
-from .. import changes as changes_mod
-from .. import console, pipeline, testing
-from .. import registry as registry_mod
-from ..engine import Engine
+from .. import console
 from ..errors import BuildError, UsageError
-from ..graph import Graph
-from ..plan import ImagePlan
 from ..reference import parse_target
-from ..settings import Settings
 from ._common import listify, settings, speaks_errors
 from .selection import HELP, Selection, plans_for, require_built, select
+
+# The library is imported inside each task: `invoke --list` loads this module and must stay fast.
+if TYPE_CHECKING:
+    from .. import changes as changes_mod
+    from .. import pipeline
+    from ..engine import Engine
+    from ..plan import ImagePlan
+    from ..settings import Settings
 
 
 @task(name="list", help={"json": HELP["json"]})
 @speaks_errors
 def list_(c: Context, json: bool = False) -> None:
     """List the images in images/: name, base image, parents, version, description."""
+    from .. import catalog as catalog_mod
+    from ..graph import Graph
+
     s = settings(c)
     found = catalog_mod.discover(s.images_dir)
     graph = Graph.build(found, s.targets)
@@ -232,6 +236,9 @@ def build(
     json: bool = False,
 ) -> None:
     """Build images in dependency order (in parallel with --jobs); tag them <name>:<git sha>."""
+    from .. import pipeline
+    from ..engine import Engine
+
     s = settings(c)
     if jobs < 1:
         raise UsageError(f"invalid --jobs {jobs}", "use 1 or more")
@@ -249,7 +256,7 @@ def build(
         return
     engine = Engine.connect(s.builder)
     if not listify(platform):
-        plans = _native_if_needed(engine, plans)
+        plans = native_if_needed(engine, plans)
 
     started = time.monotonic()
     with console.board() as live:
@@ -314,6 +321,8 @@ def tag(
     json: bool = False,
 ) -> None:
     """Apply the tag policy (sha, sha-<short>, version, latest) to built images."""
+    from ..engine import Engine
+
     s = settings(c)
     target = parse_target(registry) if registry else None
     plans = plans_for(s, select(s, listify(image), all, changed, base), latest=latest)
@@ -354,6 +363,9 @@ def push(
     json: bool = False,
 ) -> None:
     """Push built images in dependency order: immutable tags first, verified, latest last."""
+    from .. import registry as registry_mod
+    from ..engine import Engine
+
     s = settings(c)
     target = parse_target(registry) if registry else s.target
     plans = plans_for(s, select(s, listify(image), all, changed, base), latest=latest)
@@ -421,7 +433,7 @@ class _BoardReporter:
             console.info(f"[yellow]skipped[/] {outcome.name}: {escape(outcome.reason)}")
 
 
-def _native_if_needed(engine: Engine, plans: list[ImagePlan]) -> list[ImagePlan]:
+def native_if_needed(engine: Engine, plans: list[ImagePlan]) -> list[ImagePlan]:
     """Platforms from manifests or settings that this daemon cannot hold together (classic image
     store) narrow to its own platform, with a warning; an explicit --platform is never changed."""
     several = [p for p in plans if len(p.platforms) > 1]
@@ -456,6 +468,9 @@ def run_tests(
     json: bool = False,
 ) -> None:
     """Run built images' tests: structure.yaml and tests/test_*.py, their parents' too."""
+    from .. import testing
+    from ..engine import Engine
+
     s = settings(c)
     selection = select(s, listify(image), all, changed, base)
     plans = plans_for(s, selection)
