@@ -12,15 +12,17 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from .errors import FleetError
+
+# Progress, tables and the log handler are imported where they are used: every CLI start
+# (`invoke --list` too) imports this module, and they are slow to load.
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 SECRET_ENV = ("FLEET_REGISTRY_PASSWORD",)
 DEBUG_ENV = "FLEET_DEBUG"
@@ -52,6 +54,8 @@ class _RedactFilter(logging.Filter):
 
 def setup_logging() -> None:
     """Route the package's logs through rich on stderr (warnings and up, or debug)."""
+    from rich.logging import RichHandler
+
     logger = logging.getLogger("imagefleet")
     if any(isinstance(h, RichHandler) for h in logger.handlers):
         return
@@ -87,6 +91,8 @@ def table(
     title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], *, stderr: bool = False
 ) -> None:
     """A table on stdout (on stderr when stdout carries JSON)."""
+    from rich.table import Table
+
     result = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for column in columns:
         result.add_column(column, overflow="fold")
@@ -130,12 +136,16 @@ class Board:
     def __init__(self, progress: Progress | None) -> None:
         self._progress = progress
 
+    def start(self, label: str) -> Step:
+        """Report one operation until its :meth:`Step.close` (for callers without a ``with``)."""
+        if self._progress is None:
+            err.print(f"{escape(label)} …")
+        return Step(self._progress, label)
+
     @contextmanager
     def step(self, label: str) -> Iterator[Step]:
         """Report one operation; its line goes away when it ends."""
-        if self._progress is None:
-            err.print(f"{escape(label)} …")
-        step = Step(self._progress, label)
+        step = self.start(label)
         try:
             yield step
         finally:
@@ -146,6 +156,8 @@ class Board:
 def board() -> Iterator[Board]:
     """A live board with spinners and elapsed times on a terminal; plain step lines otherwise."""
     if err.is_terminal:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
         with Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),

@@ -2,7 +2,8 @@
 
 Builds go through BuildKit with ``docker buildx build`` when the buildx plugin is present, and
 through the Engine API's classic builder (the Docker SDK) when it is not. Everything else uses the
-Docker SDK. Failures come back as the typed errors of :mod:`imagefleet.errors`.
+Docker SDK. Failures come back as the typed errors of :mod:`imagefleet.errors`; which one is
+read from the output by :mod:`imagefleet.buildlog` (builds) and :mod:`imagefleet.pusherrors`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import re
 import shutil
 import subprocess
 import tempfile
@@ -22,18 +22,22 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
-from .dockerfile import substitute
+from .buildlog import (
+    QUIET_STEPS,
+    TAIL_LINES,
+    BuildLog,
+    buildx_failure,
+    classic_failure,
+    classic_step,
+)
 from .errors import (
-    BaseImagePullError,
     BuildError,
     DaemonUnreachableError,
     EnvironmentProblem,
-    PushRejectedError,
-    RegistryAuthError,
-    RegistryError,
     TransientRegistryError,
     UsageError,
 )
+from .pusherrors import classify_push_error, push_hint
 
 if TYPE_CHECKING:
     import docker
@@ -51,37 +55,6 @@ def _sdk() -> Any:
 
 
 StepCallback = Callable[[str], None]
-TAIL_LINES = 12
-
-_STEP_RE = re.compile(r"^#(?P<id>\d+) (?P<title>\[.+)$")
-_STEP_LINE_RE = re.compile(r"^#(?P<id>\d+) (?P<rest>.*)$")
-_STEP_ERROR_RE = re.compile(r"^#(?P<id>\d+) ERROR: (?P<msg>.*)$")
-_METADATA_RE = re.compile(r"^\[internal\] load metadata for (?P<ref>\S+)")
-_RESOLVE_RE = re.compile(r"failed to resolve source metadata for (?P<ref>\S+?):? ")
-# BuildKit's bookkeeping steps: tracked for error reports, not worth a progress line.
-_QUIET_STEPS = (
-    "[internal] load build definition",
-    "[internal] load .dockerignore",
-    "[internal] load build context",
-)
-_CLASSIC_STEP_RE = re.compile(r"^Step (?P<n>\d+)/(?P<total>\d+) : (?P<instr>.*)$")
-
-# Registry failures worth another try, as they appear in Docker's push stream.
-_TRANSIENT = re.compile(
-    r"5\d\d |status: 5\d\d|server error|service unavailable|bad gateway|gateway time-?out|"
-    r"connection refused|connection reset|broken pipe|i/o timeout|timeout|timed out|"
-    r"unknown blob|blob upload unknown|blob unknown|unexpected eof|\beof\b|tls handshake|"
-    r"no such host|temporary failure|too many requests|toomanyrequests",
-    re.IGNORECASE,
-)
-_AUTH = re.compile(
-    r"unauthorized|authentication required|access (to the resource is )?denied|requested access|"
-    r"no basic auth credentials|forbidden|insufficient_scope|denied:",
-    re.IGNORECASE,
-)
-_REJECTED = re.compile(
-    r"manifest invalid|manifest_invalid|name invalid|tag invalid|unsupported", re.IGNORECASE
-)
 
 
 @dataclass(frozen=True)
@@ -100,45 +73,6 @@ class BuildRequest:
     from_scope: Mapping[str, str] = field(default_factory=dict)  # ARGs visible to FROM lines
     # Parents built in this same run: reference as the Dockerfile names it -> local image.
     parents: Mapping[str, str] = field(default_factory=dict)
-
-
-def classify_push_error(message: str) -> type[RegistryError]:
-    """Map an error from Docker's push stream to the error type that says what to do about it."""
-    if _REJECTED.search(message):
-        return PushRejectedError
-    if _AUTH.search(message):
-        return RegistryAuthError
-    if _TRANSIENT.search(message):
-        return TransientRegistryError
-    return PushRejectedError
-
-
-@dataclass
-class _BuildLog:
-    """Keeps what a failed build needs for its error: step titles and each step's last lines."""
-
-    titles: dict[str, str] = field(default_factory=dict)
-    tails: dict[str, deque[str]] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-    last: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))
-
-    def feed(self, line: str) -> str | None:
-        """Record one line of ``--progress=plain`` output; return a new step's title, if any."""
-        self.last.append(line)
-        if match := _STEP_ERROR_RE.match(line):
-            self.errors[match["id"]] = match["msg"]
-            return None
-        if match := _STEP_RE.match(line):
-            if match["id"] not in self.titles:
-                self.titles[match["id"]] = match["title"]
-                return match["title"]
-            return None
-        if match := _STEP_LINE_RE.match(line):
-            rest = match["rest"]
-            if rest.startswith(("DONE", "CACHED", "sha256:", "transferring", "...")):
-                return None
-            self.tails.setdefault(match["id"], deque(maxlen=TAIL_LINES)).append(rest)
-        return None
 
 
 class Engine:
@@ -317,7 +251,7 @@ class Engine:
                 argv.append("--no-cache")
             argv.append(str(request.context))
             LOGGER.debug("running %s", " ".join(argv))
-            log = _BuildLog()
+            log = BuildLog()
             with subprocess.Popen(
                 argv,
                 stdout=subprocess.PIPE,
@@ -331,11 +265,11 @@ class Engine:
                     line = raw.rstrip("\n")
                     LOGGER.debug("%s | %s", request.image, line)
                     title = log.feed(line)
-                    if title and not title.startswith(_QUIET_STEPS):
+                    if title and not title.startswith(QUIET_STEPS):
                         on_step(title)
                 code = proc.wait()
             if code != 0:
-                raise _buildx_failure(request, log)
+                raise buildx_failure(request, log)
             image_id = json.loads(metadata.read_text()).get("containerimage.config.digest")
         found = self.image_id(request.tags[0])
         if found is None:
@@ -368,12 +302,12 @@ class Engine:
         image_id: str | None = None
         for event in stream:
             if "error" in event:
-                raise _classic_failure(request, step, str(event["error"]), tail)
+                raise classic_failure(request, step, str(event["error"]), tail)
             text = str(event.get("stream", "")).rstrip("\n")
             for line in text.splitlines():
                 LOGGER.debug("%s | %s", request.image, line)
-                if match := _CLASSIC_STEP_RE.match(line):
-                    step = f"[{match['n']}/{match['total']}] {match['instr']}"
+                if title := classic_step(line):
+                    step = title
                     tail.clear()
                     on_step(step)
                 elif line.strip():
@@ -410,7 +344,7 @@ class Engine:
                 if "error" in event or "errorDetail" in event:
                     message = str(event.get("error") or event["errorDetail"].get("message", ""))
                     raise classify_push_error(message)(
-                        f"push of {repository}:{tag} failed: {message}", _push_hint(message)
+                        f"push of {repository}:{tag} failed: {message}", push_hint(message)
                     )
                 aux = event.get("aux")
                 if isinstance(aux, dict) and aux.get("Digest"):
@@ -418,7 +352,7 @@ class Engine:
         except _sdk().errors.APIError as exc:
             message = _short(exc)
             raise classify_push_error(message)(
-                f"push of {repository}:{tag} failed: {message}", _push_hint(message)
+                f"push of {repository}:{tag} failed: {message}", push_hint(message)
             ) from exc
         except requests.exceptions.RequestException as exc:
             raise TransientRegistryError(
@@ -448,18 +382,6 @@ def stored_credentials(domain: str) -> dict[str, str] | None:
     return {k: str(v) for k, v in found.items() if isinstance(v, str)}
 
 
-def _push_hint(message: str) -> str:
-    kind = classify_push_error(message)
-    if kind is RegistryAuthError:
-        return (
-            "log in with `docker login HOST` (credential store) or set "
-            "FLEET_REGISTRY_USERNAME and FLEET_REGISTRY_PASSWORD"
-        )
-    if kind is TransientRegistryError:
-        return "check that the registry is running and reachable from the Docker daemon"
-    return "the registry refused the image; check its storage and the repository name"
-
-
 def _has_buildx() -> bool:
     if shutil.which("docker") is None:
         return False
@@ -472,45 +394,3 @@ def _has_buildx() -> bool:
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else type(exc).__name__
-
-
-def _buildx_failure(request: BuildRequest, log: _BuildLog) -> BuildError:
-    final = next((line for line in reversed(log.last) if line.startswith("ERROR:")), "")
-    failed = next(iter(log.errors), None)
-    title = log.titles.get(failed or "", "")
-    pull_ref = None
-    if (match := _METADATA_RE.match(title)) or (match := _RESOLVE_RE.search(final)):
-        pull_ref = match["ref"]
-    if pull_ref:
-        reason = log.errors.get(failed or "", final.removeprefix("ERROR: "))
-        return BaseImagePullError(
-            f"{request.image}: base image {pull_ref} cannot be pulled: {reason[:240]}",
-            "check the name and tag, `docker login` to its registry, or override the base "
-            "ARG with a mirror (--build-arg)",
-        )
-    tail = list(log.tails.get(failed or "", ())) or list(log.last)
-    step = f" at step {title}" if title else ""
-    reason = log.errors.get(failed or "", final.removeprefix("ERROR: ")) or "unknown error"
-    return BuildError(
-        f"{request.image}: build failed{step}: {reason[:300]}",
-        "fix the step above, then rerun; FLEET_DEBUG=1 shows the whole build log",
-        details=tuple(tail),
-    )
-
-
-def _classic_failure(
-    request: BuildRequest, step: str, message: str, tail: deque[str]
-) -> BuildError:
-    if step and step.split("] ", 1)[-1].upper().startswith("FROM "):
-        ref = substitute(step.split("] ", 1)[-1].split()[1], dict(request.from_scope))
-        return BaseImagePullError(
-            f"{request.image}: base image {ref} cannot be pulled: {message.strip()[:240]}",
-            "check the name and tag, `docker login` to its registry, or override the base "
-            "ARG with a mirror (--build-arg)",
-        )
-    where = f" at step {step}" if step else ""
-    return BuildError(
-        f"{request.image}: build failed{where}: {message.strip()[:300]}",
-        "fix the step above, then rerun; FLEET_DEBUG=1 shows the whole build log",
-        details=tuple(tail),
-    )

@@ -2,19 +2,19 @@
 
 An image starts as soon as every parent built in the same run has finished (so a fast branch of
 the graph does not wait for a slow sibling); at most ``jobs`` build at once. A failed image skips
-its descendants, with the reason, while unrelated images go on.
+its descendants, with the reason, while unrelated images go on. Progress goes to a
+:class:`Reporter`; how it looks is the caller's business.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from .console import Board
 from .engine import Engine
 from .errors import FleetError
 from .graph import Graph
@@ -51,6 +51,33 @@ class Outcome:
         }
 
 
+class Reporter(Protocol):
+    """Where :func:`run` reports progress. ``started`` and ``step`` come from the build threads
+    (several images at once with ``jobs`` > 1), ``finished`` from the thread that called ``run``."""
+
+    def started(self, name: str) -> None:
+        """``name`` starts building."""
+
+    def step(self, name: str, text: str) -> None:
+        """``name``'s build reached a step (``[2/5] RUN …``)."""
+
+    def finished(self, outcome: Outcome) -> None:
+        """``outcome.name`` is done: built, failed, or skipped (then it never started)."""
+
+
+class _Quiet:
+    """Reports nothing."""
+
+    def started(self, name: str) -> None:
+        pass
+
+    def step(self, name: str, text: str) -> None:
+        pass
+
+    def finished(self, outcome: Outcome) -> None:
+        pass
+
+
 def parents_in_run(plan: ImagePlan, graph: Graph, built: dict[str, ImagePlan]) -> dict[str, str]:
     """References to parents built in this run -> their local images (digest pins stay pinned)."""
     return {
@@ -67,10 +94,10 @@ def run(
     *,
     jobs: int = 1,
     no_cache: bool = False,
-    board: Board,
-    on_outcome: Callable[[Outcome], None] | None = None,
+    reporter: Reporter | None = None,
 ) -> list[Outcome]:
     """Build ``plans``; return one outcome per plan, in build order."""
+    report = reporter or _Quiet()
     by_name = {p.name: p for p in plans}
     order = [n for wave in graph.waves(by_name) for n in wave]
     sorter = graph.sorter(by_name)
@@ -82,19 +109,18 @@ def run(
         if outcome.status == "built":
             built[outcome.name] = by_name[outcome.name]
         sorter.done(outcome.name)
-        if on_outcome:
-            on_outcome(outcome)
+        report.finished(outcome)
 
     def build_one(plan: ImagePlan, parents: dict[str, str]) -> Outcome:
         started = time.monotonic()
         request = plan.request(no_cache=no_cache, parents=parents)
-        with board.step(f"build {plan.name}") as step:
-            try:
-                image_id = engine.build(request, on_step=step)
-            except FleetError as exc:
-                return Outcome(
-                    plan.name, "failed", time.monotonic() - started, reason=exc.message, error=exc
-                )
+        report.started(plan.name)
+        try:
+            image_id = engine.build(request, on_step=lambda text: report.step(plan.name, text))
+        except FleetError as exc:
+            return Outcome(
+                plan.name, "failed", time.monotonic() - started, reason=exc.message, error=exc
+            )
         return Outcome(
             plan.name, "built", time.monotonic() - started, image_id, plan.local_ref, plan.tags.tags
         )

@@ -23,9 +23,7 @@ from typing import Any
 import pytest
 
 from .engine import Engine
-
-SESSION_LABEL = "imagefleet.test-session"
-SESSION_ENV = "FLEET_TEST_SESSION"
+from .testing import SESSION_ENV, SESSION_LABEL
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

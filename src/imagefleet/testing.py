@@ -23,9 +23,13 @@ from .catalog import Image
 from .engine import Engine
 from .errors import EnvironmentProblem, ExitCode, FleetError, ManifestError
 from .graph import Graph
-from .pytest_plugin import SESSION_ENV, SESSION_LABEL
 
 LOGGER = logging.getLogger(__name__)
+
+# Every container a pytest run starts carries this label, with the run's id that the plugin reads
+# from the environment, so the runner can remove whatever a crash or Ctrl-C left behind.
+SESSION_LABEL = "imagefleet.test-session"
+SESSION_ENV = "FLEET_TEST_SESSION"
 
 CST = "container-structure-test"
 Kind = Literal["structure", "pytest"]

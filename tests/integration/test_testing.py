@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from imagefleet.engine import Engine
-from imagefleet.pytest_plugin import SESSION_LABEL
+from imagefleet.testing import SESSION_LABEL
 from tests.helpers import git, invoke
 
 pytestmark = pytest.mark.integration

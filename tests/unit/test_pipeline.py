@@ -11,7 +11,6 @@ import pytest
 
 from imagefleet import pipeline
 from imagefleet.catalog import discover
-from imagefleet.console import Board
 from imagefleet.engine import BuildRequest, Engine, StepCallback
 from imagefleet.errors import BuildError
 from imagefleet.git import GitState
@@ -43,6 +42,8 @@ class RecordingEngine(Engine):
             self.requests[request.image] = request
             self.running += 1
             self.peak = max(self.peak, self.running)
+        if on_step is not None:
+            on_step("[1/1] FROM scratch")
         time.sleep(self.seconds)
         with self._lock:
             self.running -= 1
@@ -50,6 +51,22 @@ class RecordingEngine(Engine):
         if request.image in self.fail:
             raise BuildError(f"{request.image}: build failed at step [1/1] RUN false", "fix it")
         return f"sha256:{request.image}"
+
+
+class RecordingReporter:
+    """Records what the pipeline reports, as (event, image[, text]) tuples."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, ...]] = []
+
+    def started(self, name: str) -> None:
+        self.events.append(("started", name))
+
+    def step(self, name: str, text: str) -> None:
+        self.events.append(("step", name, text))
+
+    def finished(self, outcome: pipeline.Outcome) -> None:
+        self.events.append(("finished", outcome.name, outcome.status))
 
 
 def _image(root: Path, name: str, dockerfile: str) -> None:
@@ -83,7 +100,7 @@ def test_parents_first_and_at_most_jobs_at_once(
 ) -> None:
     graph, plans = family
     engine = RecordingEngine()
-    outcomes = pipeline.run(engine, graph, plans, jobs=2, board=Board(None))
+    outcomes = pipeline.run(engine, graph, plans, jobs=2)
     assert all(o.status == "built" for o in outcomes)
     assert engine.peak == 2
     done = engine.finished
@@ -99,7 +116,7 @@ def test_children_build_from_the_parent_of_this_run(
 ) -> None:
     graph, plans = family
     engine = RecordingEngine()
-    pipeline.run(engine, graph, plans, jobs=3, board=Board(None))
+    pipeline.run(engine, graph, plans, jobs=3)
     local = {p.name: p.local_ref for p in plans}
     assert engine.requests["middle"].parents == {"ghcr.io/webgrip/base:latest": local["base"]}
     # A digest-pinned parent stays pinned: only the tag reference is replaced.
@@ -112,7 +129,7 @@ def test_a_failure_skips_descendants_and_spares_the_rest(
 ) -> None:
     graph, plans = family
     engine = RecordingEngine(fail={"middle"})
-    outcomes = {o.name: o for o in pipeline.run(engine, graph, plans, jobs=2, board=Board(None))}
+    outcomes = {o.name: o for o in pipeline.run(engine, graph, plans, jobs=2)}
     assert outcomes["middle"].status == "failed"
     assert "RUN false" in outcomes["middle"].reason
     for leaf in ("leaf-a", "leaf-b"):
@@ -126,6 +143,24 @@ def test_only_selected_images_are_built(family: tuple[Graph, list[ImagePlan]]) -
     graph, plans = family
     engine = RecordingEngine()
     chosen = [p for p in plans if p.name in ("leaf-a", "solo-2")]
-    outcomes = pipeline.run(engine, graph, chosen, jobs=1, board=Board(None))
+    outcomes = pipeline.run(engine, graph, chosen, jobs=1)
     assert [o.name for o in outcomes] == ["leaf-a", "solo-2"]
     assert engine.requests["leaf-a"].parents == {}  # middle is not rebuilt: use the published one
+
+
+def test_each_image_is_reported_started_stepped_and_finished(
+    family: tuple[Graph, list[ImagePlan]],
+) -> None:
+    graph, plans = family
+    reporter = RecordingReporter()
+    pipeline.run(RecordingEngine(fail={"middle"}), graph, plans, jobs=2, reporter=reporter)
+    events = reporter.events
+    for name in ("base", "middle", "solo-1", "solo-2"):
+        mine = [e for e in events if e[1] == name]
+        assert mine[0] == ("started", name)
+        assert mine[1] == ("step", name, "[1/1] FROM scratch")
+        assert mine[-1][0] == "finished"
+        assert len(mine) == 3
+    assert ("finished", "middle", "failed") in events
+    # Skipped images never start: only their outcome is reported.
+    assert [e for e in events if e[1] == "leaf-a"] == [("finished", "leaf-a", "skipped")]

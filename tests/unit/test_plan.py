@@ -174,13 +174,13 @@ class _Daemon:
 def test_manifest_platforms_narrow_on_a_classic_image_store(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from imagefleet.tasks.images import _native_if_needed
+    from imagefleet.tasks.images import native_if_needed
 
     (project / "images" / "app" / "image.yml").write_text("platforms: [linux/amd64, linux/arm64]\n")
     catalog = discover(project / "images")
     plans = plan_images(catalog.images, _settings(project), _git())
-    narrowed = _native_if_needed(_Daemon(multi=False), plans)  # type: ignore[arg-type]
+    narrowed = native_if_needed(_Daemon(multi=False), plans)  # type: ignore[arg-type]
     assert [p.platforms for p in narrowed] == [(), ()]
     assert "app lists linux/amd64, linux/arm64" in capsys.readouterr().err
-    kept = _native_if_needed(_Daemon(multi=True), plans)  # type: ignore[arg-type]
+    kept = native_if_needed(_Daemon(multi=True), plans)  # type: ignore[arg-type]
     assert kept[0].platforms == ("linux/amd64", "linux/arm64")

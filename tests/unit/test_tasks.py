@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import Result, invoke, make_project
+from tests.helpers import REPO, Result, invoke, make_project
 
 NO_DAEMON = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
 
@@ -27,6 +30,26 @@ def _fails_cleanly(result: Result, code: int, *needles: str) -> None:
     assert lines[-1].startswith("hint: "), result.stderr
     for needle in needles:
         assert needle in result.stderr, result.stderr
+
+
+def test_the_cli_starts_without_heavy_imports() -> None:
+    # `invoke --list` and `invoke --help TASK` import the namespace and nothing else: the test
+    # runner, the Docker SDK, pydantic and rich's progress and tables load when a task runs.
+    probe = (
+        "import imagefleet.tasks, sys; print(sorted(m for m in sys.modules"
+        " if m.split('.')[0] in {'pytest', 'docker', 'pydantic'}"
+        " or m in {'rich.table', 'rich.progress'}))"
+    )
+    path = os.pathsep.join(filter(None, (str(REPO / "src"), os.environ.get("PYTHONPATH"))))
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_list_shows_every_task_with_help() -> None:

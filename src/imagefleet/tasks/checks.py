@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import json as jsonlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke.context import Context
 from invoke.tasks import task
 from rich.markup import escape
 
-from .. import catalog as catalog_mod
-from .. import console, policy
-from .. import lint as lint_mod
-from .. import scan as scan_mod
-from ..engine import Engine
+from .. import console
 from ..errors import ExitCode, FleetError, LintFailure, UsageError
 from ._common import listify, settings, speaks_errors
 from .selection import HELP, plans_for, require_built, select
+
+# The library is imported inside each task: `invoke --list` loads this module and must stay fast.
+if TYPE_CHECKING:
+    from .. import scan as scan_mod
 
 FORMATS = ("text", "json", "sarif")
 
@@ -44,6 +44,10 @@ def lint(
     c: Context, image: list[str] | None = None, format: str = "text", output: str | None = None
 ) -> None:
     """Lint Dockerfiles with hadolint and check every image against the fleet policy."""
+    from .. import catalog as catalog_mod
+    from .. import lint as lint_mod
+    from .. import policy
+
     s = settings(c)
     if format not in FORMATS:
         raise UsageError(f"invalid --format {format!r}", f"use one of: {', '.join(FORMATS)}")
@@ -130,6 +134,9 @@ def scan(
     Vulnerabilities are scanned when trivy's database is reachable; offline that is one line of
     output and the other scans still run.
     """
+    from .. import scan as scan_mod
+    from ..engine import Engine
+
     s = settings(c)
     threshold = scan_mod.parse_severity(fail_on) if fail_on else None
     chosen = plans_for(s, select(s, listify(image), all, changed, base))

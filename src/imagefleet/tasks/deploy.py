@@ -5,25 +5,27 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke.context import Context
 from invoke.tasks import task
 from rich.markup import escape
 
-from .. import catalog as catalog_mod
 from .. import console
-from .. import git as git_mod
-from ..deploy import kubeconfig
-from ..deploy import release as deploy_mod
-from ..deploy.helm import ContainerRunner, LocalRunner
-from ..engine import Engine
 from ..reference import validate_tag
-from ..settings import Settings
-from ..tags import primary_tag
 from ._common import listify, settings, speaks_errors
+
+# The library is imported where it is used: `invoke --list` loads this module and must stay fast.
+if TYPE_CHECKING:
+    from ..deploy import release as deploy_mod
+    from ..settings import Settings
 
 
 def _image_values(s: Settings, image: str | None, tag: str | None) -> tuple[str, ...]:
+    from .. import catalog as catalog_mod
+    from .. import git as git_mod
+    from ..tags import primary_tag
+
     if image is None:
         if tag is not None:
             catalog_mod.discover(s.images_dir)  # still validate the repository
@@ -46,6 +48,11 @@ def _container_session(
     needs_cluster: bool,
 ) -> tuple[deploy_mod.Session, deploy_mod.DeployRequest]:
     """Everything the container needs, under one read-only mount: no host tools but Docker."""
+    from ..deploy import kubeconfig
+    from ..deploy import release as deploy_mod
+    from ..deploy.helm import ContainerRunner
+    from ..engine import Engine
+
     mounts = {str(scratch): "/fleet"}
     environment: dict[str, str] = {}
     if needs_cluster:
@@ -112,6 +119,10 @@ def helm_deploy(
     json: bool = False,
 ) -> None:
     """Deploy a chart with helm upgrade --install: locked, recovered, rolled back on failure."""
+    from ..deploy import kubeconfig
+    from ..deploy import release as deploy_mod
+    from ..deploy.helm import LocalRunner
+
     s = settings(c)
     request = deploy_mod.DeployRequest(
         release=release,
@@ -169,6 +180,8 @@ def helm_deploy(
 def _show_dry_run(
     s: Settings, session: deploy_mod.Session, request: deploy_mod.DeployRequest, *, json: bool
 ) -> None:
+    from ..deploy import release as deploy_mod
+
     version = s.helm.kubernetes_version or _latest_schema()
     objects = deploy_mod.dry_run(session, request, version)
     if json:
@@ -185,6 +198,8 @@ def _show_dry_run(
 def _show_diff(
     session: deploy_mod.Session, request: deploy_mod.DeployRequest, *, json: bool
 ) -> None:
+    from ..deploy import release as deploy_mod
+
     changes = deploy_mod.diff(session, request)
     if json:
         console.emit_json(

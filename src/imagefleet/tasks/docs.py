@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke.collection import Collection
 from invoke.context import Context
@@ -10,8 +11,11 @@ from invoke.tasks import task
 from invoke.util import helpline
 
 from .. import console
-from .. import docs as docs_mod
 from ._common import settings, speaks_errors
+
+# The generator is imported where it is used: `invoke --list` loads this module and must stay fast.
+if TYPE_CHECKING:
+    from .. import docs as docs_mod
 
 # How `invoke --help` names a flag's value, by the kind Invoke parses it as.
 _VALUE = {str: "STRING", int: "INT", float: "FLOAT", list: "VALUE, repeatable"}
@@ -19,6 +23,8 @@ _VALUE = {str: "STRING", int: "INT", float: "FLOAT", list: "VALUE, repeatable"}
 
 def describe(collection: Collection) -> list[docs_mod.TaskDoc]:
     """Every task of ``collection`` as the CLI shows it: root tasks first, then collections."""
+    from .. import docs as docs_mod
+
     names = sorted(collection.task_names, key=lambda n: ("." in n, n))
     found: list[docs_mod.TaskDoc] = []
     for name in names:
@@ -56,6 +62,8 @@ def describe(collection: Collection) -> list[docs_mod.TaskDoc]:
 
 def generated(root: Path, collection: Collection | None = None) -> dict[str, str]:
     """What ``invoke docs`` writes for the project at ``root`` (tests compare it with git)."""
+    from .. import docs as docs_mod
+
     if collection is None:
         from . import namespace  # the collection this task belongs to (imported late: a cycle)
 
@@ -83,6 +91,8 @@ def docs(
     no_build: bool = False,
 ) -> None:
     """Generate the image pages, task reference and catalog entities, then build the docs."""
+    from .. import docs as docs_mod
+
     root = settings(c).root
     pages = generated(root)
     if check:

@@ -8,30 +8,34 @@ import textwrap
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke.context import Context
 from invoke.tasks import task
 from rich.markup import escape
 
-from .. import catalog as catalog_mod
-from .. import changes as changes_mod
-from .. import console, pipeline, testing
-from .. import registry as registry_mod
-from ..engine import Engine
+from .. import console
 from ..errors import BuildError, UsageError
-from ..graph import Graph
-from ..plan import ImagePlan
 from ..reference import parse_target
-from ..settings import Settings
 from ._common import listify, settings, speaks_errors
 from .selection import HELP, Selection, plans_for, require_built, select
+
+# The library is imported inside each task: `invoke --list` loads this module and must stay fast.
+if TYPE_CHECKING:
+    from .. import changes as changes_mod
+    from .. import pipeline
+    from ..engine import Engine
+    from ..plan import ImagePlan
+    from ..settings import Settings
 
 
 @task(name="list", help={"json": HELP["json"]})
 @speaks_errors
 def list_(c: Context, json: bool = False) -> None:
     """List the images in images/: name, base image, parents, version, description."""
+    from .. import catalog as catalog_mod
+    from ..graph import Graph
+
     s = settings(c)
     found = catalog_mod.discover(s.images_dir)
     graph = Graph.build(found, s.targets)
@@ -232,6 +236,9 @@ def build(
     json: bool = False,
 ) -> None:
     """Build images in dependency order (in parallel with --jobs); tag them <name>:<git sha>."""
+    from .. import pipeline
+    from ..engine import Engine
+
     s = settings(c)
     if jobs < 1:
         raise UsageError(f"invalid --jobs {jobs}", "use 1 or more")
@@ -249,19 +256,7 @@ def build(
         return
     engine = Engine.connect(s.builder)
     if not listify(platform):
-        plans = _native_if_needed(engine, plans)
-
-    def report(outcome: pipeline.Outcome) -> None:
-        if outcome.status == "built":
-            console.info(
-                f"[green]built[/] {outcome.reference}  "
-                f"[dim]{(outcome.image_id or '')[:19]}  {outcome.seconds:.1f}s[/]"
-            )
-        elif outcome.status == "failed" and outcome.error is not None:
-            if len(plans) > 1:  # a single image's error is the run's error, printed once
-                console.error(outcome.error)
-        else:
-            console.info(f"[yellow]skipped[/] {outcome.name}: {escape(outcome.reason)}")
+        plans = native_if_needed(engine, plans)
 
     started = time.monotonic()
     with console.board() as live:
@@ -271,8 +266,7 @@ def build(
             plans,
             jobs=jobs,
             no_cache=no_cache,
-            board=live,
-            on_outcome=report,
+            reporter=_BoardReporter(live, single=len(plans) == 1),
         )
     if json:
         console.emit_json([o.as_dict() for o in outcomes])
@@ -327,6 +321,8 @@ def tag(
     json: bool = False,
 ) -> None:
     """Apply the tag policy (sha, sha-<short>, version, latest) to built images."""
+    from ..engine import Engine
+
     s = settings(c)
     target = parse_target(registry) if registry else None
     plans = plans_for(s, select(s, listify(image), all, changed, base), latest=latest)
@@ -367,6 +363,9 @@ def push(
     json: bool = False,
 ) -> None:
     """Push built images in dependency order: immutable tags first, verified, latest last."""
+    from .. import registry as registry_mod
+    from ..engine import Engine
+
     s = settings(c)
     target = parse_target(registry) if registry else s.target
     plans = plans_for(s, select(s, listify(image), all, changed, base), latest=latest)
@@ -403,7 +402,38 @@ def push(
         )
 
 
-def _native_if_needed(engine: Engine, plans: list[ImagePlan]) -> list[ImagePlan]:
+class _BoardReporter:
+    """Shows a build run on the console's board: a live line per image while it builds (plain
+    step lines without a terminal), then one result line per image."""
+
+    def __init__(self, live: console.Board, *, single: bool) -> None:
+        self._live = live
+        self._single = single
+        self._lines: dict[str, console.Step] = {}  # images building now
+
+    def started(self, name: str) -> None:
+        self._lines[name] = self._live.start(f"build {name}")
+
+    def step(self, name: str, text: str) -> None:
+        self._lines[name](text)
+
+    def finished(self, outcome: pipeline.Outcome) -> None:
+        line = self._lines.pop(outcome.name, None)
+        if line is not None:
+            line.close()
+        if outcome.status == "built":
+            console.info(
+                f"[green]built[/] {outcome.reference}  "
+                f"[dim]{(outcome.image_id or '')[:19]}  {outcome.seconds:.1f}s[/]"
+            )
+        elif outcome.status == "failed" and outcome.error is not None:
+            if not self._single:  # a single image's error is the run's error, printed once
+                console.error(outcome.error)
+        else:
+            console.info(f"[yellow]skipped[/] {outcome.name}: {escape(outcome.reason)}")
+
+
+def native_if_needed(engine: Engine, plans: list[ImagePlan]) -> list[ImagePlan]:
     """Platforms from manifests or settings that this daemon cannot hold together (classic image
     store) narrow to its own platform, with a warning; an explicit --platform is never changed."""
     several = [p for p in plans if len(p.platforms) > 1]
@@ -438,6 +468,9 @@ def run_tests(
     json: bool = False,
 ) -> None:
     """Run built images' tests: structure.yaml and tests/test_*.py, their parents' too."""
+    from .. import testing
+    from ..engine import Engine
+
     s = settings(c)
     selection = select(s, listify(image), all, changed, base)
     plans = plans_for(s, selection)

@@ -5,8 +5,11 @@ from __future__ import annotations
 from invoke.context import Context
 from invoke.tasks import task
 
-from .. import console, localregistry
+from .. import console
 from ._common import settings, speaks_errors
+
+# `localregistry` is imported in each task: its HTTP client is slow to load, and `invoke --list`
+# loads this module.
 
 
 @task(
@@ -18,6 +21,8 @@ from ._common import settings, speaks_errors
 @speaks_errors
 def start(c: Context, port: int = 0, any_port: bool = False) -> None:
     """Start a local registry on loopback (registry binary, else a registry:2 container)."""
+    from .. import localregistry
+
     s = settings(c)
     running = localregistry.status(s.local_registry_dir)
     if running is not None:
@@ -34,6 +39,8 @@ def start(c: Context, port: int = 0, any_port: bool = False) -> None:
 @speaks_errors
 def stop(c: Context, keep_storage: bool = False) -> None:
     """Stop the local registry that `registry.start` began, and remove its storage."""
+    from .. import localregistry
+
     s = settings(c)
     stopped = localregistry.stop(s.local_registry_dir, keep_storage=keep_storage)
     if stopped is None:
@@ -46,6 +53,8 @@ def stop(c: Context, keep_storage: bool = False) -> None:
 @speaks_errors
 def status(c: Context) -> None:
     """Say whether the local registry runs, and where."""
+    from .. import localregistry
+
     s = settings(c)
     running = localregistry.status(s.local_registry_dir)
     if running is None:

@@ -4,16 +4,18 @@ every task that acts on images."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .. import catalog as catalog_mod
-from .. import changes as changes_mod
-from .. import git as git_mod
-from ..engine import Engine
 from ..errors import NotBuiltError, UsageError
-from ..graph import Graph
-from ..plan import ImagePlan, parse_build_args, parse_platforms, plan_images
-from ..settings import Settings
 from ._common import listify
+
+if TYPE_CHECKING:
+    from .. import catalog as catalog_mod
+    from .. import changes as changes_mod
+    from ..engine import Engine
+    from ..graph import Graph
+    from ..plan import ImagePlan
+    from ..settings import Settings
 
 HELP = {
     "image": "image to act on (a directory name under images/); repeat for several",
@@ -47,6 +49,12 @@ def select(
     build_args: list[str] | None = None,
 ) -> Selection:
     """Validate the selection flags and resolve them to images in build order."""
+    # Imported here, not at the top: `invoke --list` loads this module and needs none of them.
+    from .. import catalog as catalog_mod
+    from .. import changes as changes_mod
+    from ..graph import Graph
+    from ..plan import parse_build_args
+
     names = listify(image)
     cli_args = parse_build_args(listify(build_args))
     modes = sum((bool(names), all_, changed))
@@ -78,6 +86,9 @@ def plans_for(
     latest: bool = False,
 ) -> list[ImagePlan]:
     """Plan the selected images; nothing has touched Docker yet."""
+    from .. import git as git_mod
+    from ..plan import parse_build_args, parse_platforms, plan_images
+
     cli_args = parse_build_args(listify(build_args))
     wanted_platforms = parse_platforms(listify(platforms))
     images = [selection.catalog.get(n) for n in selection.names]

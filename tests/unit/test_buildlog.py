@@ -1,48 +1,19 @@
+"""Build output read down to progress titles and the error a failed build raises."""
+
 from __future__ import annotations
 
+from collections import deque
 from pathlib import Path
 
-import pytest
-
-from imagefleet.engine import BuildRequest, _BuildLog, _buildx_failure, classify_push_error
-from imagefleet.errors import (
-    BaseImagePullError,
-    BuildError,
-    PushRejectedError,
-    RegistryAuthError,
-    TransientRegistryError,
+from imagefleet.buildlog import (
+    QUIET_STEPS,
+    BuildLog,
+    buildx_failure,
+    classic_failure,
+    classic_step,
 )
-
-
-@pytest.mark.parametrize(
-    ("message", "kind"),
-    [
-        # Messages as Docker Engine 26 reports them in the push stream.
-        ("received unexpected HTTP status: 503 Service Unavailable", TransientRegistryError),
-        ("received unexpected HTTP status: 500 Internal Server Error", TransientRegistryError),
-        (
-            'Put "http://localhost:5000/v2/x/blobs/uploads/": dial tcp 127.0.0.1:5000: connect: '
-            "connection refused",
-            TransientRegistryError,
-        ),
-        (
-            "read tcp 127.0.0.1:5555->127.0.0.1:5000: read: connection reset by peer",
-            TransientRegistryError,
-        ),
-        ("net/http: TLS handshake timeout", TransientRegistryError),
-        ("blob unknown: blob unknown to registry", TransientRegistryError),
-        ("toomanyrequests: You have reached your pull rate limit", TransientRegistryError),
-        ("unauthorized: authentication required", RegistryAuthError),
-        ("denied: requested access to the resource is denied", RegistryAuthError),
-        ("no basic auth credentials", RegistryAuthError),
-        ("manifest invalid: manifest invalid", PushRejectedError),
-        ("name invalid: repository name not known", PushRejectedError),
-        ("something nobody has seen before", PushRejectedError),
-    ],
-)
-def test_push_errors_are_classified(message: str, kind: type[Exception]) -> None:
-    assert classify_push_error(message) is kind
-
+from imagefleet.engine import BuildRequest
+from imagefleet.errors import BaseImagePullError, BuildError
 
 REQUEST = BuildRequest(image="fx", context=Path(), dockerfile=Path("Dockerfile"), tags=("fx:1",))
 
@@ -79,15 +50,15 @@ for 127.0.0.1:1/fleet/missing-base:1.0: failed to do request
 """
 
 
-def _log(text: str) -> _BuildLog:
-    log = _BuildLog()
+def _log(text: str) -> BuildLog:
+    log = BuildLog()
     for line in text.splitlines():
         log.feed(line)
     return log
 
 
 def test_failed_step_names_step_and_shows_its_last_lines() -> None:
-    error = _buildx_failure(REQUEST, _log(STEP_FAILED))
+    error = buildx_failure(REQUEST, _log(STEP_FAILED))
     assert type(error) is BuildError
     assert 'at step [3/3] RUN echo "about to fail' in error.message
     assert "exit code: 1" in error.message
@@ -95,14 +66,46 @@ def test_failed_step_names_step_and_shows_its_last_lines() -> None:
 
 
 def test_unpullable_base_is_named() -> None:
-    error = _buildx_failure(REQUEST, _log(PULL_FAILED))
+    error = buildx_failure(REQUEST, _log(PULL_FAILED))
     assert isinstance(error, BaseImagePullError)
     assert "base image 127.0.0.1:1/fleet/missing-base:1.0 cannot be pulled" in error.message
     assert "connection refused" in error.message
 
 
 def test_step_titles_are_reported_once() -> None:
-    log = _BuildLog()
+    log = BuildLog()
     assert log.feed("#5 [1/3] COPY a b") == "[1/3] COPY a b"
     assert log.feed("#5 [1/3] COPY a b") is None
     assert log.feed("#5 DONE 0.1s") is None
+
+
+def test_bookkeeping_steps_are_quiet() -> None:
+    log = BuildLog()
+    title = log.feed("#1 [internal] load build definition from Dockerfile")
+    assert title is not None
+    assert title.startswith(QUIET_STEPS)
+
+
+def test_classic_steps_are_titled_like_buildkit_ones() -> None:
+    assert classic_step("Step 2/5 : RUN make") == "[2/5] RUN make"
+    assert classic_step(" ---> Running in 0123abcd") is None
+
+
+def test_classic_failure_at_from_names_the_base_with_its_arg_default() -> None:
+    request = BuildRequest(
+        image="fx",
+        context=Path(),
+        dockerfile=Path("Dockerfile"),
+        tags=("fx:1",),
+        from_scope={"BASE": "registry.invalid/base:1"},
+    )
+    error = classic_failure(request, "[1/2] FROM ${BASE}", "pull access denied", deque())
+    assert isinstance(error, BaseImagePullError)
+    assert "base image registry.invalid/base:1 cannot be pulled" in error.message
+
+
+def test_classic_failure_elsewhere_carries_the_step_tail() -> None:
+    error = classic_failure(REQUEST, "[2/2] RUN false", "returned a non-zero code: 1", deque(["x"]))
+    assert type(error) is BuildError
+    assert "at step [2/2] RUN false" in error.message
+    assert error.details == ("x",)

@@ -1,0 +1,44 @@
+"""Push-stream messages, as Docker Engine reports them, mapped to the error that says what to do."""
+
+from __future__ import annotations
+
+import pytest
+
+from imagefleet.errors import PushRejectedError, RegistryAuthError, TransientRegistryError
+from imagefleet.pusherrors import classify_push_error, push_hint
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        # Messages as Docker Engine 26 reports them in the push stream.
+        ("received unexpected HTTP status: 503 Service Unavailable", TransientRegistryError),
+        ("received unexpected HTTP status: 500 Internal Server Error", TransientRegistryError),
+        (
+            'Put "http://localhost:5000/v2/x/blobs/uploads/": dial tcp 127.0.0.1:5000: connect: '
+            "connection refused",
+            TransientRegistryError,
+        ),
+        (
+            "read tcp 127.0.0.1:5555->127.0.0.1:5000: read: connection reset by peer",
+            TransientRegistryError,
+        ),
+        ("net/http: TLS handshake timeout", TransientRegistryError),
+        ("blob unknown: blob unknown to registry", TransientRegistryError),
+        ("toomanyrequests: You have reached your pull rate limit", TransientRegistryError),
+        ("unauthorized: authentication required", RegistryAuthError),
+        ("denied: requested access to the resource is denied", RegistryAuthError),
+        ("no basic auth credentials", RegistryAuthError),
+        ("manifest invalid: manifest invalid", PushRejectedError),
+        ("name invalid: repository name not known", PushRejectedError),
+        ("something nobody has seen before", PushRejectedError),
+    ],
+)
+def test_push_errors_are_classified(message: str, kind: type[Exception]) -> None:
+    assert classify_push_error(message) is kind
+
+
+def test_hint_follows_the_kind() -> None:
+    assert "docker login" in push_hint("unauthorized: authentication required")
+    assert "reachable" in push_hint("received unexpected HTTP status: 503 Service Unavailable")
+    assert "refused the image" in push_hint("manifest invalid: manifest invalid")
