@@ -26,13 +26,21 @@ from .dockerfile import substitute
 from .errors import (
     BaseImagePullError,
     BuildError,
+    BuildFailedError,
+    BuildStepError,
+    BuildxMissingError,
+    BuiltImageMissingError,
     DaemonUnreachableError,
-    EnvironmentProblem,
+    ImageNotAvailableError,
+    MultiPlatformUnsupportedError,
+    NoImageBuiltError,
+    PushAuthError,
+    PushInterruptedError,
     PushRejectedError,
-    RegistryAuthError,
+    PushTransientError,
+    PushWithoutDigestError,
     RegistryError,
-    TransientRegistryError,
-    UsageError,
+    last_line,
 )
 
 if TYPE_CHECKING:
@@ -107,9 +115,9 @@ def classify_push_error(message: str) -> type[RegistryError]:
     if _REJECTED.search(message):
         return PushRejectedError
     if _AUTH.search(message):
-        return RegistryAuthError
+        return PushAuthError
     if _TRANSIENT.search(message):
-        return TransientRegistryError
+        return PushTransientError
     return PushRejectedError
 
 
@@ -156,20 +164,13 @@ class Engine:
             client = sdk.from_env(timeout=120)
             client.ping()
         except (_sdk().errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise DaemonUnreachableError(
-                f"Docker daemon not reachable: {_short(exc)}",
-                "start Docker (e.g. `systemctl start docker` or `dockerd &`), or point "
-                "DOCKER_HOST at a running daemon",
-            ) from exc
+            raise DaemonUnreachableError(reason=_short(exc)) from exc
         if builder == "classic":
             use_buildx = False
         else:
             use_buildx = _has_buildx()
             if builder == "buildx" and not use_buildx:
-                raise EnvironmentProblem(
-                    "fleet.builder is 'buildx' but the docker buildx plugin is not installed",
-                    "install the buildx plugin, or set fleet.builder to auto",
-                )
+                raise BuildxMissingError()
         return cls(client, use_buildx=use_buildx)
 
     # -- inspection ------------------------------------------------------------------------
@@ -234,10 +235,7 @@ class Engine:
                 labels={"imagefleet.run": "command"},
             )
         except _sdk().errors.ImageNotFound as exc:
-            raise EnvironmentProblem(
-                f"image {image} is not available locally",
-                "build or pull it first (invoke build, docker pull)",
-            ) from exc
+            raise ImageNotAvailableError(image=image) from exc
         try:
             try:
                 status = container.wait(timeout=timeout)
@@ -278,11 +276,8 @@ class Engine:
     def build(self, request: BuildRequest, on_step: StepCallback | None = None) -> str:
         """Build ``request``; return the image ID. Raises :class:`BuildError` subclasses."""
         if len(request.platforms) > 1 and not self.supports_multi_platform():
-            raise UsageError(
-                f"{request.image}: building {', '.join(request.platforms)} at once needs the "
-                "containerd image store",
-                'set {"features": {"containerd-snapshotter": true}} in /etc/docker/daemon.json '
-                "and restart dockerd, or pass one --platform",
+            raise MultiPlatformUnsupportedError(
+                image=request.image, platforms=", ".join(request.platforms)
             )
         if self.use_buildx:
             return self._build_buildx(request, on_step or (lambda _: None))
@@ -339,10 +334,7 @@ class Engine:
             image_id = json.loads(metadata.read_text()).get("containerimage.config.digest")
         found = self.image_id(request.tags[0])
         if found is None:
-            raise BuildError(
-                f"{request.image}: build finished but {request.tags[0]} is missing",
-                "check `docker buildx ls`: the builder must load into this daemon",
-            )
+            raise BuiltImageMissingError(image=request.image, ref=request.tags[0])
         return found if image_id is None else str(image_id)
 
     def _build_classic(self, request: BuildRequest, on_step: StepCallback) -> str:
@@ -382,10 +374,7 @@ class Engine:
             if isinstance(aux, dict) and "ID" in aux:
                 image_id = str(aux["ID"])
         if image_id is None:
-            raise BuildError(
-                f"{request.image}: the classic builder reported no image",
-                "rerun with FLEET_DEBUG=1 to see the build log",
-            )
+            raise NoImageBuiltError(image=request.image)
         for ref in request.tags[1:]:
             repository, _, tag = ref.rpartition(":")
             self.tag(image_id, repository, tag)
@@ -410,7 +399,7 @@ class Engine:
                 if "error" in event or "errorDetail" in event:
                     message = str(event.get("error") or event["errorDetail"].get("message", ""))
                     raise classify_push_error(message)(
-                        f"push of {repository}:{tag} failed: {message}", _push_hint(message)
+                        reference=f"{repository}:{tag}", reason=message
                     )
                 aux = event.get("aux")
                 if isinstance(aux, dict) and aux.get("Digest"):
@@ -418,17 +407,12 @@ class Engine:
         except _sdk().errors.APIError as exc:
             message = _short(exc)
             raise classify_push_error(message)(
-                f"push of {repository}:{tag} failed: {message}", _push_hint(message)
+                reference=f"{repository}:{tag}", reason=message
             ) from exc
         except requests.exceptions.RequestException as exc:
-            raise TransientRegistryError(
-                f"push of {repository}:{tag} was interrupted: {_short(exc)}",
-                "check that the Docker daemon is still running",
-            ) from exc
+            raise PushInterruptedError(reference=f"{repository}:{tag}", reason=_short(exc)) from exc
         if digest is None:
-            raise TransientRegistryError(
-                f"push of {repository}:{tag} ended without a digest", "retry the push"
-            )
+            raise PushWithoutDigestError(reference=f"{repository}:{tag}")
         return digest
 
 
@@ -448,18 +432,6 @@ def stored_credentials(domain: str) -> dict[str, str] | None:
     return {k: str(v) for k, v in found.items() if isinstance(v, str)}
 
 
-def _push_hint(message: str) -> str:
-    kind = classify_push_error(message)
-    if kind is RegistryAuthError:
-        return (
-            "log in with `docker login HOST` (credential store) or set "
-            "FLEET_REGISTRY_USERNAME and FLEET_REGISTRY_PASSWORD"
-        )
-    if kind is TransientRegistryError:
-        return "check that the registry is running and reachable from the Docker daemon"
-    return "the registry refused the image; check its storage and the repository name"
-
-
 def _has_buildx() -> bool:
     if shutil.which("docker") is None:
         return False
@@ -470,8 +442,8 @@ def _has_buildx() -> bool:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__
+    """What a Docker SDK or requests exception says, in one line short enough for an error."""
+    return last_line(str(exc), type(exc).__name__, limit=300)
 
 
 def _buildx_failure(request: BuildRequest, log: _BuildLog) -> BuildError:
@@ -483,19 +455,12 @@ def _buildx_failure(request: BuildRequest, log: _BuildLog) -> BuildError:
         pull_ref = match["ref"]
     if pull_ref:
         reason = log.errors.get(failed or "", final.removeprefix("ERROR: "))
-        return BaseImagePullError(
-            f"{request.image}: base image {pull_ref} cannot be pulled: {reason[:240]}",
-            "check the name and tag, `docker login` to its registry, or override the base "
-            "ARG with a mirror (--build-arg)",
-        )
+        return BaseImagePullError(image=request.image, base=pull_ref, reason=reason[:240])
     tail = list(log.tails.get(failed or "", ())) or list(log.last)
-    step = f" at step {title}" if title else ""
     reason = log.errors.get(failed or "", final.removeprefix("ERROR: ")) or "unknown error"
-    return BuildError(
-        f"{request.image}: build failed{step}: {reason[:300]}",
-        "fix the step above, then rerun; FLEET_DEBUG=1 shows the whole build log",
-        details=tuple(tail),
-    )
+    if title:
+        return BuildStepError(image=request.image, step=title, reason=reason[:300], details=tail)
+    return BuildFailedError(image=request.image, reason=reason[:300], details=tail)
 
 
 def _classic_failure(
@@ -503,14 +468,9 @@ def _classic_failure(
 ) -> BuildError:
     if step and step.split("] ", 1)[-1].upper().startswith("FROM "):
         ref = substitute(step.split("] ", 1)[-1].split()[1], dict(request.from_scope))
-        return BaseImagePullError(
-            f"{request.image}: base image {ref} cannot be pulled: {message.strip()[:240]}",
-            "check the name and tag, `docker login` to its registry, or override the base "
-            "ARG with a mirror (--build-arg)",
+        return BaseImagePullError(image=request.image, base=ref, reason=message.strip()[:240])
+    if step:
+        return BuildStepError(
+            image=request.image, step=step, reason=message.strip()[:300], details=tail
         )
-    where = f" at step {step}" if step else ""
-    return BuildError(
-        f"{request.image}: build failed{where}: {message.strip()[:300]}",
-        "fix the step above, then rerun; FLEET_DEBUG=1 shows the whole build log",
-        details=tuple(tail),
-    )
+    return BuildFailedError(image=request.image, reason=message.strip()[:300], details=tail)

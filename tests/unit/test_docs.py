@@ -21,7 +21,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 
 from imagefleet import catalog, docs
-from imagefleet.errors import ExitCode, ManifestError
+from imagefleet.errors import DocsError, ExitCode, ManifestError
 from imagefleet.tags import version_tags
 from imagefleet.tasks import docs as docs_tasks
 from imagefleet.tasks import namespace
@@ -238,7 +238,7 @@ def test_hand_written_parts_need_their_markers(tmp_path: Path) -> None:
     root = _copy_layout(tmp_path)
     text = (root / docs.MKDOCS_YML).read_text()
     (root / docs.MKDOCS_YML).write_text(re.sub(r".*# END GENERATED images.*\n", "", text))
-    with pytest.raises(docs.DocsError, match="has no '# END GENERATED images' line"):
+    with pytest.raises(DocsError, match="has no '# END GENERATED images' line"):
         docs_tasks.generated(root)
 
 
