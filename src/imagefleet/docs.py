@@ -40,6 +40,7 @@ from .errors import (
     MkdocsBuildError,
     MkdocsMissingError,
     StructureTestYamlError,
+    catalogue,
 )
 from .graph import Graph
 from .settings import Settings
@@ -714,70 +715,42 @@ def _error_classes(trees: Mapping[str, ast.Module]) -> dict[str, int]:
 
 
 def error_catalog(package: Path | None = None) -> list[ErrorMessage]:
-    """Every literal ``error:``/``hint:`` pair the package can raise, read from its source."""
-    package = package or Path(__file__).resolve().parent
-    trees = {
-        p.relative_to(package.parent).with_suffix("").as_posix().replace("/", "."): ast.parse(
-            p.read_text(encoding="utf-8"), filename=str(p)
-        )
-        for p in sorted(package.rglob("*.py"))
-    }
-    classes = _error_classes(trees)
-    sources = _sources(trees)
-    found: dict[tuple[str, str, str], ErrorMessage] = {}
-    for module, tree in trees.items():
-        source = sources[module]
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.Call):
-                continue
-            func = node.func
-            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-            if name not in classes:
-                continue
-            keywords = {k.arg: k.value for k in node.keywords if k.arg}
-            message_node = node.args[0] if node.args else keywords.get("message")
-            hint_node = node.args[1] if len(node.args) > 1 else keywords.get("hint")
-            message = source.render(message_node) if message_node is not None else None
-            if message is None or not message[0].strip(" .…"):
-                continue  # a message built elsewhere (re-raised or composed at run time)
-            hint = source.render(hint_node) if hint_node is not None else ("", "")
-            hint = hint or ("…", ".*")
-            key = (name, message[0], module)
-            found[key] = ErrorMessage(
-                error=name,
-                exit_code=classes[name],
-                module=module,
-                message=message[0],
-                hint=hint[0],
-                pattern=message[1],
-                hint_pattern=hint[1],
+    """Every ``error:``/``hint:`` pair the package can raise: :func:`errors.catalogue`."""
+    del package  # the classes carry their templates; no source to read
+    found = []
+    for cls in catalogue():
+        (message, hint), (pattern, hint_pattern) = cls.shown(), cls.patterns()
+        found.append(
+            ErrorMessage(
+                error=cls.__name__,
+                exit_code=int(cls.exit_code),
+                module=cls.__module__,
+                message=message,
+                hint=hint,
+                pattern=pattern,
+                hint_pattern=hint_pattern,
             )
-    return sorted(found.values(), key=lambda e: (e.exit_code, e.module, e.message))
+        )
+    return found
 
 
 def _exit_code_meanings() -> dict[int, str]:
-    """The comments beside :class:`ExitCode`'s members: what each code means."""
-    source = (Path(__file__).resolve().parent / "errors.py").read_text(encoding="utf-8")
-    meanings: dict[int, str] = {}
-    for member in ExitCode:
-        match = re.search(rf"^\s+{member.name} = \d+\s+#\s*(.+)$", source, re.M)
-        meanings[int(member)] = match[1].strip() if match else member.name.lower().replace("_", " ")
-    return meanings
+    """What each :class:`ExitCode` means."""
+    return {int(member): member.meaning for member in ExitCode}
 
 
 def errors_page(messages: Sequence[ErrorMessage]) -> str:
     """Every error message, grouped by exit code, as the console prints it."""
     meanings = _exit_code_meanings()
     lines = [
-        _NOTE.format(source="the raise sites in src/imagefleet/"),
+        _NOTE.format(source="the error classes in src/imagefleet/errors.py"),
         "",
         "# Error messages",
         "",
         "Every failure prints one `error:` line and one `hint:` line (a failed build step adds "
         "its last log lines between them) and exits with the code of its class. This page is "
-        "generated from the source: each entry is a message template as it is written at the "
-        "place that raises it, with `<placeholders>` for what is filled in at run time and "
-        "`[…]` around parts that only some cases print. Search it for the text you see. "
+        "generated from the error classes: each entry is a class's message template, with "
+        "`<placeholders>` for what is filled in at run time. Search it for the text you see. "
         "[Troubleshooting](../operations/troubleshooting.md) explains the common ones.",
         "",
         "## Exit codes",

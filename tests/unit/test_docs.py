@@ -21,7 +21,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 
 from imagefleet import catalog, docs
-from imagefleet.errors import DocsError, ExitCode, ManifestError
+from imagefleet.errors import DocsError, ExitCode, ManifestError, catalogue
 from imagefleet.tags import version_tags
 from imagefleet.tasks import docs as docs_tasks
 from imagefleet.tasks import namespace
@@ -149,22 +149,24 @@ def test_quoted_error_messages_come_from_the_code() -> None:
     assert quoted >= 10
 
 
-def test_the_error_catalogue_reads_templates_from_raise_sites() -> None:
+def test_the_error_catalogue_comes_from_the_error_classes() -> None:
     messages = {(m.error, m.message): m for m in docs.error_catalog()}
     unknown = messages["UnknownImageError", "unknown image '<name>'"]
     assert unknown.exit_code == ExitCode.USAGE
-    assert unknown.module == "imagefleet.catalog"
+    assert unknown.hint == "did you mean <close>?"
     assert unknown.matches("unknown image 'helm-deplyo'", "did you mean helm-deploy?")
     assert not unknown.matches("unknown image helm-deplyo")
-    # Module constants are resolved: hadolint's timeout is a number, not a placeholder.
-    assert any(re.fullmatch(r"hadolint did not finish in \d+s", m) for _, m in messages)
-    # Optional parts of a message are marked, and matched either way.
-    failed = next(
-        m for (e, _), m in messages.items() if e == "BuildError" and "skipped" in m.message
-    )
-    assert "[; <n> skipped (<skipped>)]" in failed.message
+    # Every class is there, the scan findings (exit 10) too.
+    assert {e for e, _ in messages} == {c.__name__ for c in catalogue()}
+    assert messages["ScanFindings", "<count> finding(s) at or above <threshold>: <findings>"]
+    # Wording that only some cases print is a class of its own, matched as printed.
+    failed = messages["ImagesFailedError", "<failed> of <total> images failed (<names>)"]
     assert failed.matches("2 of 5 images failed (a, b)")
-    assert failed.matches("1 of 3 images failed (a); 1 skipped (b)")
+    skipped = messages[
+        "ImagesFailedSkippedError",
+        "<failed> of <total> images failed (<names>); <skipped> skipped (<skipped_names>)",
+    ]
+    assert skipped.matches("1 of 3 images failed (a); 1 skipped (b)")
 
 
 def test_image_pages_show_tools_tags_and_structure_tests() -> None:
