@@ -13,8 +13,6 @@ from collections.abc import Iterable
 from enum import IntEnum
 from typing import Any, ClassVar, Protocol
 
-__all__ = ["ExitCode", "FleetError", "catalogue", "last_line", "require_built"]
-
 _MEANINGS = {
     0: "success",
     1: "a bug: an unexpected exception (rerun with FLEET_DEBUG=1 for the traceback)",
