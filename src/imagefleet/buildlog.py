@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .dockerfile import substitute
-from .errors import BaseImagePullError, BuildError
+from .errors import BaseImagePullError, BuildError, BuildFailedError, BuildStepError
 
 if TYPE_CHECKING:
     from .engine import BuildRequest
@@ -76,33 +76,21 @@ def buildx_failure(request: BuildRequest, log: BuildLog) -> BuildError:
         pull_ref = match["ref"]
     if pull_ref:
         reason = log.errors.get(failed or "", final.removeprefix("ERROR: "))
-        return BaseImagePullError(
-            f"{request.image}: base image {pull_ref} cannot be pulled: {reason[:240]}",
-            "check the name and tag, `docker login` to its registry, or override the base "
-            "ARG with a mirror (--build-arg)",
-        )
+        return BaseImagePullError(image=request.image, base=pull_ref, reason=reason[:240])
     tail = list(log.tails.get(failed or "", ())) or list(log.last)
-    step = f" at step {title}" if title else ""
     reason = log.errors.get(failed or "", final.removeprefix("ERROR: ")) or "unknown error"
-    return BuildError(
-        f"{request.image}: build failed{step}: {reason[:300]}",
-        "fix the step above, then rerun; FLEET_DEBUG=1 shows the whole build log",
-        details=tuple(tail),
-    )
+    if title:
+        return BuildStepError(image=request.image, step=title, reason=reason[:300], details=tail)
+    return BuildFailedError(image=request.image, reason=reason[:300], details=tail)
 
 
 def classic_failure(request: BuildRequest, step: str, message: str, tail: deque[str]) -> BuildError:
     """The error for the classic builder's ``error`` event during ``step`` (tail: its output)."""
     if step and step.split("] ", 1)[-1].upper().startswith("FROM "):
         ref = substitute(step.split("] ", 1)[-1].split()[1], dict(request.from_scope))
-        return BaseImagePullError(
-            f"{request.image}: base image {ref} cannot be pulled: {message.strip()[:240]}",
-            "check the name and tag, `docker login` to its registry, or override the base "
-            "ARG with a mirror (--build-arg)",
+        return BaseImagePullError(image=request.image, base=ref, reason=message.strip()[:240])
+    if step:
+        return BuildStepError(
+            image=request.image, step=step, reason=message.strip()[:300], details=tail
         )
-    where = f" at step {step}" if step else ""
-    return BuildError(
-        f"{request.image}: build failed{where}: {message.strip()[:300]}",
-        "fix the step above, then rerun; FLEET_DEBUG=1 shows the whole build log",
-        details=tuple(tail),
-    )
+    return BuildFailedError(image=request.image, reason=message.strip()[:300], details=tail)

@@ -25,7 +25,21 @@ from pydantic import (
 )
 
 from . import dockerfile
-from .errors import InvalidReferenceError, ManifestError, UnknownImageError
+from .errors import (
+    DuplicateImageNameError,
+    InvalidImageDirectoryError,
+    InvalidReferenceError,
+    ManifestFieldError,
+    ManifestFieldsError,
+    ManifestNotMappingError,
+    ManifestUnknownFieldError,
+    ManifestYamlError,
+    NoImagesDirectoryError,
+    UndeclaredBuildArgsError,
+    UnknownImageError,
+    UnknownImageNoMatchError,
+    UnreadableImageFileError,
+)
 from .reference import PATH_COMPONENT_RE, TAG_RE, validate_image_name
 
 MANIFEST = "image.yml"
@@ -207,23 +221,18 @@ def load_manifest(path: Path) -> Manifest:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ManifestError(f"cannot read {path}: {exc.strerror}", "check the file") from exc
+        raise UnreadableImageFileError(path=path, reason=exc.strerror) from exc
     try:
         data: Any = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a SafeLoader (C or Python)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ManifestError(
-            f"{path}{line}: invalid YAML: {problem}", "fix the YAML syntax (indentation, quotes)"
-        ) from exc
+        raise ManifestYamlError(where=where, problem=problem) from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ManifestError(
-            f"{path}:1: expected a mapping of fields, got {type(data).__name__}",
-            "an image.yml holds keys such as description, version, build_args",
-        )
+        raise ManifestNotMappingError(path=path, kind=type(data).__name__)
     try:
         return Manifest.model_validate(data)
     except ValidationError as exc:
@@ -236,14 +245,12 @@ def load_manifest(path: Path) -> Manifest:
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
             allowed = ", ".join(Manifest.model_fields)
-            raise ManifestError(
-                f"{where}: unknown field {field_name!r}",
-                f"allowed fields: {allowed}",
+            raise ManifestUnknownFieldError(where=where, field=field_name, allowed=allowed) from exc
+        if len(exc.errors()) > 1:
+            raise ManifestFieldsError(
+                where=where, field=field_name, problem=message, more=len(exc.errors()) - 1
             ) from exc
-        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise ManifestError(
-            f"{where}: {field_name}: {message}{more}", "see docs/manifest.md for the schema"
-        ) from exc
+        raise ManifestFieldError(where=where, field=field_name, problem=message) from exc
 
 
 def load_image(directory: Path) -> Image:
@@ -254,17 +261,11 @@ def load_image(directory: Path) -> Image:
     try:
         validate_image_name(name)
     except InvalidReferenceError as exc:
-        raise ManifestError(
-            f"{directory}: {exc}", "rename the directory or set a valid name in image.yml"
-        ) from exc
+        raise InvalidImageDirectoryError(directory=directory, reason=exc) from exc
     parsed = dockerfile.parse(directory / DOCKERFILE)
     unknown = set(manifest.build_args) - set(parsed.arg_defaults())
     if unknown:
-        raise ManifestError(
-            f"{manifest_path}: build_args {sorted(unknown)} are not declared with ARG in the "
-            "Dockerfile",
-            "declare each with an ARG line (with its default) so plain `docker build` works too",
-        )
+        raise UndeclaredBuildArgsError(path=manifest_path, names=sorted(unknown))
     return Image(name=name, directory=directory, manifest=manifest, dockerfile=parsed)
 
 
@@ -286,12 +287,9 @@ class Catalog:
             if image.name == name:
                 return image
         close = difflib.get_close_matches(name, self.names, n=3, cutoff=0.5)
-        hint = (
-            f"did you mean {' or '.join(close)}?"
-            if close
-            else "run `invoke list` to see the images"
-        )
-        raise UnknownImageError(f"unknown image {name!r}", hint)
+        if close:
+            raise UnknownImageError(name=name, close=" or ".join(close))
+        raise UnknownImageNoMatchError(name=name)
 
     def select(self, names: Iterable[str], *, all_images: bool = False) -> tuple[Image, ...]:
         """Images named on the command line (deduplicated, in the order given), or all of them."""
@@ -308,10 +306,7 @@ class Catalog:
 def image_directories(images_dir: Path) -> list[Path]:
     """Every directory under ``images_dir`` with a Dockerfile, sorted: the list of images."""
     if not images_dir.is_dir():
-        raise ManifestError(
-            f"no images directory at {images_dir}",
-            "run from the repository root, or set fleet.images_dir in invoke.yaml",
-        )
+        raise NoImagesDirectoryError(path=images_dir)
     return [d for d in sorted(images_dir.iterdir()) if (d / DOCKERFILE).is_file()]
 
 
@@ -321,9 +316,8 @@ def discover(images_dir: Path) -> Catalog:
     seen: dict[str, Path] = {}
     for image in images:
         if image.name in seen:
-            raise ManifestError(
-                f"two images are called {image.name!r}: {seen[image.name]} and {image.directory}",
-                "give one of them another name in its image.yml",
+            raise DuplicateImageNameError(
+                name=image.name, first=seen[image.name], second=image.directory
             )
         seen[image.name] = image.directory
     return Catalog(root=images_dir, images=images)

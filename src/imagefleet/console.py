@@ -82,9 +82,14 @@ def info(message: str) -> None:
     err.print(redact(message))
 
 
+def emit(text: str) -> None:
+    """Machine output (a report): text on stdout, nothing else there, secrets masked."""
+    print(redact(text))
+
+
 def emit_json(data: Any) -> None:
     """Machine output: JSON on stdout, nothing else there."""
-    print(redact(json.dumps(data, indent=2, sort_keys=False)))
+    emit(json.dumps(data, indent=2, sort_keys=False))
 
 
 def table(

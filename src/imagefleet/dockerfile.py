@@ -12,7 +12,14 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ManifestError
+from .errors import (
+    DockerfileEscapeError,
+    DockerfileFromError,
+    DockerfileQuotingError,
+    InstructionBeforeFromError,
+    NoFromError,
+    UnreadableImageFileError,
+)
 
 _DIRECTIVE_RE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9_-]*)\s*=\s*(.+?)\s*$")
 _HEREDOC_RE = re.compile(r"<<(-?)\s*([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
@@ -210,9 +217,7 @@ def _split_words(text: str, path: Path, line: int) -> list[str]:
     try:
         return shlex.split(text, comments=False, posix=True)
     except ValueError as exc:
-        raise ManifestError(
-            f"{path}:{line}: cannot parse {text!r}: {exc}", "check the quoting"
-        ) from exc
+        raise DockerfileQuotingError(path=path, line=line, text=text, reason=exc) from exc
 
 
 def _logical_lines(path: Path, text: str) -> tuple[list[Instruction], dict[str, str], str]:
@@ -230,7 +235,7 @@ def _logical_lines(path: Path, text: str) -> tuple[list[Instruction], dict[str, 
         index += 1
     escape = directives.get("escape", escape)
     if escape not in ("\\", "`"):
-        raise ManifestError(f"{path}:1: invalid escape directive {escape!r}", "use \\ or `")
+        raise DockerfileEscapeError(path=path, escape=escape)
 
     instructions: list[Instruction] = []
     while index < len(lines):
@@ -348,10 +353,7 @@ def _parse_from(inst: Instruction, path: Path, index: int) -> _StageBuilder:
         return _StageBuilder(index, words[0], words[2], platform, inst.line)
     if len(words) == 1:
         return _StageBuilder(index, words[0], None, platform, inst.line)
-    raise ManifestError(
-        f"{path}:{inst.line}: cannot parse FROM {inst.value!r}",
-        "write FROM [--platform=…] IMAGE [AS NAME]",
-    )
+    raise DockerfileFromError(path=path, line=inst.line, value=inst.value)
 
 
 def parse(path: Path, text: str | None = None) -> Dockerfile:
@@ -360,7 +362,7 @@ def parse(path: Path, text: str | None = None) -> Dockerfile:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise ManifestError(f"cannot read {path}: {exc.strerror}", "check the file") from exc
+            raise UnreadableImageFileError(path=path, reason=exc.strerror) from exc
     instructions, directives, escape = _logical_lines(path, text)
     global_args: list[Arg] = []
     builders: list[_StageBuilder] = []
@@ -372,12 +374,9 @@ def parse(path: Path, text: str | None = None) -> Dockerfile:
         elif inst.keyword == "ARG":
             global_args.extend(_parse_args(inst, path))
         else:
-            raise ManifestError(
-                f"{path}:{inst.line}: {inst.keyword} before the first FROM",
-                "only ARG may come before FROM",
-            )
+            raise InstructionBeforeFromError(path=path, line=inst.line, keyword=inst.keyword)
     if not builders:
-        raise ManifestError(f"{path}: no FROM instruction", "a Dockerfile needs at least one FROM")
+        raise NoFromError(path=path)
     return Dockerfile(
         path=path,
         instructions=tuple(instructions),

@@ -31,13 +31,17 @@ from .buildlog import (
     classic_step,
 )
 from .errors import (
-    BuildError,
+    BuildxMissingError,
+    BuiltImageMissingError,
     DaemonUnreachableError,
-    EnvironmentProblem,
-    TransientRegistryError,
-    UsageError,
+    ImageNotAvailableError,
+    MultiPlatformUnsupportedError,
+    NoImageBuiltError,
+    PushInterruptedError,
+    PushWithoutDigestError,
+    last_line,
 )
-from .pusherrors import classify_push_error, push_hint
+from .pusherrors import classify_push_error
 
 if TYPE_CHECKING:
     import docker
@@ -90,20 +94,13 @@ class Engine:
             client = sdk.from_env(timeout=120)
             client.ping()
         except (_sdk().errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise DaemonUnreachableError(
-                f"Docker daemon not reachable: {_short(exc)}",
-                "start Docker (e.g. `systemctl start docker` or `dockerd &`), or point "
-                "DOCKER_HOST at a running daemon",
-            ) from exc
+            raise DaemonUnreachableError(reason=_short(exc)) from exc
         if builder == "classic":
             use_buildx = False
         else:
             use_buildx = _has_buildx()
             if builder == "buildx" and not use_buildx:
-                raise EnvironmentProblem(
-                    "fleet.builder is 'buildx' but the docker buildx plugin is not installed",
-                    "install the buildx plugin, or set fleet.builder to auto",
-                )
+                raise BuildxMissingError()
         return cls(client, use_buildx=use_buildx)
 
     # -- inspection ------------------------------------------------------------------------
@@ -168,10 +165,7 @@ class Engine:
                 labels={"imagefleet.run": "command"},
             )
         except _sdk().errors.ImageNotFound as exc:
-            raise EnvironmentProblem(
-                f"image {image} is not available locally",
-                "build or pull it first (invoke build, docker pull)",
-            ) from exc
+            raise ImageNotAvailableError(image=image) from exc
         try:
             try:
                 status = container.wait(timeout=timeout)
@@ -212,11 +206,8 @@ class Engine:
     def build(self, request: BuildRequest, on_step: StepCallback | None = None) -> str:
         """Build ``request``; return the image ID. Raises :class:`BuildError` subclasses."""
         if len(request.platforms) > 1 and not self.supports_multi_platform():
-            raise UsageError(
-                f"{request.image}: building {', '.join(request.platforms)} at once needs the "
-                "containerd image store",
-                'set {"features": {"containerd-snapshotter": true}} in /etc/docker/daemon.json '
-                "and restart dockerd, or pass one --platform",
+            raise MultiPlatformUnsupportedError(
+                image=request.image, platforms=", ".join(request.platforms)
             )
         if self.use_buildx:
             return self._build_buildx(request, on_step or (lambda _: None))
@@ -273,10 +264,7 @@ class Engine:
             image_id = json.loads(metadata.read_text()).get("containerimage.config.digest")
         found = self.image_id(request.tags[0])
         if found is None:
-            raise BuildError(
-                f"{request.image}: build finished but {request.tags[0]} is missing",
-                "check `docker buildx ls`: the builder must load into this daemon",
-            )
+            raise BuiltImageMissingError(image=request.image, ref=request.tags[0])
         return found if image_id is None else str(image_id)
 
     def _build_classic(self, request: BuildRequest, on_step: StepCallback) -> str:
@@ -316,10 +304,7 @@ class Engine:
             if isinstance(aux, dict) and "ID" in aux:
                 image_id = str(aux["ID"])
         if image_id is None:
-            raise BuildError(
-                f"{request.image}: the classic builder reported no image",
-                "rerun with FLEET_DEBUG=1 to see the build log",
-            )
+            raise NoImageBuiltError(image=request.image)
         for ref in request.tags[1:]:
             repository, _, tag = ref.rpartition(":")
             self.tag(image_id, repository, tag)
@@ -344,7 +329,7 @@ class Engine:
                 if "error" in event or "errorDetail" in event:
                     message = str(event.get("error") or event["errorDetail"].get("message", ""))
                     raise classify_push_error(message)(
-                        f"push of {repository}:{tag} failed: {message}", push_hint(message)
+                        reference=f"{repository}:{tag}", reason=message
                     )
                 aux = event.get("aux")
                 if isinstance(aux, dict) and aux.get("Digest"):
@@ -352,17 +337,12 @@ class Engine:
         except _sdk().errors.APIError as exc:
             message = _short(exc)
             raise classify_push_error(message)(
-                f"push of {repository}:{tag} failed: {message}", push_hint(message)
+                reference=f"{repository}:{tag}", reason=message
             ) from exc
         except requests.exceptions.RequestException as exc:
-            raise TransientRegistryError(
-                f"push of {repository}:{tag} was interrupted: {_short(exc)}",
-                "check that the Docker daemon is still running",
-            ) from exc
+            raise PushInterruptedError(reference=f"{repository}:{tag}", reason=_short(exc)) from exc
         if digest is None:
-            raise TransientRegistryError(
-                f"push of {repository}:{tag} ended without a digest", "retry the push"
-            )
+            raise PushWithoutDigestError(reference=f"{repository}:{tag}")
         return digest
 
 
@@ -392,5 +372,5 @@ def _has_buildx() -> bool:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__
+    """What a Docker SDK or requests exception says, in one line short enough for an error."""
+    return last_line(str(exc), type(exc).__name__, limit=300)

@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .errors import GitError
+from .errors import (
+    GitCommandError,
+    GitError,
+    GitMissingError,
+    NotAGitCheckoutError,
+    last_line,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -20,12 +26,10 @@ def run_git(root: Path, *args: str) -> str:
     try:
         done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
     except FileNotFoundError as exc:
-        raise GitError("git is not installed", "install git (apt-get install git)") from exc
+        raise GitMissingError() from exc
     if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
-        raise GitError(
-            f"git {' '.join(args)} failed: {last}",
-            f"check that {root} is a git checkout with at least one commit",
+        raise GitCommandError(
+            command=" ".join(args), reason=last_line(done.stderr, "(no message)"), root=root
         )
     return done.stdout.strip()
 
@@ -70,11 +74,7 @@ def state(root: Path) -> GitState:
     try:
         sha = run_git(root, "rev-parse", "--verify", "HEAD^{commit}")
     except GitError as exc:
-        raise GitError(
-            f"{root} is not a git checkout with a commit",
-            "image tags and labels come from the commit: run from a clone, or `git init` and "
-            "commit first",
-        ) from exc
+        raise NotAGitCheckoutError(root=root) from exc
     porcelain = run_git(root, "status", "--porcelain", "--untracked-files=normal")
     committed = datetime.fromtimestamp(int(run_git(root, "log", "-1", "--format=%ct")), tz=UTC)
     try:

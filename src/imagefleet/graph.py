@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .catalog import Catalog, Image
-from .errors import InvalidReferenceError, ManifestError
+from .errors import DependencyCycleError, InvalidReferenceError
 from .reference import (
     Reference,
     Target,
@@ -136,11 +136,7 @@ class Graph:
             sorter.prepare()
         except graphlib.CycleError as exc:
             cycle = list(reversed(exc.args[1]))
-            raise ManifestError(
-                f"dependency cycle between images: {' -> '.join(cycle)}",
-                "an image cannot build FROM (or COPY --from) one of its own descendants; "
-                "break the cycle in one of these Dockerfiles",
-            ) from exc
+            raise DependencyCycleError(cycle=" -> ".join(cycle)) from exc
         return sorter
 
     def waves(self, subset: Iterable[str] | None = None) -> list[list[str]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import tools
-from .errors import EnvironmentProblem
+from .errors import HadolintFailedError, HadolintTimeoutError, last_line
 
 LOGGER = logging.getLogger(__name__)
 
@@ -69,9 +69,7 @@ def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
             stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired as exc:
-        raise EnvironmentProblem(
-            f"hadolint did not finish in {_TIMEOUT}s", "run it by hand to see where it hangs"
-        ) from exc
+        raise HadolintTimeoutError(seconds=_TIMEOUT) from exc
 
 
 def run(dockerfiles: Sequence[tuple[str, Path]], root: Path, config: Path | None = None) -> Result:
@@ -83,10 +81,7 @@ def run(dockerfiles: Sequence[tuple[str, Path]], root: Path, config: Path | None
     try:
         raw: list[dict[str, Any]] = json.loads(done.stdout or "[]")
     except json.JSONDecodeError as exc:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise EnvironmentProblem(
-            f"hadolint failed: {last}", f"check {CONFIG} (hadolint validates it strictly)"
-        ) from exc
+        raise HadolintFailedError(reason=last_line(done.stderr), config=CONFIG) from exc
     findings = tuple(
         Finding(
             by_path.get(item["file"], item["file"]),

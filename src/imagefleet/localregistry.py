@@ -22,7 +22,12 @@ from pathlib import Path
 
 import requests
 
-from .errors import EnvironmentProblem, UsageError
+from .errors import (
+    EnvironmentProblem,
+    LocalRegistryStartError,
+    LocalRegistryUnavailableError,
+    PortInUseError,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -127,9 +132,8 @@ def _wait_ready(registry: LocalRegistry, log: Path | None, timeout: float = 15.0
             continue
         return
     tail = log.read_text(errors="replace").strip().splitlines()[-3:] if log and log.exists() else []
-    raise EnvironmentProblem(
-        f"the local registry did not start on port {registry.port}: {' | '.join(tail)}",
-        "see the log in " + registry.directory,
+    raise LocalRegistryStartError(
+        port=registry.port, log=" | ".join(tail), directory=registry.directory
     )
 
 
@@ -142,10 +146,7 @@ def start(
         return running
     port = port or free_port()
     if _port_in_use(port):
-        raise UsageError(
-            f"port {port} on 127.0.0.1 is already in use",
-            "pick another with --port, or stop what listens there",
-        )
+        raise PortInUseError(port=port)
     directory.mkdir(parents=True, exist_ok=True)
     storage = directory / "storage"
     storage.mkdir(exist_ok=True)
@@ -195,10 +196,7 @@ def _start_container(directory: Path, port: int, storage: Path) -> LocalRegistry
     except FleetError:
         raise
     except Exception as exc:
-        raise EnvironmentProblem(
-            f"no registry binary on PATH and {CONTAINER_IMAGE} cannot be run: {exc}",
-            "install one (apt-get install docker-registry) or make registry:2 pullable",
-        ) from exc
+        raise LocalRegistryUnavailableError(image=CONTAINER_IMAGE, reason=exc) from exc
     registry = LocalRegistry(
         port=port, directory=str(directory), kind="container", container=container
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 from .catalog import Image
 from .engine import BuildRequest
-from .errors import UsageError
+from .errors import InvalidBuildArgError, InvalidPlatformError, UnusedBuildArgError
 from .git import GitState
 from .settings import Settings
 from .tags import TagSet, policy
@@ -28,10 +28,7 @@ def parse_build_args(values: Sequence[str]) -> dict[str, str]:
     for value in values:
         key, eq, item = value.partition("=")
         if not eq or not key or not key.replace("_", "a").isalnum() or key[0].isdigit():
-            raise UsageError(
-                f"invalid --build-arg {value!r}",
-                "write --build-arg NAME=VALUE (NAME is an identifier)",
-            )
+            raise InvalidBuildArgError(value=value)
         parsed[key] = item
     return parsed
 
@@ -45,10 +42,7 @@ def parse_platforms(values: Sequence[str]) -> tuple[str, ...]:
         for raw in value.split(","):
             item = raw.strip()
             if not PLATFORM_RE.match(item):
-                raise UsageError(
-                    f"invalid platform {item!r}",
-                    "write os/arch[/variant], e.g. linux/amd64 or linux/arm64",
-                )
+                raise InvalidPlatformError(platform=item)
             platforms.append(item)
     return tuple(dict.fromkeys(platforms))
 
@@ -177,10 +171,9 @@ def plan_images(
     cli_args = dict(cli_args or {})
     unused = set(cli_args) - {a for i in images for a in i.dockerfile.arg_defaults()}
     if unused:
-        raise UsageError(
-            f"--build-arg {', '.join(sorted(unused))} is not declared by "
-            f"{'any selected image' if len(images) > 1 else images[0].name if images else 'it'}",
-            "check the spelling against the ARG lines (`invoke build --dry-run` lists them)",
+        raise UnusedBuildArgError(
+            names=", ".join(sorted(unused)),
+            images="any selected image" if len(images) > 1 else images[0].name if images else "it",
         )
     now = datetime.now(UTC)
     return [

@@ -1,11 +1,11 @@
 """What a failed push means: Docker's push-stream messages mapped to the typed registry error
-(retry, log in, or give up) and the hint that goes with it."""
+(retry, log in, or give up); each error class carries its own hint."""
 
 from __future__ import annotations
 
 import re
 
-from .errors import PushRejectedError, RegistryAuthError, RegistryError, TransientRegistryError
+from .errors import PushAuthError, PushRejectedError, PushTransientError, RegistryError
 
 # Registry failures worth another try, as they appear in Docker's push stream.
 _TRANSIENT = re.compile(
@@ -30,20 +30,7 @@ def classify_push_error(message: str) -> type[RegistryError]:
     if _REJECTED.search(message):
         return PushRejectedError
     if _AUTH.search(message):
-        return RegistryAuthError
+        return PushAuthError
     if _TRANSIENT.search(message):
-        return TransientRegistryError
+        return PushTransientError
     return PushRejectedError
-
-
-def push_hint(message: str) -> str:
-    """The next step for the error :func:`classify_push_error` picks for ``message``."""
-    kind = classify_push_error(message)
-    if kind is RegistryAuthError:
-        return (
-            "log in with `docker login HOST` (credential store) or set "
-            "FLEET_REGISTRY_USERNAME and FLEET_REGISTRY_PASSWORD"
-        )
-    if kind is TransientRegistryError:
-        return "check that the registry is running and reachable from the Docker daemon"
-    return "the registry refused the image; check its storage and the repository name"

@@ -9,7 +9,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import InvalidReferenceError
+from .errors import (
+    ImageNameTooLongError,
+    InvalidImageNameError,
+    InvalidImageReferenceError,
+    InvalidRegistryError,
+    InvalidRegistryNamespaceError,
+    InvalidTagError,
+    RegistryUrlSchemeError,
+    UpperCaseRepositoryError,
+)
 
 _ALNUM = r"[a-z0-9]+"
 _SEPARATOR = r"(?:[._]|__|[-]+)"
@@ -91,48 +100,31 @@ def parse_reference(text: str) -> Reference:
     """Parse ``[domain/]path[:tag][@digest]``, or raise :class:`InvalidReferenceError`."""
     match = REFERENCE_RE.match(text)
     if not match:
-        raise InvalidReferenceError(
-            f"invalid image reference {text!r}",
-            "use lower-case [registry[:port]/]name[:tag][@sha256:digest], e.g. "
-            "localhost:5000/team/app:1.0",
-        )
+        raise InvalidImageReferenceError(reference=text)
     name = match["name"]
     if len(name) > NAME_MAX:
-        raise InvalidReferenceError(
-            f"image name {name[:40]!r}… is {len(name)} characters long",
-            f"repository names are at most {NAME_MAX} characters",
-        )
+        raise ImageNameTooLongError(name=name[:40], length=len(name), limit=NAME_MAX)
     domain: str | None = None
     path = name
     first, sep, rest = name.partition("/")
     if sep and _looks_like_domain(first):
         domain, path = first, rest
     if not PATH_RE.match(path):
-        raise InvalidReferenceError(
-            f"invalid image reference {text!r}: repository path {path!r} is not lower-case",
-            "repository paths use lower-case letters, digits and . _ - separators",
-        )
+        raise UpperCaseRepositoryError(reference=text, path=path)
     return Reference(domain=domain, path=path, tag=match["tag"], digest=match["digest"])
 
 
 def validate_tag(tag: str) -> str:
     """Return ``tag`` if it is a valid tag, else raise with what a tag may contain."""
     if not TAG_RE.match(tag):
-        raise InvalidReferenceError(
-            f"invalid tag {tag!r}",
-            "a tag is 1-128 characters of letters, digits, '_', '.' and '-', "
-            "not starting with '.' or '-'",
-        )
+        raise InvalidTagError(tag=tag)
     return tag
 
 
 def validate_image_name(name: str) -> str:
     """Return ``name`` if it can be the last path component of a repository."""
     if len(name) > NAME_MAX or not PATH_RE.match(name) or "/" in name:
-        raise InvalidReferenceError(
-            f"invalid image name {name!r}",
-            "image names are lower-case letters and digits, separated by '.', '_', '__' or '-'",
-        )
+        raise InvalidImageNameError(name=name)
     return name
 
 
@@ -165,19 +157,10 @@ def parse_target(text: str) -> Target:
     text = text.strip().rstrip("/")
     for scheme in ("https://", "http://"):
         if text.startswith(scheme):
-            raise InvalidReferenceError(
-                f"invalid registry {text!r}: no URL scheme expected",
-                f"write it as HOST[:PORT]/NAMESPACE, e.g. {text.removeprefix(scheme)}",
-            )
+            raise RegistryUrlSchemeError(registry=text, example=text.removeprefix(scheme))
     domain, _, namespace = text.partition("/")
     if not domain or not DOMAIN_RE.match(domain) or not _looks_like_domain(domain):
-        raise InvalidReferenceError(
-            f"invalid registry {text!r}",
-            "write it as HOST[:PORT]/NAMESPACE, e.g. localhost:5000/team or docker.io/webgrip",
-        )
+        raise InvalidRegistryError(registry=text)
     if namespace and not PATH_RE.match(namespace):
-        raise InvalidReferenceError(
-            f"invalid registry namespace {namespace!r} in {text!r}",
-            "namespaces are lower-case path components separated by '/'",
-        )
+        raise InvalidRegistryNamespaceError(namespace=namespace, registry=text)
     return Target(domain=domain, namespace=namespace)

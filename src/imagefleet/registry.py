@@ -31,11 +31,20 @@ from tenacity import (
 
 from .engine import Engine, stored_credentials
 from .errors import (
-    DigestMismatchError,
+    AuthChallengeError,
+    AuthRefusedError,
+    AuthRequiredError,
     RegistryAuthError,
-    RegistryError,
+    RegistryRefusedError,
+    RegistryServerError,
+    RegistryTimeoutError,
     RegistryUnreachableError,
+    TagDigestMismatchError,
+    TagMissingAfterPushError,
+    TagOverwrittenError,
     TransientRegistryError,
+    UnexpectedRegistryAnswerError,
+    require_built,
 )
 from .reference import DOCKER_HUB, Target, canonical_path
 from .tags import LATEST, TagSet
@@ -131,10 +140,7 @@ class RegistryClient:
         params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
         realm = params.pop("realm", "")
         if not realm:
-            raise RegistryAuthError(
-                f"{self.domain} sent an unusable auth challenge",
-                "check the registry's token service configuration",
-            )
+            raise AuthChallengeError(domain=self.domain)
         params["scope"] = scope
         auth = (self.credentials.username, self.credentials.password) if self.credentials else None
         response = self.session.get(realm, params=params, auth=auth, timeout=_TIMEOUT)
@@ -168,21 +174,13 @@ class RegistryClient:
                         auth=(self.credentials.username, self.credentials.password),
                     )
         except requests.exceptions.ConnectionError as exc:
-            raise TransientRegistryError(
-                f"registry {self.domain} refused the connection",
-                "check that the registry is running",
-            ) from exc
+            raise RegistryRefusedError(domain=self.domain) from exc
         except requests.exceptions.Timeout as exc:
-            raise TransientRegistryError(
-                f"registry {self.domain} timed out", "check the network and the registry's load"
-            ) from exc
+            raise RegistryTimeoutError(domain=self.domain) from exc
         if response.status_code in (401, 403):
             raise _auth_error(self.domain, self.credentials)
         if response.status_code >= 500:
-            raise TransientRegistryError(
-                f"registry {self.domain} answered {response.status_code} for {path}",
-                "the registry is failing; retry later",
-            )
+            raise RegistryServerError(domain=self.domain, status=response.status_code, path=path)
         return response
 
     def ping(self) -> None:
@@ -201,9 +199,8 @@ class RegistryClient:
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            raise RegistryError(
-                f"registry {self.domain} answered {response.status_code} for {path}:{reference}",
-                "check the repository name",
+            raise UnexpectedRegistryAnswerError(
+                domain=self.domain, status=response.status_code, path=path, reference=reference
             )
         digest = response.headers.get("Docker-Content-Digest", "")
         body: dict[str, Any] = response.json()
@@ -218,11 +215,9 @@ class RegistryClient:
 
 
 def _auth_error(domain: str, credentials: Credentials | None) -> RegistryAuthError:
-    who = f"as {credentials.username!r}" if credentials else "without credentials"
-    return RegistryAuthError(
-        f"registry {domain} refused authentication {who}",
-        f"run `docker login {domain}` or set {USERNAME_ENV} and {PASSWORD_ENV}",
-    )
+    if credentials:
+        return AuthRefusedError(domain=domain, username=credentials.username)
+    return AuthRequiredError(domain=domain)
 
 
 @dataclass(frozen=True)
@@ -255,8 +250,10 @@ def _with_retries(func: Callable[[], T], attempts: int, max_wait: float) -> T:
         last = exc.last_attempt.exception()
         message = str(last) if last else "unknown failure"
         raise RegistryUnreachableError(
-            f"{message} (gave up after {attempts} attempts)",
-            getattr(last, "hint", "") or "check that the registry is running and reachable",
+            reason=message,
+            attempts=attempts,
+            next_step=getattr(last, "hint", "")
+            or "check that the registry is running and reachable",
         ) from last
 
 
@@ -276,9 +273,7 @@ def push(
     Each tag is read back from the registry and must point at the local image; any failure stops
     the push before ``latest`` moves.
     """
-    image_id = engine.image_id(image_ref)
-    if image_id is None:
-        raise RegistryError(f"no local image {image_ref}", "build it first")
+    image_id = require_built(engine, image_ref, image_name)
     repository = target.repository(image_name)
     credentials = credentials_for(target.domain)
     auth = credentials.docker_auth() if credentials else None
@@ -306,20 +301,16 @@ def _verify(
     repository: str, tag: str, pushed_digest: str, image_id: str, remote: RemoteManifest | None
 ) -> None:
     if remote is None:
-        raise DigestMismatchError(
-            f"{repository}:{tag} is missing from the registry right after the push",
-            "the registry may be dropping writes; check its storage and logs",
-        )
+        raise TagMissingAfterPushError(reference=f"{repository}:{tag}")
     if remote.digest != pushed_digest:
-        raise DigestMismatchError(
-            f"{repository}:{tag} points at {remote.digest}, but Docker pushed {pushed_digest}",
-            "another push may be racing this one; rerun, and check CI concurrency groups",
+        raise TagDigestMismatchError(
+            reference=f"{repository}:{tag}", remote=remote.digest, pushed=pushed_digest
         )
     # With the classic image store the image ID is the manifest's config digest; with the
     # containerd store it is the manifest (or index) digest itself.
     if image_id not in (remote.digest, remote.config_digest):
-        raise DigestMismatchError(
-            f"{repository}:{tag} holds {remote.config_digest or remote.digest}, not the local "
-            f"image {image_id}",
-            "the tag was overwritten during the push; rerun it",
+        raise TagOverwrittenError(
+            reference=f"{repository}:{tag}",
+            remote=remote.config_digest or remote.digest,
+            image_id=image_id,
         )

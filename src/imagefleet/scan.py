@@ -8,7 +8,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import shlex
 import signal
 import subprocess
@@ -21,7 +20,17 @@ from typing import Any, Literal
 
 from . import tools
 from .engine import Engine
-from .errors import ExitCode, FleetError, NotBuiltError, UsageError
+from .errors import (
+    NotADockerfileError,
+    SyftFailedError,
+    SyftTimeoutError,
+    TrivyFailedError,
+    TrivyReportError,
+    TrivyTimeoutError,
+    UnknownSeverityError,
+    last_line,
+    require_built,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -39,9 +48,6 @@ _GRACE = 15.0  # beyond trivy's own --timeout, so that it can report before we k
 _TAIL_CHARS = 240
 
 _RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
-_ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-# "2026-01-01T00:00:00Z<TAB>FATAL<TAB>Fatal error<TAB>…" (trivy), "[0000] ERROR …" (syft)
-_LOG_PREFIX_RE = re.compile(r"^(?:\S+Z\s+[A-Z]+\s+(?:Fatal error\s+)?|\[\d+\]\s+[A-Z]+\s+)")
 _GO_REGEX_SPECIAL = frozenset("\\.+*?()|[]{}^$")
 # Never read trivy.yaml, .trivyignore or trivy-secret.yaml from whatever directory we run in:
 # what is scanned, and how, is decided here. Never phone home either.
@@ -51,12 +57,6 @@ _TRIVY_COMMON = (
     "--skip-version-check",
     "--disable-telemetry",
 )
-
-
-class ScanError(FleetError):
-    """trivy or syft could not finish a scan (crash, timeout, unreadable report)."""
-
-    exit_code = ExitCode.ENVIRONMENT
 
 
 @dataclass(frozen=True)
@@ -113,10 +113,7 @@ def parse_severity(text: str) -> str:
     """A severity name from the command line (any case) as trivy spells it."""
     severity = text.strip().upper()
     if severity not in _RANK:
-        raise UsageError(
-            f"unknown severity {text!r}",
-            f"use one of {', '.join(SEVERITIES)} (case does not matter)",
-        )
+        raise UnknownSeverityError(severity=text, choices=", ".join(SEVERITIES))
     return severity
 
 
@@ -238,15 +235,6 @@ def _run(
     return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
 
 
-def _last_line(text: str) -> str:
-    """The last meaningful line a scanner printed, without colours, log prefixes or bullets."""
-    for raw in reversed(text.splitlines()):
-        line = _LOG_PREFIX_RE.sub("", _ANSI_RE.sub("", raw).strip()).lstrip("* ").strip()
-        if line:
-            return line[:_TAIL_CHARS]
-    return "no output"
-
-
 def _trivy(args: list[str], target: str, *, what: str, timeout: float) -> dict[str, Any]:
     """Run ``trivy ARGS … TARGET`` with a JSON report; return the report."""
     binary = tools.require(*TRIVY)
@@ -270,23 +258,14 @@ def _trivy(args: list[str], target: str, *, what: str, timeout: float) -> dict[s
         try:
             done = _run(argv, timeout=timeout + _GRACE)
         except subprocess.TimeoutExpired as exc:
-            raise ScanError(
-                f"trivy {what} did not finish within {timeout:.0f}s",
-                "check that the Docker daemon answers; FLEET_DEBUG=1 shows trivy's command line",
-            ) from exc
+            raise TrivyTimeoutError(what=what, timeout=timeout) from exc
         LOGGER.debug("trivy %s took %.1fs", what, time.monotonic() - started)
         if done.returncode != 0 or not output.is_file():
-            raise ScanError(
-                f"trivy {what} failed: {_last_line(done.stderr)}",
-                "rerun with FLEET_DEBUG=1 to see trivy's log",
-            )
+            raise TrivyFailedError(what=what, reason=last_line(done.stderr, limit=_TAIL_CHARS))
         try:
             report: dict[str, Any] = json.loads(output.read_text())
         except json.JSONDecodeError as exc:
-            raise ScanError(
-                f"trivy {what} wrote a report that is not JSON: {exc}",
-                f"check that `{binary} --version` is a trivy that supports --format json",
-            ) from exc
+            raise TrivyReportError(what=what, reason=exc, binary=binary) from exc
     return report
 
 
@@ -301,7 +280,7 @@ def _go_literal(text: str) -> str:
 def scan_dockerfile(dockerfile: Path) -> list[Finding]:
     """Misconfigurations of one Dockerfile (trivy's built-in checks, no network)."""
     if not dockerfile.is_file():
-        raise UsageError(f"{dockerfile} is not a file", "pass the path of a Dockerfile")
+        raise NotADockerfileError(path=dockerfile)
     args = [
         "config",
         "--misconfig-scanners",
@@ -340,7 +319,7 @@ def _vulnerability_db(binary: str, cache: Path) -> str | None:
     else:
         if done.returncode == 0:
             return None
-        reason = _last_line(done.stderr)
+        reason = last_line(done.stderr, limit=_TAIL_CHARS)
     if (cache / "db" / "trivy.db").is_file():
         LOGGER.warning(
             "could not refresh trivy's vulnerability DB (%s); scanning with the cached copy", reason
@@ -358,16 +337,10 @@ def _sbom(reference: str, path: Path) -> None:
     try:
         done = _run(argv, timeout=IMAGE_TIMEOUT, env={"SYFT_CHECK_FOR_APP_UPDATE": "false"})
     except subprocess.TimeoutExpired as exc:
-        raise ScanError(
-            f"syft did not write the SBOM of {reference} within {IMAGE_TIMEOUT:.0f}s",
-            "check that the Docker daemon answers; FLEET_DEBUG=1 shows syft's command line",
-        ) from exc
+        raise SyftTimeoutError(reference=reference, timeout=IMAGE_TIMEOUT) from exc
     LOGGER.debug("syft SBOM of %s took %.1fs", reference, time.monotonic() - started)
     if done.returncode != 0 or not path.is_file():
-        raise ScanError(
-            f"syft could not write the SBOM of {reference}: {_last_line(done.stderr)}",
-            "rerun with FLEET_DEBUG=1 to see syft's log",
-        )
+        raise SyftFailedError(reference=reference, reason=last_line(done.stderr, limit=_TAIL_CHARS))
 
 
 def scan_image(
@@ -385,11 +358,7 @@ def scan_image(
     had (otherwise the report says why not); the misconfigurations of ``dockerfile`` when given;
     a CycloneDX JSON SBOM at ``sbom`` when given. Only the DB fetch may use the network.
     """
-    if engine.image_id(reference) is None:
-        raise NotBuiltError(
-            f"{reference} is not in the local Docker daemon",
-            f"build it first: invoke build --image {name}",
-        )
+    require_built(engine, reference, name)
     binary = tools.require(*TRIVY)
     if sbom is not None:
         tools.require(*SYFT)  # before any scan runs: a missing tool is not worth waiting for

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import UsageError
+from .errors import InvalidBuilderError
 from .reference import Target, parse_target
 
 Builder = Literal["auto", "buildx", "classic"]
@@ -91,10 +91,7 @@ class Settings:
         root = Path(merged["root"] or Path.cwd()).resolve()
         builder = str(merged["builder"])
         if builder not in ("auto", "buildx", "classic"):
-            raise UsageError(
-                f"invalid builder {builder!r} in fleet.builder",
-                "use one of: auto, buildx, classic",
-            )
+            raise InvalidBuilderError(builder=builder)
         push = {**DEFAULTS["push"], **dict(merged.get("push") or {})}
         local = {**DEFAULTS["local_registry"], **dict(merged.get("local_registry") or {})}
         helm = {**DEFAULTS["helm"], **dict(merged.get("helm") or {})}

@@ -21,7 +21,13 @@ from typing import Any, Literal
 from . import tools
 from .catalog import Image
 from .engine import Engine
-from .errors import EnvironmentProblem, ExitCode, FleetError, ManifestError
+from .errors import (
+    PytestRunError,
+    StructureTestConfigError,
+    StructureTestNoReportError,
+    StructureTestRunError,
+    last_line,
+)
 from .graph import Graph
 
 LOGGER = logging.getLogger(__name__)
@@ -33,13 +39,6 @@ SESSION_ENV = "FLEET_TEST_SESSION"
 
 CST = "container-structure-test"
 Kind = Literal["structure", "pytest"]
-
-
-class TestFailure(FleetError):
-    """An image's tests failed."""
-
-    __test__ = False  # not a pytest test class, despite the name
-    exit_code = ExitCode.TEST
 
 
 @dataclass(frozen=True)
@@ -152,17 +151,10 @@ def run_structure(ref: str, suite: Suite, report: Path) -> tuple[int, tuple[str,
     """Run one structure suite against ``ref``: (passed, names of failed checks)."""
     done = _run_cst(ref, suite.files, report)
     if not report.is_file():
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise EnvironmentProblem(
-            f"{CST} could not run against {ref}: {last}",
-            f"check {suite.files[0]} against the {CST} schema",
-        )
+        raise StructureTestRunError(ref=ref, reason=last_line(done.stderr), config=suite.files[0])
     errors = _config_errors(report)
     if errors:
-        raise ManifestError(
-            f"{', '.join(map(str, suite.files))}: {errors[0]}",
-            f"fix the config; the fields are those of {CST}'s schemaVersion 2.0.0",
-        )
+        raise StructureTestConfigError(files=", ".join(map(str, suite.files)), problem=errors[0])
     return _junit(report)
 
 
@@ -176,9 +168,7 @@ def config_errors(config: Path, probe: str) -> list[str]:
         report = Path(tmp) / "report.xml"
         _run_cst(probe, (config,), report, timeout=300)
         if not report.is_file():
-            raise EnvironmentProblem(
-                f"{CST} wrote no report for {config}", f"run {CST} by hand against {probe}"
-            )
+            raise StructureTestNoReportError(config=config, probe=probe)
         return _config_errors(report)
 
 
@@ -217,11 +207,7 @@ def _pytest(
     )
     LOGGER.debug("pytest for %s:\n%s%s", ref, done.stdout, done.stderr)
     if not report.is_file():
-        last = (done.stdout.strip().splitlines() or ["no output"])[-1]
-        raise EnvironmentProblem(
-            f"pytest could not run the tests of {ref}: {last}",
-            "run the files by hand with FLEET_DEBUG=1 to see why",
-        )
+        raise PytestRunError(ref=ref, reason=last_line(done.stdout))
     return _junit(report)
 
 

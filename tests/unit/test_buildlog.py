@@ -13,7 +13,7 @@ from imagefleet.buildlog import (
     classic_step,
 )
 from imagefleet.engine import BuildRequest
-from imagefleet.errors import BaseImagePullError, BuildError
+from imagefleet.errors import BaseImagePullError, BuildStepError
 
 REQUEST = BuildRequest(image="fx", context=Path(), dockerfile=Path("Dockerfile"), tags=("fx:1",))
 
@@ -59,7 +59,7 @@ def _log(text: str) -> BuildLog:
 
 def test_failed_step_names_step_and_shows_its_last_lines() -> None:
     error = buildx_failure(REQUEST, _log(STEP_FAILED))
-    assert type(error) is BuildError
+    assert type(error) is BuildStepError
     assert 'at step [3/3] RUN echo "about to fail' in error.message
     assert "exit code: 1" in error.message
     assert "0.215 about to fail: fixture-marker-42" in error.details
@@ -106,6 +106,6 @@ def test_classic_failure_at_from_names_the_base_with_its_arg_default() -> None:
 
 def test_classic_failure_elsewhere_carries_the_step_tail() -> None:
     error = classic_failure(REQUEST, "[2/2] RUN false", "returned a non-zero code: 1", deque(["x"]))
-    assert type(error) is BuildError
+    assert type(error) is BuildStepError
     assert "at step [2/2] RUN false" in error.message
     assert error.details == ("x",)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from imagefleet.catalog import discover
-from imagefleet.errors import ManifestError
+from imagefleet.errors import DependencyCycleError
 from imagefleet.graph import Graph, match_parent
 from imagefleet.reference import parse_target
 
@@ -94,7 +94,7 @@ def test_cycle_is_named(tmp_path: Path) -> None:
     _write(tmp_path, "b", "FROM webgrip/a\n")
     _write(tmp_path, "c", "FROM scratch\nCOPY --from=ghcr.io/webgrip/b /x /x\n")
     _write(tmp_path, "d", "FROM webgrip/a\n")
-    with pytest.raises(ManifestError) as info:
+    with pytest.raises(DependencyCycleError) as info:
         Graph.build(discover(tmp_path), TARGETS)
     message = info.value.message
     assert message.startswith("dependency cycle between images: ")

@@ -12,7 +12,7 @@ import pytest
 from imagefleet import pipeline
 from imagefleet.catalog import discover
 from imagefleet.engine import BuildRequest, Engine, StepCallback
-from imagefleet.errors import BuildError
+from imagefleet.errors import BuildStepError
 from imagefleet.git import GitState
 from imagefleet.graph import Graph
 from imagefleet.plan import ImagePlan, plan_images
@@ -49,7 +49,7 @@ class RecordingEngine(Engine):
             self.running -= 1
             self.finished.append(request.image)
         if request.image in self.fail:
-            raise BuildError(f"{request.image}: build failed at step [1/1] RUN false", "fix it")
+            raise BuildStepError(image=request.image, step="[1/1] RUN false", reason="exit code 1")
         return f"sha256:{request.image}"
 
 

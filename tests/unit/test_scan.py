@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from imagefleet import scan
-from imagefleet.errors import ExitCode, UsageError
+from imagefleet.errors import ExitCode, UsageError, last_line
 from imagefleet.scan import SEVERITIES, Finding, ScanReport, parse_report, parse_severity
 from tests.helpers import FIXTURES
 
@@ -150,14 +150,14 @@ def test_parse_report_without_results() -> None:
 
 
 def test_last_line_is_the_reason_without_log_noise() -> None:
-    assert scan._last_line(DB_FAILURE) == (
+    assert last_line(DB_FAILURE) == (
         'Get "https://127.0.0.1:1/v2/": dial tcp 127.0.0.1:1: connect: connection refused'
     )
     fatal = "2026-11-30T01:58:39Z\tFATAL\tFatal error\tflag error: bad --severity\n"
-    assert scan._last_line(fatal) == "flag error: bad --severity"
+    assert last_line(fatal) == "flag error: bad --severity"
     syft = "[0000] ERROR \x1b[31mcould not determine source: no such image\x1b[0m\n"
-    assert scan._last_line(syft) == "could not determine source: no such image"
-    assert scan._last_line("") == "no output"
+    assert last_line(syft) == "could not determine source: no such image"
+    assert last_line("") == "no output"
 
 
 @pytest.mark.parametrize(

@@ -20,30 +20,23 @@ from typing import Any, Protocol
 
 from .. import tools
 from ..engine import Engine
-from ..errors import EnvironmentProblem, ExitCode, FleetError, UsageError
+from ..errors import (
+    ChartUnresolvedError,
+    ClusterUnreachableError,
+    DeployToolMissingError,
+    FleetError,
+    HelmCommandError,
+    HelmSetError,
+    HelmVersionUnknownError,
+    HelmVersionUnsupportedError,
+    NotMountedError,
+    PermissionDeniedError,
+)
 
 LOGGER = logging.getLogger(__name__)
 
 _CONTAINER_TMP = "/tmp"  # noqa: S108 - a path inside the throwaway deploy container
 _TOKEN = re.compile(r"(?i)(bearer\s+|token[\"':= ]+)[A-Za-z0-9._~+/=-]{8,}")
-
-
-class DeployError(FleetError):
-    """A deploy that did not succeed (after any rollback)."""
-
-    exit_code = ExitCode.DEPLOY
-
-
-class ClusterUnreachableError(EnvironmentProblem):
-    """The Kubernetes API does not answer."""
-
-
-class PermissionDeniedError(DeployError):
-    """RBAC refused an operation."""
-
-
-class ChartNotFoundError(UsageError):
-    """The chart path, repository chart or OCI reference does not resolve."""
 
 
 def scrub(text: str) -> str:
@@ -90,10 +83,7 @@ class LocalRunner:
         name = self.binaries.get(argv[0], argv[0])
         binary = tools.find(name)
         if binary is None:
-            raise EnvironmentProblem(
-                f"{name} is not installed",
-                "install it, or deploy with --in-container (needs Docker)",
-            )
+            raise DeployToolMissingError(name=name)
         LOGGER.debug("running %s", " ".join([name, *argv[1:]]))
         try:
             done = subprocess.run(
@@ -149,9 +139,7 @@ class ContainerRunner:
             source_path = Path(source)
             if resolved == source_path or source_path in resolved.parents:
                 return str(Path(inside) / resolved.relative_to(source_path))
-        raise EnvironmentProblem(
-            f"{host} is not mounted into the deploy container", "this is a bug: report it"
-        )
+        raise NotMountedError(path=host)
 
 
 _UNREACHABLE = (
@@ -165,10 +153,11 @@ _NO_CHART = (
     "failed to download",
     "chart not found",
     "not a valid chart",
-    "repo not found",
     "no such file or directory",
     'path "',
 )
+
+_NO_REPO = re.compile(r"\brepo \S+ not found")  # helm: "Error: repo bitnami not found"
 
 
 def classify(done: Completed, *, what: str) -> FleetError:
@@ -176,27 +165,14 @@ def classify(done: Completed, *, what: str) -> FleetError:
     message = done.message
     low = done.stderr.lower()
     if any(phrase in low for phrase in _UNREACHABLE):
-        return ClusterUnreachableError(
-            f"Kubernetes cluster unreachable: {message}",
-            "check KUBECONFIG / --kube-context and that the API "
-            "server is up (kubectl cluster-info)",
-        )
+        return ClusterUnreachableError(reason=message)
     if any(phrase in low for phrase in _FORBIDDEN):
-        return PermissionDeniedError(
-            f"{what}: permission denied: {message}",
-            "the kube-context's user lacks RBAC rights in this "
-            "namespace; ask for a Role with helm's verbs",
-        )
-    if any(phrase in low for phrase in _NO_CHART):
-        return ChartNotFoundError(
-            f"chart not found: {message}",
-            "check the path, `helm repo add`/`helm repo update`, or the oci:// reference",
-        )
+        return PermissionDeniedError(what=what, reason=message)
+    if any(phrase in low for phrase in _NO_CHART) or _NO_REPO.search(low):
+        return ChartUnresolvedError(reason=message)
     if "failed parsing --set" in low:
-        return UsageError(f"invalid --set: {message}", "write --set KEY=VALUE (KEY a.b.c)")
-    return DeployError(
-        f"{what} failed: {message}", "see the message above; FLEET_DEBUG=1 shows every helm command"
-    )
+        return HelmSetError(reason=message)
+    return HelmCommandError(what=what, reason=message)
 
 
 class Helm:
@@ -221,14 +197,10 @@ class Helm:
             done = self.runner.run(["helm", "version", "--template", "{{.Version}}"], timeout=60)
             match = re.match(r"v(\d+)\.", done.stdout.strip())
             if done.code != 0 or not match:
-                raise EnvironmentProblem(
-                    f"cannot tell the helm version: {done.message}", "install helm 3 or 4"
-                )
+                raise HelmVersionUnknownError(reason=done.message)
             self._major = int(match[1])
             if self._major not in (3, 4):
-                raise EnvironmentProblem(
-                    f"helm v{self._major} is not supported", "use helm 3 or helm 4"
-                )
+                raise HelmVersionUnsupportedError(major=self._major)
         return self._major
 
     def status(self, release: str, namespace: str) -> dict[str, Any] | None:

@@ -14,7 +14,14 @@ from typing import Any
 
 import yaml
 
-from ..errors import EnvironmentProblem, UsageError
+from ..errors import (
+    KubeconfigFileUnreadableError,
+    KubeconfigUnreadableError,
+    NoKubeconfigError,
+    NoKubeContextError,
+    UndefinedClusterError,
+    UnknownKubeContextError,
+)
 
 # (file reference key, inline data key) pairs that kubectl understands.
 _INLINE = (
@@ -46,15 +53,10 @@ class Kubeconfig:
         """The context to use: ``name``, or the current one; unknown names are a usage error."""
         chosen = name or self.current
         if not chosen:
-            raise UsageError(
-                "no kube-context given and the kubeconfig sets no current-context",
-                "pass --kube-context NAME or run `kubectl config use-context NAME`",
-            )
+            raise NoKubeContextError()
         if chosen not in self.contexts:
             known = ", ".join(sorted(self.contexts)) or "none"
-            raise UsageError(
-                f"kube-context {chosen!r} is not in the kubeconfig", f"known contexts: {known}"
-            )
+            raise UnknownKubeContextError(context=chosen, known=known)
         return chosen
 
 
@@ -71,9 +73,7 @@ def load() -> Kubeconfig:
         try:
             data = yaml.safe_load(path.read_text()) or {}
         except (OSError, yaml.YAMLError) as exc:
-            raise EnvironmentProblem(
-                f"cannot read kubeconfig {path}", "check the file (kubectl config view)"
-            ) from exc
+            raise KubeconfigUnreadableError(path=path) from exc
         current = current or data.get("current-context") or None
         for section, known in merged.items():
             for entry in data.get(section) or ():
@@ -83,10 +83,7 @@ def load() -> Kubeconfig:
                     known[name] = dict(entry.get(key) or {})
                     sources[f"{section}/{name}"] = path
     if not found:
-        raise EnvironmentProblem(
-            f"no kubeconfig found ({os.pathsep.join(map(str, paths()))})",
-            "set KUBECONFIG to your cluster's kubeconfig file",
-        )
+        raise NoKubeconfigError(paths=os.pathsep.join(map(str, paths())))
     return Kubeconfig(current, merged["contexts"], merged["clusters"], merged["users"], sources)
 
 
@@ -110,19 +107,13 @@ def flatten(config: Kubeconfig, context: str, target: Path) -> Path:
     cluster = config.clusters.get(str(cluster_name))
     user = config.users.get(str(user_name), {})
     if cluster is None:
-        raise UsageError(
-            f"kube-context {context!r} names a cluster that is not defined",
-            "fix the kubeconfig (kubectl config view)",
-        )
+        raise UndefinedClusterError(context=context)
     try:
         cluster = _inline(cluster, config.sources[f"clusters/{cluster_name}"].parent)
         if user:
             user = _inline(user, config.sources[f"users/{user_name}"].parent)
     except OSError as exc:
-        raise EnvironmentProblem(
-            f"a file the kube-context {context!r} refers to is unreadable",
-            "check the paths in the kubeconfig",
-        ) from exc
+        raise KubeconfigFileUnreadableError(context=context) from exc
     data = {
         "apiVersion": "v1",
         "kind": "Config",

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from .helm import DeployError, classify
+from ..errors import DeployLockedError, DeployLockHeldError
+from .helm import classify
 from .kubectl import Kubectl
 
 LOGGER = logging.getLogger(__name__)
@@ -120,14 +121,13 @@ class Lease:
                 )
                 continue
             if self.clock.monotonic() >= deadline:
-                raise DeployError(
-                    f"release {self.namespace}/{self.name.removeprefix('imagefleet-deploy-')} "
-                    f"is being deployed by {holder} (since {renewed:%H:%M:%S} UTC)"
-                    if renewed
-                    else f"the deploy lock {self.name} is held by {holder}",
-                    "wait for that deploy to finish, or raise fleet.helm.lock_wait; a crashed "
-                    "deploy's lock expires by itself",
-                )
+                if renewed:
+                    raise DeployLockedError(
+                        release=f"{self.namespace}/{self.name.removeprefix('imagefleet-deploy-')}",
+                        holder=holder,
+                        since=f"{renewed:%H:%M:%S}",
+                    )
+                raise DeployLockHeldError(lock=self.name, holder=holder)
             if not announced:
                 LOGGER.warning("waiting for the deploy of %s by %s to finish", self.name, holder)
                 announced = True

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import ManifestError
+from ..errors import ChartYamlError
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,8 @@ def split(rendered: str) -> list[tuple[str, dict[str, Any]]]:
         try:
             data = yaml.safe_load(document)
         except yaml.YAMLError as exc:
-            raise ManifestError(
-                f"{_source(document)}: the chart rendered invalid YAML: "
-                f"{getattr(exc, 'problem', exc)}",
-                "check the template's indentation and quoting",
+            raise ChartYamlError(
+                source=_source(document), problem=getattr(exc, "problem", exc)
             ) from exc
         if isinstance(data, dict) and data:
             objects.append((_source(document), data))

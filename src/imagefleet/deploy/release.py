@@ -20,17 +20,24 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ManifestError, UsageError
-from . import objects
-from .helm import (
-    ChartNotFoundError,
-    Completed,
+from ..errors import (
     DeployError,
-    Helm,
+    DeployFailedError,
+    DeployRolledBackError,
+    DeployTimedOutError,
+    DeployTimedOutRolledBackError,
+    InvalidNamespaceError,
+    InvalidReleaseNameError,
+    InvalidSetError,
+    InvalidTimeoutError,
+    KubernetesSchemaError,
+    MissingChartPathError,
+    MissingNamespaceError,
+    MissingValuesFileError,
     PermissionDeniedError,
-    Runner,
-    classify,
 )
+from . import objects
+from .helm import Completed, Helm, Runner, classify
 from .kubectl import Kubectl
 from .lease import Clock, Lease
 
@@ -68,28 +75,19 @@ class DeployRequest:
     def check(self) -> None:
         """Reject bad input before anything runs."""
         if not _RELEASE_RE.match(self.release) or len(self.release) > 53:
-            raise UsageError(
-                f"invalid release name {self.release!r}",
-                "lower-case letters, digits, '-' and '.', at most 53 characters",
-            )
+            raise InvalidReleaseNameError(release=self.release)
         if not _NAMESPACE_RE.match(self.namespace) or len(self.namespace) > 63:
-            raise UsageError(
-                f"invalid namespace {self.namespace!r}",
-                "a DNS label: lower-case letters, digits and '-', at most 63",
-            )
+            raise InvalidNamespaceError(namespace=self.namespace)
         for path in self.values:
             if not path.is_file():
-                raise UsageError(f"values file {path} does not exist", "check the --values path")
+                raise MissingValuesFileError(path=path)
         for item in (*self.sets, *self.set_strings):
             if not _SET_RE.match(item):
-                raise UsageError(f"invalid --set {item!r}", "write --set KEY=VALUE (KEY a.b.c)")
+                raise InvalidSetError(item=item)
         if not _DURATION_RE.match(self.timeout):
-            raise UsageError(f"invalid --timeout {self.timeout!r}", "use a duration like 90s, 5m")
+            raise InvalidTimeoutError(timeout=self.timeout)
         if _looks_local(self.chart) and not Path(self.chart).exists():
-            raise ChartNotFoundError(
-                f"chart not found: {self.chart} does not exist",
-                "pass a chart directory, a .tgz, repo/name or oci://…",
-            )
+            raise MissingChartPathError(chart=self.chart)
 
 
 def _looks_local(chart: str) -> bool:
@@ -184,11 +182,11 @@ def dry_run(session: Session, request: DeployRequest, kubernetes_version: str) -
     rendered = render(session, request)
     problems = objects.validate(rendered, request.namespace, kubernetes_version)
     if problems:
-        raise ManifestError(
-            f"{len(problems)} rendered manifest(s) of {request.chart} do not validate against "
-            f"Kubernetes {kubernetes_version}",
-            "fix the templates or values; the schema errors are listed above",
-            details=tuple(f"{p.key} ({p.source}): {p.message}" for p in problems),
+        raise KubernetesSchemaError(
+            count=len(problems),
+            chart=request.chart,
+            version=kubernetes_version,
+            details=[f"{p.key} ({p.source}): {p.message}" for p in problems],
         )
     return [objects.key(obj, request.namespace) for _, obj in objects.split(rendered)]
 
@@ -213,9 +211,7 @@ def ensure_namespace(session: Session, namespace: str, create: bool) -> None:
     if "notfound" not in done.stderr.lower().replace(" ", ""):
         raise classify(done, what=f"reading namespace {namespace}")
     if not create:
-        raise UsageError(
-            f"namespace {namespace} does not exist", "create it, or drop --no-create-namespace"
-        )
+        raise MissingNamespaceError(namespace=namespace)
     created = session.kubectl("create", "namespace", namespace)
     if created.code != 0 and "already exists" not in created.stderr.lower():
         raise classify(created, what=f"creating namespace {namespace}")
@@ -337,15 +333,15 @@ def _fail(helm: Helm, request: DeployRequest, done: Any, before: int | None) -> 
             )
     live = live_revision(helm, request.release, request.namespace)
     low = done.stderr.lower()
-    reason = error.message
-    if "context deadline exceeded" in low or "timed out" in low:
-        reason = (
-            f"deploy of {request.release} timed out after {request.timeout} waiting for "
-            f"its resources to become ready"
-        )
+    timed_out = "context deadline exceeded" in low or "timed out" in low
     where = f"revision {live} is live" if live is not None else "no revision is live"
-    raise DeployError(
-        f"{reason}; rolled back: {where}" if before is not None and live else f"{reason}; {where}",
-        "look at the failing resource (kubectl describe) and fix the chart "
-        "or values; the history shows every attempt (helm history)",
-    )
+    rolled_back = before is not None and bool(live)
+    if timed_out and rolled_back:
+        raise DeployTimedOutRolledBackError(
+            release=request.release, timeout=request.timeout, where=where
+        )
+    if timed_out:
+        raise DeployTimedOutError(release=request.release, timeout=request.timeout, where=where)
+    if rolled_back:
+        raise DeployRolledBackError(reason=error.message, where=where)
+    raise DeployFailedError(reason=error.message, where=where)

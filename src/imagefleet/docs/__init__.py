@@ -7,6 +7,7 @@ One module per part of the site: ``images`` (image pages and index), ``tasks`` (
 nav, MkDocs), ``drift`` (check and write), ``markdown`` (what every page is written with).
 """
 
+from ..errors import DocsError
 from .backstage import (
     CATALOG_INFO,
     IMAGE_TYPE,
@@ -16,7 +17,7 @@ from .backstage import (
     TECHDOCS_REF,
     image_entity,
 )
-from .drift import DocsError, Drift, check, drift_error, replace_region, write
+from .drift import Drift, check, drift_error, replace_region, write
 from .errors import ERRORS_PAGE, ErrorMessage, error_catalog, errors_page
 from .images import IMAGES_PAGES, Tool, image_page, images_index, tools
 from .site import MKDOCS_YML, build_site, generate, project_settings, serve_site

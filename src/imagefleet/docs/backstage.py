@@ -13,9 +13,14 @@ from typing import Any
 import yaml
 
 from .. import catalog as catalog_mod
+from ..errors import (
+    CatalogInfoYamlError,
+    MissingCatalogInfoError,
+    MissingRepositoryComponentError,
+)
 from ..graph import Graph
 from ..settings import Settings
-from .drift import DocsError, replace_region
+from .drift import replace_region
 
 CATALOG_INFO = "catalog-info.yml"
 IMAGE_TYPE = "container-image"  # spec.type of the image Components in catalog-info.yml
@@ -31,15 +36,12 @@ def _repository_component(text: str) -> dict[str, Any]:
     try:
         documents = [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
     except yaml.YAMLError as exc:
-        raise DocsError(f"{CATALOG_INFO}: invalid YAML: {exc}", "fix the YAML syntax") from exc
+        raise CatalogInfoYamlError(path=CATALOG_INFO, problem=exc) from exc
     for document in documents:
         annotations = (document.get("metadata") or {}).get("annotations") or {}
         if document.get("kind") == "Component" and TECHDOCS_REF in annotations:
             return document
-    raise DocsError(
-        f"{CATALOG_INFO} has no Component with a {TECHDOCS_REF} annotation",
-        "the repository's own Component (written by hand) must stay in the file",
-    )
+    raise MissingRepositoryComponentError(path=CATALOG_INFO, annotation=TECHDOCS_REF)
 
 
 def image_entity(
@@ -102,10 +104,7 @@ def catalog_info(
     """``catalog-info.yml`` with its generated region holding one entity per image."""
     path = root / CATALOG_INFO
     if not path.is_file():
-        raise DocsError(
-            f"no {CATALOG_INFO} at {root}",
-            "restore it: it holds the repository's own Component and the generated image entities",
-        )
+        raise MissingCatalogInfoError(path=CATALOG_INFO, root=root)
     text = path.read_text(encoding="utf-8")
     repository = _repository_component(text)
     body: list[str] = []

@@ -15,19 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ..errors import ExitCode, FleetError
+from ..errors import (
+    DocsDriftError,
+    DocsError,
+    MissingBeginMarkerError,
+    MissingEndMarkerError,
+)
 from .images import IMAGES_PAGES
 
 LOGGER = logging.getLogger(__name__)
 
 _BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN GENERATED (?P<name>[\w-]+)\b.*$")
 _END = "# END GENERATED {name}"
-
-
-class DocsError(FleetError):
-    """Generated docs or catalog entities that no longer match the code (or cannot be made)."""
-
-    exit_code = ExitCode.LINT
 
 
 def replace_region(text: str, name: str, body: Sequence[str], *, path: str) -> str:
@@ -41,18 +40,11 @@ def replace_region(text: str, name: str, body: Sequence[str], *, path: str) -> s
         None,
     )
     if begin is None:
-        raise DocsError(
-            f"{path} has no '# BEGIN GENERATED {name}' line",
-            f"put the generated block back between '# BEGIN GENERATED {name}' and "
-            f"'# END GENERATED {name}' comment lines (docs/adr/0007-generated-docs-and-catalog.md)",
-        )
+        raise MissingBeginMarkerError(path=path, name=name)
     end_marker = _END.format(name=name)
     end = next((i for i in range(begin + 1, len(lines)) if lines[i].strip() == end_marker), None)
     if end is None:
-        raise DocsError(
-            f"{path}: '# BEGIN GENERATED {name}' has no '{end_marker}' line after it",
-            "restore the END marker line",
-        )
+        raise MissingEndMarkerError(path=path, name=name, end_marker=end_marker)
     indent = _BEGIN.match(lines[begin])["indent"]  # type: ignore[index]  # matched above
     new = [f"{indent}{line}" if line else "" for line in body]
     return "\n".join([*lines[: begin + 1], *new, *lines[end:]]) + "\n"
@@ -123,9 +115,4 @@ def write(root: Path, generated: Mapping[str, str]) -> list[Drift]:
 def drift_error(drift: Sequence[Drift], *, max_diff_lines: int = 40) -> DocsError:
     """The error ``invoke docs --check`` raises: which files, and the start of each diff."""
     details = [line for item in drift for line in item.diff][:max_diff_lines]
-    return DocsError(
-        f"{len(drift)} generated file(s) out of date: {', '.join(map(str, drift))}",
-        "run `invoke docs` and commit what it writes (pages and catalog-info.yml come from "
-        "images/ and the code)",
-        details=tuple(details),
-    )
+    return DocsDriftError(count=len(drift), files=", ".join(map(str, drift)), details=details)

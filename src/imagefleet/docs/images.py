@@ -18,7 +18,7 @@ import yaml
 
 from .. import catalog as catalog_mod
 from ..catalog import README
-from ..errors import ManifestError
+from ..errors import MissingReadmeError, StructureTestYamlError
 from ..graph import Graph
 from ..settings import Settings
 from ..tags import LATEST, version_tags
@@ -75,9 +75,7 @@ def _structure_checks(path: Path) -> list[tuple[str, str, str]]:
     try:
         data: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
-        raise ManifestError(
-            f"{path}: invalid YAML: {exc}", "fix the structure test config's YAML syntax"
-        ) from exc
+        raise StructureTestYamlError(path=path, problem=exc) from exc
     checks: list[tuple[str, str, str]] = []
     for test in data.get("commandTests") or ():
         argv = shlex.join([str(test.get("command", "")), *map(str, test.get("args") or ())])
@@ -115,11 +113,7 @@ def _pytest_tests(image: catalog_mod.Image) -> list[tuple[str, str]]:
 def _readme(root: Path, image: catalog_mod.Image) -> str:
     path = image.readme
     if not path.is_file():
-        raise ManifestError(
-            f"{image.directory.relative_to(root)}: no {README} (the human part of the image's "
-            "docs page)",
-            "write one: what the image is for, its tools, its user, and how to use it",
-        )
+        raise MissingReadmeError(directory=image.directory.relative_to(root))
     return path.relative_to(root).as_posix()
 
 

@@ -19,11 +19,11 @@ from typing import Any
 import yaml
 
 from .. import catalog as catalog_mod
-from ..errors import EnvironmentProblem
+from ..errors import MissingMkdocsConfigError, MkdocsBuildError, MkdocsMissingError
 from ..graph import Graph
 from ..settings import Settings
 from .backstage import CATALOG_INFO, catalog_info
-from .drift import DocsError, replace_region
+from .drift import replace_region
 from .errors import ERRORS_PAGE, error_catalog, errors_page
 from .images import IMAGES_PAGES, image_page, images_index
 from .tasks import TASKS_PAGE, TaskDoc, tasks_page
@@ -65,7 +65,7 @@ def generate(root: Path, tasks: Sequence[TaskDoc]) -> dict[str, str]:
 def _mkdocs_yml(root: Path, images: Sequence[catalog_mod.Image]) -> str:
     path = root / MKDOCS_YML
     if not path.is_file():
-        raise DocsError(f"no {MKDOCS_YML} at {root}", "restore it from git")
+        raise MissingMkdocsConfigError(path=MKDOCS_YML, root=root)
     body = [f"- All images: {IMAGES_PAGES.relative_to('docs').as_posix()}/index.md"]
     body += [
         f"- {i.name}: {IMAGES_PAGES.relative_to('docs').as_posix()}/{i.name}.md" for i in images
@@ -81,11 +81,7 @@ def _mkdocs(root: Path, *args: str) -> int:
         importlib.util.find_spec("mkdocs") is None
         or importlib.util.find_spec("techdocs_core") is None
     ):
-        raise EnvironmentProblem(
-            "mkdocs (with mkdocs-techdocs-core) is not installed in this environment",
-            "install the docs dependency group: pip install --group docs (pip >= 25.1), or run "
-            "`nox -s docs`",
-        )
+        raise MkdocsMissingError()
     argv = [sys.executable, "-m", "mkdocs", *args, "--config-file", str(root / MKDOCS_YML)]
     LOGGER.debug("running %s", " ".join(argv))
     return subprocess.run(argv, cwd=root, check=False, stdin=subprocess.DEVNULL).returncode
@@ -95,10 +91,7 @@ def build_site(root: Path, site_dir: Path) -> None:
     """``mkdocs build --strict``: a broken link, a missing page or a page outside the nav fails."""
     code = _mkdocs(root, "build", "--strict", "--site-dir", str(site_dir))
     if code != 0:
-        raise DocsError(
-            f"mkdocs build --strict failed (exit code {code})",
-            "the WARNING lines above name each broken link, missing page or page outside the nav",
-        )
+        raise MkdocsBuildError(code=code)
 
 
 def serve_site(root: Path, dev_addr: str) -> None:

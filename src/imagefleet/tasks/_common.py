@@ -11,7 +11,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 
 from .. import console
-from ..errors import ExitCode, FleetError
+from ..errors import ExitCode, FleetError, InternalError
 from ..settings import Settings
 
 P = ParamSpec("P")
@@ -42,12 +42,7 @@ def speaks_errors(func: Callable[P, R]) -> Callable[P, R]:
         except Exception as exc:
             if console.debug_enabled():
                 traceback.print_exc()
-            console.error(
-                FleetError(
-                    f"unexpected {type(exc).__name__}: {exc}",
-                    f"this is a bug: rerun with {console.DEBUG_ENV}=1 for the traceback; report it",
-                )
-            )
+            console.error(InternalError(kind=type(exc).__name__, error=exc))
             raise Exit(code=int(ExitCode.INTERNAL)) from None
 
     return wrapper

@@ -11,9 +11,16 @@ from invoke.tasks import task
 from rich.markup import escape
 
 from .. import console
-from ..errors import ExitCode, FleetError, LintFailure, UsageError
+from ..errors import (
+    HadolintFindingsError,
+    InvalidFormatError,
+    LintFindingsError,
+    PolicyViolationsError,
+    ScanFindings,
+    require_built,
+)
 from ._common import listify, settings, speaks_errors
-from .selection import HELP, plans_for, require_built, select
+from .selection import HELP, plans_for, select
 
 # The library is imported inside each task: `invoke --list` loads this module and must stay fast.
 if TYPE_CHECKING:
@@ -28,7 +35,7 @@ def _write(data: dict[str, Any], output: str | None) -> None:
         Path(output).write_text(text + "\n", encoding="utf-8")
         console.info(f"report written to {output}")
     else:
-        print(text)
+        console.emit(text)
 
 
 @task(
@@ -50,7 +57,7 @@ def lint(
 
     s = settings(c)
     if format not in FORMATS:
-        raise UsageError(f"invalid --format {format!r}", f"use one of: {', '.join(FORMATS)}")
+        raise InvalidFormatError(format=format, choices=", ".join(FORMATS))
     directories = catalog_mod.image_directories(s.images_dir)
     names = listify(image)
     if names:
@@ -83,27 +90,28 @@ def lint(
         for violation in violations:
             console.info(f"[red]policy[/] {escape(str(violation))}")
     if linted.failed or violations:
-        parts = []
-        if linted.findings or linted.failed:
-            codes = ", ".join(sorted({f.code for f in linted.findings}))
-            parts.append(f"{len(linted.findings)} hadolint finding(s) ({codes})")
+        codes = ", ".join(sorted({f.code for f in linted.findings}))
+        rules = ", ".join(sorted({v.rule for v in violations}))
+        hadolint = bool(linted.findings or linted.failed)
+        if hadolint and violations:
+            raise LintFindingsError(
+                findings=len(linted.findings),
+                codes=codes,
+                violations=len(violations),
+                rules=rules,
+                images=len(dockerfiles),
+            )
         if violations:
-            rules = ", ".join(sorted({v.rule for v in violations}))
-            parts.append(f"{len(violations)} policy violation(s) ({rules})")
-        raise LintFailure(
-            f"{' and '.join(parts)} in {len(dockerfiles)} image(s)",
-            "fix them, or (hadolint) ignore a rule in .hadolint.yaml with the reason in a comment",
+            raise PolicyViolationsError(
+                violations=len(violations), rules=rules, images=len(dockerfiles)
+            )
+        raise HadolintFindingsError(
+            findings=len(linted.findings), codes=codes, images=len(dockerfiles)
         )
     console.info(
         f"[green]clean[/]: {len(dockerfiles)} Dockerfile(s), hadolint and "
         f"{len(policy.RULES)} policy rules"
     )
-
-
-class ScanFindings(FleetError):
-    """Findings at or above the --fail-on severity."""
-
-    exit_code = ExitCode.SCAN
 
 
 @task(
@@ -142,7 +150,7 @@ def scan(
     chosen = plans_for(s, select(s, listify(image), all, changed, base))
     engine = Engine.connect(s.builder)
     for p in chosen:
-        require_built(engine, p)
+        require_built(engine, p.local_ref, p.name)
     out_dir = Path(sbom_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     reports: list[scan_mod.ScanReport] = []
@@ -175,7 +183,7 @@ def scan(
         over = [(r.image, f) for r in reports for f in r.at_or_above(threshold)]
         if over:
             raise ScanFindings(
-                f"{len(over)} finding(s) at or above {threshold}: "
-                + ", ".join(sorted({f"{name} {f.id}" for name, f in over}))[:300],
-                "fix them (a leaked secret must also be revoked), or raise --fail-on",
+                count=len(over),
+                threshold=threshold,
+                findings=", ".join(sorted({f"{name} {f.id}" for name, f in over}))[:300],
             )

@@ -15,10 +15,17 @@ from invoke.tasks import task
 from rich.markup import escape
 
 from .. import console
-from ..errors import BuildError, UsageError
+from ..errors import (
+    ChecksFailedError,
+    GithubOutputUnsetError,
+    ImagesFailedError,
+    ImagesFailedSkippedError,
+    InvalidJobsError,
+    require_built,
+)
 from ..reference import parse_target
 from ._common import listify, settings, speaks_errors
-from .selection import HELP, Selection, plans_for, require_built, select
+from .selection import HELP, Selection, plans_for, select
 
 # The library is imported inside each task: `invoke --list` loads this module and must stay fast.
 if TYPE_CHECKING:
@@ -72,10 +79,7 @@ def list_(c: Context, json: bool = False) -> None:
 def _github_output(change_set: changes_mod.ChangeSet) -> None:
     path = os.environ.get("GITHUB_OUTPUT")
     if not path:
-        raise UsageError(
-            "--github-output needs $GITHUB_OUTPUT",
-            "it is set inside GitHub Actions; use --json elsewhere",
-        )
+        raise GithubOutputUnsetError()
     with Path(path).open("a", encoding="utf-8") as out:
         out.write(f"matrix={jsonlib.dumps(change_set.matrix())}\n")
         out.write(f"images={jsonlib.dumps(list(change_set.affected))}\n")
@@ -241,7 +245,7 @@ def build(
 
     s = settings(c)
     if jobs < 1:
-        raise UsageError(f"invalid --jobs {jobs}", "use 1 or more")
+        raise InvalidJobsError(jobs=jobs)
     selection = select(
         s, listify(image), all, changed, base, include_uncommitted, build_args=build_arg
     )
@@ -293,11 +297,15 @@ def build(
         first = next(o.error for o in outcomes if o.error is not None)
         if len(outcomes) == 1 and first is not None:
             raise first
-        raise BuildError(
-            f"{len(failed)} of {len(outcomes)} images failed ({', '.join(failed)})"
-            + (f"; {len(skipped)} skipped ({', '.join(skipped)})" if skipped else ""),
-            "see each image's error above; fix it and rerun the same command",
-        )
+        if skipped:
+            raise ImagesFailedSkippedError(
+                failed=len(failed),
+                total=len(outcomes),
+                names=", ".join(failed),
+                skipped=len(skipped),
+                skipped_names=", ".join(skipped),
+            )
+        raise ImagesFailedError(failed=len(failed), total=len(outcomes), names=", ".join(failed))
 
 
 @task(
@@ -327,7 +335,7 @@ def tag(
     target = parse_target(registry) if registry else None
     plans = plans_for(s, select(s, listify(image), all, changed, base), latest=latest)
     engine = Engine.connect(s.builder)
-    ids = {p.name: require_built(engine, p) for p in plans}
+    ids = {p.name: require_built(engine, p.local_ref, p.name) for p in plans}
     results: dict[str, list[str]] = {}
     for p in plans:
         repositories = [p.name] + ([target.repository(p.name)] if target else [])
@@ -371,7 +379,7 @@ def push(
     plans = plans_for(s, select(s, listify(image), all, changed, base), latest=latest)
     engine = Engine.connect(s.builder)
     for p in plans:
-        require_built(engine, p)
+        require_built(engine, p.local_ref, p.name)
     results: dict[str, dict[str, str]] = {}
     for p in plans:
         started = time.monotonic()
@@ -476,7 +484,7 @@ def run_tests(
     plans = plans_for(s, selection)
     engine = Engine.connect(s.builder)
     for p in plans:
-        require_built(engine, p)
+        require_built(engine, p.local_ref, p.name)
     junit_dir = Path(junit).resolve() if junit else None
     results: list[testing.SuiteResult] = []
 
@@ -509,8 +517,8 @@ def run_tests(
     if failed:
         checks = sum(len(r.failures) for r in failed)
         names = "; ".join(f"{r.image}: {', '.join(r.failures)}" for r in failed)
-        raise testing.TestFailure(
-            f"{checks} check(s) failed in {', '.join(sorted({r.image for r in failed}))}: "
-            f"{textwrap.shorten(names, 400, placeholder=' …')}",
-            "the failed checks are listed above; --junit DIR writes reports for CI",
+        raise ChecksFailedError(
+            count=checks,
+            images=", ".join(sorted({r.image for r in failed})),
+            failures=textwrap.shorten(names, 400, placeholder=" …"),
         )

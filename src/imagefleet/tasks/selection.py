@@ -6,13 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..errors import NotBuiltError, UsageError
+from ..errors import NoSelectionError, SelectionConflictError
 from ._common import listify
 
 if TYPE_CHECKING:
     from .. import catalog as catalog_mod
     from .. import changes as changes_mod
-    from ..engine import Engine
     from ..graph import Graph
     from ..plan import ImagePlan
     from ..settings import Settings
@@ -59,9 +58,9 @@ def select(
     cli_args = parse_build_args(listify(build_args))
     modes = sum((bool(names), all_, changed))
     if modes > 1:
-        raise UsageError("choose one of --image, --all and --changed", "they select images")
+        raise SelectionConflictError()
     if modes == 0 and required:
-        raise UsageError("no image selected", "pass --image NAME (repeatable), --all or --changed")
+        raise NoSelectionError()
     found = catalog_mod.discover(s.images_dir)
     graph = Graph.build(found, s.targets, cli_args)  # build args can change what FROM names
     if changed:
@@ -98,13 +97,3 @@ def plans_for(
     return plan_images(
         images, s, git, cli_args=cli_args, platforms=wanted_platforms, force_latest=latest
     )
-
-
-def require_built(engine: Engine, p: ImagePlan) -> str:
-    image_id = engine.image_id(p.local_ref)
-    if image_id is None:
-        raise NotBuiltError(
-            f"{p.name} has not been built for this commit ({p.local_ref} is missing)",
-            f"run `invoke build --image {p.name}` first",
-        )
-    return image_id

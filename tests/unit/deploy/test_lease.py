@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from imagefleet.deploy.helm import DeployError, PermissionDeniedError
 from imagefleet.deploy.kubectl import Kubectl
 from imagefleet.deploy.lease import Lease
+from imagefleet.errors import DeployError, PermissionDeniedError
 
 from .fakes import MOUNT, START, FakeClock, FakeRunner, fail, ok
 

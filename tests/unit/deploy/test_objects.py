@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from imagefleet.deploy.objects import Change, diff, key, names, split, validate
-from imagefleet.errors import ManifestError
+from imagefleet.errors import ChartYamlError
 
 RENDERED = """---
 # Source: app/templates/configmap.yaml
@@ -55,7 +55,7 @@ def test_split_of_a_document_without_source_comment() -> None:
 def test_invalid_yaml_names_its_template() -> None:
     broken = "---\n# Source: app/templates/bad.yaml\nkind: ConfigMap\n  metadata: x\n"
     with pytest.raises(
-        ManifestError, match=r"^app/templates/bad\.yaml: the chart rendered invalid"
+        ChartYamlError, match=r"^app/templates/bad\.yaml: the chart rendered invalid"
     ):
         split(broken)
 

@@ -9,13 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from imagefleet.deploy.helm import (
-    ChartNotFoundError,
-    ClusterUnreachableError,
-    DeployError,
-    Helm,
-    PermissionDeniedError,
-)
+from imagefleet.deploy.helm import Helm
 from imagefleet.deploy.release import (
     DeployRequest,
     DeployResult,
@@ -29,7 +23,15 @@ from imagefleet.deploy.release import (
     render,
     seconds,
 )
-from imagefleet.errors import ExitCode, ManifestError, UsageError
+from imagefleet.errors import (
+    ChartNotFoundError,
+    ClusterUnreachableError,
+    DeployError,
+    ExitCode,
+    KubernetesSchemaError,
+    PermissionDeniedError,
+    UsageError,
+)
 from imagefleet.settings import HelmSettings
 
 from .fakes import MOUNT, START, FakeClock, FakeRunner, fail, ok
@@ -251,7 +253,7 @@ def test_dry_run_reports_every_invalid_object(tmp_path: Path) -> None:
         )
     )
     runner = FakeRunner().on("helm", "template", reply=ok(invalid))
-    with pytest.raises(ManifestError, match="1 rendered manifest") as caught:
+    with pytest.raises(KubernetesSchemaError, match="1 rendered manifest") as caught:
         dry_run(session(runner, tmp_path), request(chart="x/app"), "1.30.0")
     [detail] = caught.value.details
     assert detail.startswith("Deployment/team/web (app/templates/deploy.yaml): ")

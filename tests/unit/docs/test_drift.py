@@ -17,7 +17,7 @@ from invoke.exceptions import Exit
 
 from imagefleet.docs import drift, site
 from imagefleet.docs.backstage import CATALOG_INFO
-from imagefleet.errors import ExitCode
+from imagefleet.errors import DocsError, ExitCode
 from imagefleet.tasks import docs as docs_tasks
 from tests.helpers import REPO
 from tests.unit.docs.helpers import copy_layout, drift_states, entities
@@ -84,7 +84,7 @@ def test_hand_written_parts_need_their_markers(tmp_path: Path) -> None:
     root = copy_layout(tmp_path)
     text = (root / site.MKDOCS_YML).read_text()
     (root / site.MKDOCS_YML).write_text(re.sub(r".*# END GENERATED images.*\n", "", text))
-    with pytest.raises(drift.DocsError, match="has no '# END GENERATED images' line"):
+    with pytest.raises(DocsError, match="has no '# END GENERATED images' line"):
         docs_tasks.generated(root)
 
 

@@ -1,11 +1,11 @@
-"""The error reference: templates read from the raise sites, and quoted messages that match them."""
+"""The error reference: templates from the error classes, and quoted messages that match them."""
 
 from __future__ import annotations
 
 import re
 
 from imagefleet.docs import errors
-from imagefleet.errors import ExitCode
+from imagefleet.errors import ExitCode, catalogue
 from tests.helpers import REPO
 from tests.unit.docs.helpers import GENERATED_DIRS, GENERATED_PAGES
 
@@ -31,36 +31,35 @@ def test_quoted_error_messages_come_from_the_code() -> None:
     assert quoted >= 10
 
 
-def test_the_error_catalogue_reads_templates_from_raise_sites() -> None:
-    messages = {(m.error, m.message): m for m in errors.error_catalog()}
-    unknown = messages["UnknownImageError", "unknown image '<name>'"]
+def test_the_error_catalogue_is_every_error_class() -> None:
+    messages = {m.error: m for m in errors.error_catalog()}
+    assert set(messages) == {cls.__name__ for cls in catalogue()}
+    unknown = messages["UnknownImageError"]
     assert unknown.exit_code == ExitCode.USAGE
-    assert unknown.module == "imagefleet.catalog"
+    assert unknown.message.startswith("unknown image '<name>'")
+    assert unknown.summary  # the class docstring says when it is raised
     assert unknown.matches("unknown image 'helm-deplyo'", "did you mean helm-deploy?")
     assert not unknown.matches("unknown image helm-deplyo")
-    # Module constants are resolved: hadolint's timeout is a number, not a placeholder.
-    assert any(re.fullmatch(r"hadolint did not finish in \d+s", m) for _, m in messages)
-    # Optional parts of a message are marked, and matched either way.
-    failed = next(
-        m for (e, _), m in messages.items() if e == "BuildError" and "skipped" in m.message
-    )
-    assert "[; <n> skipped (<skipped>)]" in failed.message
-    assert failed.matches("2 of 5 images failed (a, b)")
-    assert failed.matches("1 of 3 images failed (a); 1 skipped (b)")
+    # The exit-10 message, missing from the reference while it was read from source text.
+    assert messages["ScanFindings"].exit_code == ExitCode.SCAN
+    # Every exit code a class uses has at least one message on the page.
+    page = errors.errors_page(list(messages.values()))
+    for cls in catalogue():
+        assert f"error: {cls.shown()[0]}" in page, cls.__name__
 
 
 def test_the_page_takes_its_messages_from_the_caller() -> None:
     """``errors_page`` renders whatever catalogue it is given (the page does not read source)."""
     message = errors.ErrorMessage(
-        error="DocsError",
+        error="DocsDriftError",
         exit_code=int(ExitCode.LINT),
-        module="imagefleet.docs.drift",
+        summary="Generated files no longer match the code.",
         message="<n> generated file(s) out of date: <drift>",
         hint="run `invoke docs`",
         pattern=".*",
     )
     page = errors.errors_page([message])
     section = page.split(f"## Exit code {int(ExitCode.LINT)}: lint\n", 1)[1]
-    assert "`DocsError` from `imagefleet.docs.drift`" in section
+    assert "`DocsDriftError`: Generated files no longer match the code." in section
     assert "error: <n> generated file(s) out of date: <drift>\nhint: run `invoke docs`" in section
     assert f"| [{int(ExitCode.LINT)}](#exit-code-{int(ExitCode.LINT)}-lint) |" in page
