@@ -204,7 +204,7 @@ def _order(finding: Finding) -> tuple[int, str, str, int, str]:
 # -- running the tools (the one seam for trivy and syft) ---------------------------------------
 
 
-def _run(
+def run_scanner(
     argv: list[str], *, timeout: float, env: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run a scanner; raise :class:`subprocess.TimeoutExpired` after ``timeout`` seconds.
@@ -256,7 +256,7 @@ def _trivy(args: list[str], target: str, *, what: str, timeout: float) -> dict[s
         ]
         started = time.monotonic()
         try:
-            done = _run(argv, timeout=timeout + _GRACE)
+            done = run_scanner(argv, timeout=timeout + _GRACE)
         except subprocess.TimeoutExpired as exc:
             raise TrivyTimeoutError(what=what, timeout=timeout) from exc
         LOGGER.debug("trivy %s took %.1fs", what, time.monotonic() - started)
@@ -269,7 +269,7 @@ def _trivy(args: list[str], target: str, *, what: str, timeout: float) -> dict[s
     return report
 
 
-def _go_literal(text: str) -> str:
+def go_literal(text: str) -> str:
     """``text`` as a Go (RE2) regular expression matching exactly itself."""
     return "".join(f"\\{c}" if c in _GO_REGEX_SPECIAL else c for c in text)
 
@@ -287,7 +287,7 @@ def scan_dockerfile(dockerfile: Path) -> list[Finding]:
         "dockerfile",
         # Dockerfiles under other names (build.docker, …) are only recognised with a pattern.
         "--file-patterns",
-        f"dockerfile:^{_go_literal(dockerfile.name)}$",
+        f"dockerfile:^{go_literal(dockerfile.name)}$",
         "--skip-check-update",  # the checks embedded in the binary
     ]
     report = _trivy(
@@ -296,7 +296,7 @@ def scan_dockerfile(dockerfile: Path) -> list[Finding]:
     return sorted((replace(f, target=str(dockerfile)) for f in parse_report(report)), key=_order)
 
 
-def _vulnerability_db(binary: str, cache: Path) -> str | None:
+def vulnerability_db(binary: str, cache: Path) -> str | None:
     """Fetch or refresh trivy's vulnerability DB; the reason to skip vulnerabilities, if any.
 
     A fresh DB costs no network at all; a stale one that cannot be refreshed is still used.
@@ -313,7 +313,7 @@ def _vulnerability_db(binary: str, cache: Path) -> str | None:
         f"{DB_TIMEOUT:.0f}s",
     ]
     try:
-        done = _run(argv, timeout=DB_TIMEOUT + _GRACE)
+        done = run_scanner(argv, timeout=DB_TIMEOUT + _GRACE)
     except subprocess.TimeoutExpired:
         reason = f"no answer within {DB_TIMEOUT:.0f}s"
     else:
@@ -335,7 +335,7 @@ def _sbom(reference: str, path: Path) -> None:
     argv = [binary, "scan", f"docker:{reference}", "--output", f"cyclonedx-json={path}"]
     started = time.monotonic()
     try:
-        done = _run(argv, timeout=IMAGE_TIMEOUT, env={"SYFT_CHECK_FOR_APP_UPDATE": "false"})
+        done = run_scanner(argv, timeout=IMAGE_TIMEOUT, env={"SYFT_CHECK_FOR_APP_UPDATE": "false"})
     except subprocess.TimeoutExpired as exc:
         raise SyftTimeoutError(reference=reference, timeout=IMAGE_TIMEOUT) from exc
     LOGGER.debug("syft SBOM of %s took %.1fs", reference, time.monotonic() - started)
@@ -367,7 +367,7 @@ def scan_image(
     scanners = ["secret"]
     if vulnerabilities:
         LOGGER.info("%s: fetching trivy's vulnerability DB", name)
-        skipped = _vulnerability_db(binary, cache)
+        skipped = vulnerability_db(binary, cache)
         if skipped is None:
             scanners.append("vuln")
     LOGGER.info("%s: trivy %s scan of %s", name, "+".join(scanners), reference)

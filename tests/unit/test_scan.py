@@ -165,7 +165,7 @@ def test_last_line_is_the_reason_without_log_noise() -> None:
     [("Dockerfile", "Dockerfile"), ("build.docker", r"build\.docker"), ("a+b(1)", r"a\+b\(1\)")],
 )
 def test_go_literal(name: str, pattern: str) -> None:
-    assert scan._go_literal(name) == pattern
+    assert scan.go_literal(name) == pattern
 
 
 def test_cache_dir_is_never_the_working_tree(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -191,8 +191,8 @@ def _fake_run(code: int, stderr: str = "") -> Any:
 def test_unreachable_db_without_a_copy_skips_in_one_line(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(scan, "_run", _fake_run(1, DB_FAILURE))
-    reason = scan._vulnerability_db("trivy", tmp_path)
+    monkeypatch.setattr(scan, "run_scanner", _fake_run(1, DB_FAILURE))
+    reason = scan.vulnerability_db("trivy", tmp_path)
     assert reason is not None
     assert "\n" not in reason
     assert reason.startswith("vulnerability scan skipped: ")
@@ -204,14 +204,14 @@ def test_unreachable_db_with_a_stale_copy_still_scans(
 ) -> None:
     (tmp_path / "db").mkdir()
     (tmp_path / "db" / "trivy.db").write_bytes(b"")
-    monkeypatch.setattr(scan, "_run", _fake_run(1, DB_FAILURE))
-    assert scan._vulnerability_db("trivy", tmp_path) is None
+    monkeypatch.setattr(scan, "run_scanner", _fake_run(1, DB_FAILURE))
+    assert scan.vulnerability_db("trivy", tmp_path) is None
     assert "scanning with the cached copy" in caplog.text
 
 
 def test_reachable_db_scans(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(scan, "_run", _fake_run(0))
-    assert scan._vulnerability_db("trivy", tmp_path) is None
+    monkeypatch.setattr(scan, "run_scanner", _fake_run(0))
+    assert scan.vulnerability_db("trivy", tmp_path) is None
 
 
 # -- the seam itself ---------------------------------------------------------------------------
@@ -228,7 +228,7 @@ def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     )
     started = time.monotonic()
     with pytest.raises(subprocess.TimeoutExpired):
-        scan._run([sys.executable, "-c", script], timeout=2)
+        scan.run_scanner([sys.executable, "-c", script], timeout=2)
     # Killing only the parent would leave us waiting for the child, which holds the pipes.
     assert time.monotonic() - started < 20
     child = int(pidfile.read_text())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke.collection import Collection
 
 from ..settings import DEFAULTS
-from . import checks, deploy, docs, images, registry
+from . import checks, deploy, docs, images, publish, registry
 
 __all__ = ["namespace"]
 
@@ -17,10 +17,10 @@ def namespace() -> Collection:
         images.list_,
         images.changed,
         images.plan,
-        images.build,
-        images.run_tests,
-        images.tag,
-        images.push,
+        publish.build,
+        publish.run_tests,
+        publish.tag,
+        publish.push,
         checks.lint,
         checks.scan,
         deploy.helm_deploy,

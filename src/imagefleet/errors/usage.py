@@ -1,0 +1,299 @@
+"""Bad input on the command line, exit 2: selections, flags, image references, settings, deploy
+options; refused before anything changes (bad input files are in :mod:`.files`)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from .base import ExitCode, FleetError
+
+# -- usage: 2 ------------------------------------------------------------------------------------
+
+
+class UsageError(FleetError):
+    """The command line (or a file it names) asks for something that cannot be done as written."""
+
+    exit_code = ExitCode.USAGE
+
+
+class SelectionConflictError(UsageError):
+    """More than one way of selecting images was given."""
+
+    template = "choose one of --image, --all and --changed"
+    hint_template = "they select images"
+
+
+class NoSelectionError(UsageError):
+    """A task that needs images got none."""
+
+    template = "no image selected"
+    hint_template = "pass --image NAME (repeatable), --all or --changed"
+
+
+class UnknownImageError(UsageError):
+    """A name that is not a directory under ``images/``, with the close names."""
+
+    template = "unknown image {name!r}"
+    hint_template = "did you mean {close}?"
+
+
+class UnknownImageNoMatchError(UnknownImageError):
+    """A name that is not a directory under ``images/``, and not close to any."""
+
+    hint_template = "run `invoke list` to see the images"
+
+
+class NotBuiltError(UsageError):
+    """Tag, push, test or scan was asked for an image that has not been built for this commit."""
+
+    template = "{name} has not been built for this commit ({ref} is missing)"
+    hint_template = "run `invoke build --image {name}` first"
+
+
+class GithubOutputUnsetError(UsageError):
+    """``--github-output`` outside GitHub Actions."""
+
+    template = "--github-output needs $GITHUB_OUTPUT"
+    hint_template = "it is set inside GitHub Actions; use --json elsewhere"
+
+
+class InvalidJobsError(UsageError):
+    """``--jobs`` below 1."""
+
+    template = "invalid --jobs {jobs}"
+    hint_template = "use 1 or more"
+
+
+class InvalidFormatError(UsageError):
+    """A report ``--format`` the task does not write."""
+
+    template = "invalid --format {format!r}"
+    hint_template = "use one of: {choices}"
+
+
+class InvalidBuildArgError(UsageError):
+    """A ``--build-arg`` that is not NAME=VALUE."""
+
+    template = "invalid --build-arg {value!r}"
+    hint_template = "write --build-arg NAME=VALUE (NAME is an identifier)"
+
+
+class UnusedBuildArgError(UsageError):
+    """A ``--build-arg`` that no selected Dockerfile declares."""
+
+    template = "--build-arg {names} is not declared by {images}"
+    hint_template = "check the spelling against the ARG lines (`invoke build --dry-run` lists them)"
+
+
+class InvalidPlatformError(UsageError):
+    """A ``--platform`` that is not os/arch[/variant]."""
+
+    template = "invalid platform {platform!r}"
+    hint_template = "write os/arch[/variant], e.g. linux/amd64 or linux/arm64"
+
+
+class MultiPlatformUnsupportedError(UsageError):
+    """Several platforms in one build without the containerd image store."""
+
+    template = "{image}: building {platforms} at once needs the containerd image store"
+    hint_template = (
+        'set {{"features": {{"containerd-snapshotter": true}}}} in /etc/docker/daemon.json '
+        "and restart dockerd, or pass one --platform"
+    )
+
+
+class InvalidBuilderError(UsageError):
+    """``fleet.builder`` is not one of the known builders."""
+
+    template = "invalid builder {builder!r} in fleet.builder"
+    hint_template = "use one of: auto, buildx, classic"
+
+
+class UnknownSeverityError(UsageError):
+    """A severity name trivy does not use."""
+
+    template = "unknown severity {severity!r}"
+    hint_template = "use one of {choices} (case does not matter)"
+
+
+class NotADockerfileError(UsageError):
+    """A path to scan that is not a file."""
+
+    template = "{path} is not a file"
+    hint_template = "pass the path of a Dockerfile"
+
+
+class PortInUseError(UsageError):
+    """The local registry's port is taken."""
+
+    template = "port {port} on 127.0.0.1 is already in use"
+    hint_template = "pick another with --port, or stop what listens there"
+
+
+class InvalidReferenceError(UsageError):
+    """An image name, tag or registry that breaks the OCI reference grammar."""
+
+
+class InvalidImageReferenceError(InvalidReferenceError):
+    """A whole reference that does not parse."""
+
+    template = "invalid image reference {reference!r}"
+    hint_template = (
+        "use lower-case [registry[:port]/]name[:tag][@sha256:digest], e.g. "
+        "localhost:5000/team/app:1.0"
+    )
+
+
+class ImageNameTooLongError(InvalidReferenceError):
+    """A repository name over the registry's length limit."""
+
+    template = "image name {name!r}… is {length} characters long"
+    hint_template = "repository names are at most {limit} characters"
+
+
+class UpperCaseRepositoryError(InvalidReferenceError):
+    """A repository path with upper-case letters."""
+
+    template = "invalid image reference {reference!r}: repository path {path!r} is not lower-case"
+    hint_template = "repository paths use lower-case letters, digits and . _ - separators"
+
+
+class InvalidTagError(InvalidReferenceError):
+    """A tag outside the tag grammar."""
+
+    template = "invalid tag {tag!r}"
+    hint_template = (
+        "a tag is 1-128 characters of letters, digits, '_', '.' and '-', "
+        "not starting with '.' or '-'"
+    )
+
+
+class InvalidImageNameError(InvalidReferenceError):
+    """An image name outside the name grammar."""
+
+    template = "invalid image name {name!r}"
+    hint_template = (
+        "image names are lower-case letters and digits, separated by '.', '_', '__' or '-'"
+    )
+
+
+class RegistryUrlSchemeError(InvalidReferenceError):
+    """A registry written as a URL."""
+
+    template = "invalid registry {registry!r}: no URL scheme expected"
+    hint_template = "write it as HOST[:PORT]/NAMESPACE, e.g. {example}"
+
+
+class InvalidRegistryError(InvalidReferenceError):
+    """A registry that is not HOST[:PORT]/NAMESPACE."""
+
+    template = "invalid registry {registry!r}"
+    hint_template = (
+        "write it as HOST[:PORT]/NAMESPACE, e.g. localhost:5000/team or docker.io/webgrip"
+    )
+
+
+class InvalidRegistryNamespaceError(InvalidReferenceError):
+    """A registry namespace with characters a repository path cannot have."""
+
+    template = "invalid registry namespace {namespace!r} in {registry!r}"
+    hint_template = "namespaces are lower-case path components separated by '/'"
+
+
+class InvalidReleaseNameError(UsageError):
+    """A Helm release name outside Helm's rules."""
+
+    template = "invalid release name {release!r}"
+    hint_template = "lower-case letters, digits, '-' and '.', at most 53 characters"
+
+
+class InvalidNamespaceError(UsageError):
+    """A Kubernetes namespace that is not a DNS label."""
+
+    template = "invalid namespace {namespace!r}"
+    hint_template = "a DNS label: lower-case letters, digits and '-', at most 63"
+
+
+class MissingValuesFileError(UsageError):
+    """A ``--values`` file that does not exist."""
+
+    template = "values file {path} does not exist"
+    hint_template = "check the --values path"
+
+
+class InvalidSetError(UsageError):
+    """A ``--set`` that is not KEY=VALUE."""
+
+    template = "invalid --set {item!r}"
+    hint_template = "write --set KEY=VALUE (KEY a.b.c)"
+
+
+class HelmSetError(UsageError):
+    """A ``--set`` that helm itself cannot parse."""
+
+    template = "invalid --set: {reason}"
+    hint_template = "write --set KEY=VALUE (KEY a.b.c)"
+
+
+class InvalidTimeoutError(UsageError):
+    """A ``--timeout`` that is not a duration."""
+
+    template = "invalid --timeout {timeout!r}"
+    hint_template = "use a duration like 90s, 5m"
+
+
+class MissingNamespaceError(UsageError):
+    """A release namespace that does not exist while creating it is turned off."""
+
+    template = "namespace {namespace} does not exist"
+    hint_template = "create it, or drop --no-create-namespace"
+
+
+class _Images(Protocol):
+    def image_id(self, ref: str) -> str | None: ...
+
+
+def require_built(engine: _Images, ref: str, name: str) -> str:
+    """The ID of the local image ``ref`` of ``name``; :class:`NotBuiltError` when it is missing."""
+    image_id = engine.image_id(ref)
+    if image_id is None:
+        raise NotBuiltError(name=name, ref=ref)
+    return image_id
+
+
+__all__ = [
+    "GithubOutputUnsetError",
+    "HelmSetError",
+    "ImageNameTooLongError",
+    "InvalidBuildArgError",
+    "InvalidBuilderError",
+    "InvalidFormatError",
+    "InvalidImageNameError",
+    "InvalidImageReferenceError",
+    "InvalidJobsError",
+    "InvalidNamespaceError",
+    "InvalidPlatformError",
+    "InvalidReferenceError",
+    "InvalidRegistryError",
+    "InvalidRegistryNamespaceError",
+    "InvalidReleaseNameError",
+    "InvalidSetError",
+    "InvalidTagError",
+    "InvalidTimeoutError",
+    "MissingNamespaceError",
+    "MissingValuesFileError",
+    "MultiPlatformUnsupportedError",
+    "NoSelectionError",
+    "NotADockerfileError",
+    "NotBuiltError",
+    "PortInUseError",
+    "RegistryUrlSchemeError",
+    "SelectionConflictError",
+    "UnknownImageError",
+    "UnknownImageNoMatchError",
+    "UnknownSeverityError",
+    "UnusedBuildArgError",
+    "UpperCaseRepositoryError",
+    "UsageError",
+    "require_built",
+]
