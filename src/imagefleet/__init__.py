@@ -9,6 +9,7 @@ __all__ = [
     "catalog",
     "changes",
     "console",
+    "content",
     "deploy",
     "dockerfile",
     "docs",

@@ -117,6 +117,12 @@ class Engine:
         result: dict[str, Any] = self.client.images.get(ref).attrs
         return result
 
+    def labelled_images(self, label: str) -> list[dict[str, Any]]:
+        """Every local image carrying ``label``, in one query (``Id``, ``Labels``, ``RepoTags``,
+        ``Created`` of each)."""
+        rows: list[dict[str, Any]] = self.client.api.images(filters={"label": label})
+        return rows
+
     def repo_digests(self, ref: str) -> tuple[str, ...]:
         """``repository@sha256:…`` entries the daemon recorded for ``ref`` after pushes."""
         return tuple(self.inspect(ref).get("RepoDigests") or ())
@@ -344,6 +350,23 @@ class Engine:
         if digest is None:
             raise PushWithoutDigestError(reference=f"{repository}:{tag}")
         return digest
+
+
+def context_files(context: Path, dockerfile: Path) -> list[Path]:
+    """The files of a build context that the build can see: ``.dockerignore`` honoured the way the
+    Docker CLI reads it (the Dockerfile and ``.dockerignore`` are always sent), sorted."""
+    ignore = context / ".dockerignore"
+    patterns: list[str] = []
+    if ignore.is_file():
+        lines = (line.strip() for line in ignore.read_text(encoding="utf-8").splitlines())
+        patterns = [line for line in lines if line and not line.startswith("#")]
+    relative = (
+        dockerfile.relative_to(context).as_posix() if dockerfile.is_relative_to(context) else None
+    )
+    seen = _sdk().utils.build.exclude_paths(str(context), patterns, dockerfile=relative)
+    return sorted(
+        path for name in seen if not (path := context / name).is_dir() or path.is_symlink()
+    )
 
 
 def _split_tag(reference: str) -> tuple[str, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -22,7 +22,7 @@ from .plan import ImagePlan
 
 LOGGER = logging.getLogger(__name__)
 
-Status = Literal["built", "failed", "skipped"]
+Status = Literal["built", "up-to-date", "failed", "skipped"]
 
 
 @dataclass(frozen=True)
@@ -78,10 +78,11 @@ class _Quiet:
         pass
 
 
-def parents_in_run(plan: ImagePlan, graph: Graph, built: dict[str, ImagePlan]) -> dict[str, str]:
-    """References to parents built in this run -> their local images (digest pins stay pinned)."""
+def parents_in_run(plan: ImagePlan, graph: Graph, built: Mapping[str, str]) -> dict[str, str]:
+    """References to parents built in this run (or ready before it) -> their local images
+    (digest pins stay pinned)."""
     return {
-        ref.reference: built[ref.image].local_ref
+        ref.reference: built[ref.image]
         for ref in graph.parents[plan.name]
         if ref.image in built and "@" not in ref.reference
     }
@@ -95,19 +96,21 @@ def run(
     jobs: int = 1,
     no_cache: bool = False,
     reporter: Reporter | None = None,
+    ready: Mapping[str, str] | None = None,
 ) -> list[Outcome]:
-    """Build ``plans``; return one outcome per plan, in build order."""
+    """Build ``plans``; return one outcome per plan, in build order. ``ready``: parents not built
+    in this run but up to date locally (image name -> local reference), which children build on."""
     report = reporter or _Quiet()
     by_name = {p.name: p for p in plans}
     order = [n for wave in graph.waves(by_name) for n in wave]
     sorter = graph.sorter(by_name)
     results: dict[str, Outcome] = {}
-    built: dict[str, ImagePlan] = {}
+    built: dict[str, str] = dict(ready or {})
 
     def finish(outcome: Outcome) -> None:
         results[outcome.name] = outcome
         if outcome.status == "built":
-            built[outcome.name] = by_name[outcome.name]
+            built[outcome.name] = by_name[outcome.name].local_ref
         sorter.done(outcome.name)
         report.finished(outcome)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,7 @@ class ImagePlan:
     labels: dict[str, str]
     tags: TagSet
     platforms: tuple[str, ...]
+    aliases: tuple[str, ...] = ()  # more local references the build gets (its content key)
 
     @property
     def name(self) -> str:
@@ -78,7 +79,7 @@ class ImagePlan:
             image=self.name,
             context=self.image.directory,
             dockerfile=self.image.dockerfile_path,
-            tags=(self.local_ref,),
+            tags=(self.local_ref, *self.aliases),
             build_args=self.overrides,
             labels=self.labels,
             platforms=self.platforms,
@@ -105,11 +106,11 @@ class ImagePlan:
 
 
 def _labels(
-    image: Image, base: str, git: GitState, tags: TagSet, source: str | None, now: datetime
+    image: Image, base: str, git: GitState, tags: TagSet, source: str | None
 ) -> dict[str, str]:
-    # A clean commit is labelled with its commit time, so rebuilding the same commit yields the
-    # same labels (reproducible, cache-friendly); a dirty tree with the time of the build.
-    created = (now if git.dirty else git.committed_at).astimezone(UTC)
+    # The commit time, dirty tree or not: never the wall clock, so rebuilding the same content
+    # yields the same labels and the same image (reproducible, no dangling images).
+    created = git.committed_at.astimezone(UTC)
     labels = {
         f"{OCI}.title": image.name,
         f"{OCI}.description": image.description,
@@ -133,7 +134,6 @@ def plan_image(
     cli_args: Mapping[str, str] | None = None,
     platforms: tuple[str, ...] = (),
     force_latest: bool = False,
-    now: datetime | None = None,
 ) -> ImagePlan:
     """Plan one image's build."""
     declared = image.dockerfile.arg_defaults()
@@ -150,9 +150,7 @@ def plan_image(
         build_args=image.build_args(cli),
         arg_sources=sources,
         overrides=overrides,
-        labels=_labels(
-            image, base, git, tags, settings.source_url or git.origin, now or datetime.now(UTC)
-        ),
+        labels=_labels(image, base, git, tags, settings.source_url or git.origin),
         tags=tags,
         platforms=platforms or image.manifest.platforms or settings.platforms,
     )
@@ -175,7 +173,6 @@ def plan_images(
             names=", ".join(sorted(unused)),
             images="any selected image" if len(images) > 1 else images[0].name if images else "it",
         )
-    now = datetime.now(UTC)
     return [
         plan_image(
             i,
@@ -184,7 +181,6 @@ def plan_images(
             cli_args=cli_args,
             platforms=platforms,
             force_latest=force_latest,
-            now=now,
         )
         for i in images
     ]

@@ -85,7 +85,8 @@ def test_family_builds_in_order_and_rebuilds_what_changed(
     assert _cat(engine, f"fx-leaf-b:{sha}", "/etc/fx-leaf-b-copied") == "base v2"
     assert engine.image_id(f"fx-solo:{sha}") is None
 
-    # 3. A change to one leaf rebuilds only it, FROM the published middle ("base v1").
+    # 3. A change to one leaf rebuilds only it, FROM the middle of the current content (the
+    #    up-to-date local image, "base v2"), never the stale published one ("base v1").
     (project / "images" / "fx-leaf-a" / "Dockerfile").write_text(
         (project / "images" / "fx-leaf-a" / "Dockerfile").read_text() + "ENV LEAF=2\n"
     )
@@ -96,7 +97,7 @@ def test_family_builds_in_order_and_rebuilds_what_changed(
     assert only.code == 0, only.output
     assert [o["image"] for o in json.loads(only.stdout)] == ["fx-leaf-a"]
     sha = git(project, "rev-parse", "HEAD")
-    assert _cat(engine, f"fx-leaf-a:{sha}", "/etc/fx-middle-saw") == "base v1"
+    assert _cat(engine, f"fx-leaf-a:{sha}", "/etc/fx-middle-saw") == "base v2"
 
 
 def test_failing_middle_skips_its_leaves_and_builds_the_rest(

@@ -50,6 +50,16 @@ class NotBuiltError(UsageError):
     hint_template = "run `invoke build --image {name}` first"
 
 
+class StaleParentError(UsageError):
+    """``build --no-deps`` of an image whose in-repo parent has no image of its current content."""
+
+    template = "{name} builds on {parent}, whose image is out of date ({reason})"
+    hint_template = (
+        "build {parent} first (`invoke build --image {parent}`), or drop --no-deps to build it "
+        "in the same run"
+    )
+
+
 class GithubOutputUnsetError(UsageError):
     """``--github-output`` outside GitHub Actions."""
 
@@ -289,6 +299,7 @@ __all__ = [
     "PortInUseError",
     "RegistryUrlSchemeError",
     "SelectionConflictError",
+    "StaleParentError",
     "UnknownImageError",
     "UnknownImageNoMatchError",
     "UnknownSeverityError",

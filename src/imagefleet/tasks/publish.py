@@ -18,16 +18,19 @@ from ..errors import (
     ImagesFailedError,
     ImagesFailedSkippedError,
     InvalidJobsError,
+    StaleParentError,
     require_built,
 )
 from ..reference import parse_target
 from ._common import listify, settings, speaks_errors
 from .images import show_plan
-from .selection import HELP, plans_for, select
+from .selection import HELP, Selection, plans_for, select
 
 # The library is imported inside each task: `invoke --list` loads this module and must stay fast.
 if TYPE_CHECKING:
-    from .. import pipeline
+    from collections.abc import Callable
+
+    from .. import content, pipeline
     from ..engine import Engine
     from ..plan import ImagePlan
 
@@ -38,7 +41,9 @@ if TYPE_CHECKING:
         **{k: HELP[k] for k in ("image", "all", "changed", "base", "include_uncommitted")},
         "build_arg": "KEY=VALUE build argument; repeatable; wins over image.yml and ARG defaults",
         "platform": "target platform(s), e.g. linux/amd64; repeatable or comma-separated",
-        "no_cache": "build without the layer cache",
+        "no_cache": "build without the layer cache (implies --force)",
+        "force": "build even images whose content already has an image (see `invoke plan`)",
+        "no_deps": "never build parents outside the selection; refuse if one is out of date",
         "jobs": "how many images to build at once (dependency order is always kept); default 1",
         "dry_run": "print what would be built (order, args, labels, tags) and touch nothing",
         "json": HELP["json"],
@@ -55,12 +60,14 @@ def build(
     build_arg: list[str] | None = None,
     platform: list[str] | None = None,
     no_cache: bool = False,
+    force: bool = False,
+    no_deps: bool = False,
     jobs: int = 1,
     dry_run: bool = False,
     json: bool = False,
 ) -> None:
-    """Build images in dependency order (in parallel with --jobs); tag them <name>:<git sha>."""
-    from .. import pipeline
+    """Build images whose content changed, parents first (--jobs at once); tag <name>:<git sha>."""
+    from .. import content, pipeline
     from ..engine import Engine
 
     s = settings(c)
@@ -69,7 +76,11 @@ def build(
     selection = select(
         s, listify(image), all, changed, base, include_uncommitted, build_args=build_arg
     )
-    plans = plans_for(s, selection, build_args=build_arg, platforms=platform)
+    everything = plans_for(
+        s, selection, build_args=build_arg, platforms=platform, ancestors=not dry_run
+    )
+    chosen = set(selection.names)
+    plans = [p for p in everything if p.name in chosen]
     if dry_run:
         show_plan(s, selection, plans, json=json)
         return
@@ -80,23 +91,61 @@ def build(
         return
     engine = Engine.connect(s.builder)
     if not listify(platform):
-        plans = native_if_needed(engine, plans)
+        everything = native_if_needed(engine, everything, quiet=set(chosen).__contains__)
+    assessment = content.assess(
+        engine,
+        selection.graph,
+        [p for p in everything if p.name in chosen],
+        [p for p in everything if p.name not in chosen],
+        force=force or no_cache,
+    )
+    _parents_first(assessment, selection, no_deps=no_deps)
 
     started = time.monotonic()
+    current: list[pipeline.Outcome] = []
+    for decision in assessment.decisions:
+        if decision.up_to_date and decision.image_id and decision.plan.name in chosen:
+            current.append(_reuse(engine, decision))
+    to_build = [content.with_key(d) for d in assessment.to_build]
     with console.board() as live:
-        outcomes = pipeline.run(
+        reporter = _BoardReporter(live, single=len(plans) == 1)
+        for outcome in current:
+            reporter.finished(outcome)
+        built = pipeline.run(
             engine,
             selection.graph,
-            plans,
+            to_build,
             jobs=jobs,
             no_cache=no_cache,
-            reporter=_BoardReporter(live, single=len(plans) == 1),
+            reporter=reporter,
+            ready=assessment.ready,
         )
+    by_name = {o.name: o for o in (*current, *built)}
+    outcomes = [by_name[n] for n in [p.name for p in everything] if n in by_name]
+    _summarize(outcomes, time.monotonic() - started, json=json)
+
+
+def _parents_first(assessment: content.Assessment, selection: Selection, *, no_deps: bool) -> None:
+    """Say which out-of-date parents outside the selection the run builds first (or refuse)."""
+    for stale in assessment.stale_parents:
+        child = next(n for n in selection.names if stale.plan.name in selection.graph.ancestors(n))
+        if no_deps:
+            raise StaleParentError(
+                name=child, parent=stale.plan.name, reason="; ".join(stale.reasons)
+            )
+        console.info(
+            f"[yellow]building parent {stale.plan.name} first[/]: its image is out of date "
+            f"({escape('; '.join(stale.reasons))})"
+        )
+
+
+def _summarize(outcomes: list[pipeline.Outcome], seconds: float, *, json: bool) -> None:
+    """The run's table (and JSON); raise the run's error when an image failed."""
     if json:
         console.emit_json([o.as_dict() for o in outcomes])
     if len(outcomes) > 1:
         console.table(
-            f"{len(outcomes)} images in {time.monotonic() - started:.1f}s",
+            f"{len(outcomes)} images in {seconds:.1f}s",
             ("image", "result", "seconds", "tags / reason"),
             [
                 (
@@ -104,7 +153,7 @@ def build(
                     o.status,
                     f"{o.seconds:.1f}",
                     ", ".join(o.tags[:2]) + (" …" if len(o.tags) > 2 else "")
-                    if o.status == "built"
+                    if o.status in ("built", "up-to-date")
                     else o.reason,
                 )
                 for o in outcomes
@@ -126,6 +175,23 @@ def build(
                 skipped_names=", ".join(skipped),
             )
         raise ImagesFailedError(failed=len(failed), total=len(outcomes), names=", ".join(failed))
+
+
+def _reuse(engine: Engine, decision: content.Decision) -> pipeline.Outcome:
+    """An up-to-date image gets this commit's local tag: a tag operation, no build."""
+    from .. import pipeline
+
+    plan = decision.plan
+    assert decision.image_id is not None  # noqa: S101 - only local decisions come here
+    engine.tag(decision.image_id, plan.name, plan.tags.primary)
+    return pipeline.Outcome(
+        plan.name,
+        "up-to-date",
+        image_id=decision.image_id,
+        reference=plan.local_ref,
+        tags=plan.tags.tags,
+        reason=f"content {decision.key.tag} already built",
+    )
 
 
 @task(
@@ -254,6 +320,10 @@ class _BoardReporter:
                 f"[green]built[/] {outcome.reference}  "
                 f"[dim]{(outcome.image_id or '')[:19]}  {outcome.seconds:.1f}s[/]"
             )
+        elif outcome.status == "up-to-date":
+            console.info(
+                f"[green]up-to-date[/] {outcome.reference}  [dim]{(outcome.image_id or '')[:19]}[/]"
+            )
         elif outcome.status == "failed" and outcome.error is not None:
             if not self._single:  # a single image's error is the run's error, printed once
                 console.error(outcome.error)
@@ -261,13 +331,18 @@ class _BoardReporter:
             console.info(f"[yellow]skipped[/] {outcome.name}: {escape(outcome.reason)}")
 
 
-def native_if_needed(engine: Engine, plans: list[ImagePlan]) -> list[ImagePlan]:
+def native_if_needed(
+    engine: Engine, plans: list[ImagePlan], *, quiet: Callable[[str], bool] = lambda _: False
+) -> list[ImagePlan]:
     """Platforms from manifests or settings that this daemon cannot hold together (classic image
-    store) narrow to its own platform, with a warning; an explicit --platform is never changed."""
+    store) narrow to its own platform, with a warning (not for images ``quiet`` names); an
+    explicit --platform is never changed."""
     several = [p for p in plans if len(p.platforms) > 1]
     if not several or engine.supports_multi_platform():
         return plans
     for p in several:
+        if quiet(p.name):
+            continue
         console.info(
             f"[yellow]note[/]: {p.name} lists {', '.join(p.platforms)}; this Docker daemon's "
             "classic image store holds one platform, so it is built for this machine's only "

@@ -83,14 +83,20 @@ def plans_for(
     build_args: list[str] | None = None,
     platforms: list[str] | None = None,
     latest: bool = False,
+    ancestors: bool = False,
 ) -> list[ImagePlan]:
-    """Plan the selected images; nothing has touched Docker yet."""
+    """Plan the selected images (with ``ancestors``: their in-repo ancestors too, parents
+    first); nothing has touched Docker yet."""
     from .. import git as git_mod
     from ..plan import parse_build_args, parse_platforms, plan_images
 
     cli_args = parse_build_args(listify(build_args))
     wanted_platforms = parse_platforms(listify(platforms))
-    images = [selection.catalog.get(n) for n in selection.names]
+    names = list(selection.names)
+    if ancestors:
+        wanted = set(names).union(*(selection.graph.ancestors(n) for n in names))
+        names = [n for wave in selection.graph.waves(wanted) for n in wave]
+    images = [selection.catalog.get(n) for n in names]
     if not images:
         return []
     git = git_mod.state(s.root)
