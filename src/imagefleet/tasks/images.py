@@ -22,6 +22,7 @@ from .selection import HELP, Selection, plans_for, select
 # The library is imported inside each task: `invoke --list` loads this module and must stay fast.
 if TYPE_CHECKING:
     from .. import changes as changes_mod
+    from .. import content
     from ..plan import ImagePlan
     from ..settings import Settings
 
@@ -158,13 +159,50 @@ def plan(
         required=False,
         build_args=build_arg,
     )
-    plans = plans_for(s, selection, build_args=build_arg, platforms=platform)
-    show_plan(s, selection, plans, json=json)
+    plans = plans_for(s, selection, build_args=build_arg, platforms=platform, ancestors=True)
+    show_plan(s, selection, plans, json=json, explicit_platforms=bool(listify(platform)))
 
 
-def show_plan(s: Settings, selection: Selection, plans: list[ImagePlan], *, json: bool) -> None:
-    """Print the plan (waves, tags, args) as a table, or as JSON on stdout."""
+def _decisions(
+    s: Settings, selection: Selection, plans: list[ImagePlan], *, explicit_platforms: bool
+) -> dict[str, content.Decision] | None:
+    """Up to date or build, per image, when the engine answers; None (and a note) otherwise."""
+    from .. import content
+    from ..engine import Engine
+    from ..errors import EnvironmentProblem
+    from .publish import native_if_needed
+
+    if not plans:
+        return {}
+    try:
+        engine = Engine.connect(s.builder)
+    except EnvironmentProblem as exc:
+        console.info(f"[yellow]note[/]: content not checked ({escape(exc.message)})")
+        return None
+    chosen = set(selection.names)
+    if not explicit_platforms:
+        plans = native_if_needed(engine, plans, quiet=lambda _: True)
+    assessment = content.assess(
+        engine,
+        selection.graph,
+        [p for p in plans if p.name in chosen],
+        [p for p in plans if p.name not in chosen],
+    )
+    return {d.plan.name: d for d in assessment.decisions}
+
+
+def show_plan(
+    s: Settings,
+    selection: Selection,
+    plans: list[ImagePlan],
+    *,
+    json: bool,
+    explicit_platforms: bool = False,
+) -> None:
+    """Print the plan (waves, tags, args, and whether each image is up to date or why it needs
+    building) as text, or as JSON on stdout. ``plans`` may hold ancestors of the selection."""
     waves = selection.graph.waves(selection.names)
+    decisions = _decisions(s, selection, plans, explicit_platforms=explicit_platforms)
     by_name = {p.name: p for p in plans}
     if json:
         console.emit_json(
@@ -175,6 +213,7 @@ def show_plan(s: Settings, selection: Selection, plans: list[ImagePlan], *, json
                         **by_name[n].as_dict(s.root),
                         "parents": list(selection.graph.parent_names(n)),
                         "wave": i,
+                        "content": decisions[n].as_dict() if decisions else None,
                     }
                     for i, wave in enumerate(waves)
                     for n in wave
@@ -193,6 +232,8 @@ def show_plan(s: Settings, selection: Selection, plans: list[ImagePlan], *, json
             if parents:
                 console.out.print(f"    parents    {', '.join(parents)}")
             console.out.print(f"    reference  {p.local_ref}")
+            if decisions:
+                console.out.print(f"    content    {escape(_status(decisions[name]))}")
             console.out.print(f"    tags       {', '.join(p.tags.tags)}")
             console.out.print(f"    platforms  {', '.join(p.platforms) or '(daemon default)'}")
             for key, value in p.build_args.items():
@@ -201,3 +242,17 @@ def show_plan(s: Settings, selection: Selection, plans: list[ImagePlan], *, json
                 console.out.print(f"    label      {key}={value}")
     if not waves:
         console.info("nothing to build")
+    stale = [
+        d.plan.name
+        for d in (decisions or {}).values()
+        if d.plan.name not in selection.names and not d.up_to_date
+    ]
+    if stale and not json:
+        console.info(f"[yellow]out-of-date parents built first[/]: {', '.join(stale)}")
+
+
+def _status(decision: content.Decision) -> str:
+    if decision.up_to_date:
+        where = decision.remote or (decision.image_id or "")[:19]
+        return f"up to date ({decision.key.tag}, {where})"
+    return f"build: {'; '.join(decision.reasons)}"

@@ -76,13 +76,11 @@ def build(
     selection = select(
         s, listify(image), all, changed, base, include_uncommitted, build_args=build_arg
     )
-    everything = plans_for(
-        s, selection, build_args=build_arg, platforms=platform, ancestors=not dry_run
-    )
+    everything = plans_for(s, selection, build_args=build_arg, platforms=platform, ancestors=True)
     chosen = set(selection.names)
     plans = [p for p in everything if p.name in chosen]
     if dry_run:
-        show_plan(s, selection, plans, json=json)
+        show_plan(s, selection, everything, json=json, explicit_platforms=bool(listify(platform)))
         return
     if not plans:
         if json:
