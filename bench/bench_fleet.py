@@ -331,4 +331,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # the clean-up already ran in main's ``finally`` blocks
+        raise SystemExit("interrupted: bench images and temporary directories removed") from None
