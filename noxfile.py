@@ -74,9 +74,21 @@ def catalog(session: nox.Session) -> None:
         session.run("node", "vendor-mermaid.mjs", "--check", external=True)
 
 
+def _bench(session: nox.Session) -> None:
+    _install(session)
+    # bench_changed keeps the posargs it always had; bench_fleet's flags (--repeat, --skip-cold)
+    # come after `--fleet`, as both scripts have a --repeat of their own.
+    args = list(session.posargs)
+    split = args.index("--fleet") if "--fleet" in args else len(args)
+    session.run("python", "bench/bench_changed.py", *args[:split])
+    session.run("python", "bench/bench_build.py")
+    session.run("python", "bench/bench_fleet.py", *args[split + 1 :])
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Print benchmark figures (never asserted): `invoke changed`, family builds vs bake."""
-    _install(session)
-    session.run("python", "bench/bench_changed.py", *session.posargs)
-    session.run("python", "bench/bench_build.py")
+    """Print benchmark figures (never asserted): `invoke changed`, builds and start-up vs bake.
+
+    `nox -s bench -- [bench_changed flags] [--fleet --repeat N --skip-cold]`
+    """
+    _bench(session)
