@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .graph import Graph
 from .plan import OCI, ImagePlan
+from .tags import TagSet
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -69,7 +70,7 @@ class ContentKey:
     @property
     def tag(self) -> str:
         """The tag that publishes this content beside the image: ``key-<first 32 hex>``."""
-        return f"{TAG_PREFIX}{self.digest[:32]}"
+        return key_tag(self.digest)
 
     def inputs_label(self) -> str:
         """The parts, compact, for :data:`INPUTS_LABEL` (file digests shortened)."""
@@ -343,3 +344,17 @@ def with_key(decision: Decision) -> ImagePlan:
         labels={**plan.labels, KEY_LABEL: key.digest, INPUTS_LABEL: key.inputs_label()},
         aliases=(*plan.aliases, decision.key_ref),
     )
+
+
+def key_tag(digest: str) -> str:
+    """The registry tag that publishes content ``digest`` beside the image."""
+    return f"{TAG_PREFIX}{digest[:32]}"
+
+
+def with_key_tag(tags: TagSet, digest: str | None) -> TagSet:
+    """``tags`` plus the content-key tag (immutable: the same content always has the same key),
+    pushed before ``latest``."""
+    if not digest:
+        return tags
+    latest = tuple(t for t in tags.tags if t not in tags.before_latest)
+    return TagSet(tags.primary, (*tags.before_latest, key_tag(digest), *latest))

@@ -37,6 +37,7 @@ from .errors import (
     ImageNotAvailableError,
     MultiPlatformUnsupportedError,
     NoImageBuiltError,
+    PullFailedError,
     PushInterruptedError,
     PushWithoutDigestError,
     last_line,
@@ -203,6 +204,18 @@ class Engine:
     def tag(self, source: str, repository: str, tag: str) -> None:
         """Point ``repository:tag`` at the image ``source``."""
         self.client.api.tag(source, repository, tag=tag, force=True)
+
+    def pull(self, ref: str, auth: Mapping[str, str] | None = None) -> str:
+        """Pull ``ref`` (``repo:tag`` or ``repo@sha256:…``); return the local image ID."""
+        try:
+            image = self.client.images.pull(ref, auth_config=dict(auth) if auth else None)
+        except _sdk().errors.APIError as exc:
+            raise PullFailedError(ref=ref, reason=_short(exc)) from exc
+        return str(image.id)
+
+    def labels(self, ref: str) -> dict[str, str]:
+        """The labels of the local image ``ref`` (empty when it has none)."""
+        return dict((self.inspect(ref).get("Config") or {}).get("Labels") or {})
 
     def remove(self, ref: str) -> None:
         """Remove a tag (or an image); missing ones are fine."""

@@ -151,26 +151,30 @@ class RegistryClient:
         return str(body.get("token") or body.get("access_token") or "")
 
     def _get(
-        self, path: str, *, scope: str, headers: dict[str, str] | None = None, method: str = "GET"
+        self,
+        path: str,
+        *,
+        scope: str,
+        headers: dict[str, str] | None = None,
+        method: str = "GET",
+        data: bytes | None = None,
     ) -> requests.Response:
         url = f"{self.base}{path}"
         headers = dict(headers or {})
+        send = partial(self.session.request, method, url, data=data, timeout=_TIMEOUT)
         try:
             if scope in self._tokens:
                 headers["Authorization"] = f"Bearer {self._tokens[scope]}"
-            response = self.session.request(method, url, headers=headers, timeout=_TIMEOUT)
+            response = send(headers=headers)
             if response.status_code == 401:
                 challenge = response.headers.get("WWW-Authenticate", "")
                 if challenge.lower().startswith("bearer"):
                     self._tokens[scope] = self._token(challenge, scope)
                     headers["Authorization"] = f"Bearer {self._tokens[scope]}"
-                    response = self.session.request(method, url, headers=headers, timeout=_TIMEOUT)
+                    response = send(headers=headers)
                 elif self.credentials:
-                    response = self.session.request(
-                        method,
-                        url,
+                    response = send(
                         headers=headers,
-                        timeout=_TIMEOUT,
                         auth=(self.credentials.username, self.credentials.password),
                     )
         except requests.exceptions.ConnectionError as exc:
@@ -212,6 +216,36 @@ class RegistryClient:
             media_type=str(body.get("mediaType") or response.headers.get("Content-Type", "")),
             config_digest=config.get("digest"),
         )
+
+    def manifest_bytes(self, path: str, reference: str) -> tuple[bytes, str] | None:
+        """The manifest ``path:reference`` exactly as stored (body, media type), or ``None``."""
+        response = self._get(
+            f"/v2/{path}/manifests/{reference}",
+            scope=f"repository:{path}:pull",
+            headers={"Accept": MANIFEST_TYPES},
+        )
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise UnexpectedRegistryAnswerError(
+                domain=self.domain, status=response.status_code, path=path, reference=reference
+            )
+        return response.content, response.headers.get("Content-Type", "")
+
+    def put_manifest(self, path: str, tag: str, body: bytes, media_type: str) -> None:
+        """Point ``path:tag`` at a manifest the registry already holds the blobs of: a tag made
+        in the registry itself, nothing uploaded."""
+        response = self._get(
+            f"/v2/{path}/manifests/{tag}",
+            scope=f"repository:{path}:pull,push",
+            headers={"Content-Type": media_type},
+            method="PUT",
+            data=body,
+        )
+        if response.status_code not in (200, 201):
+            raise UnexpectedRegistryAnswerError(
+                domain=self.domain, status=response.status_code, path=path, reference=tag
+            )
 
 
 def _auth_error(domain: str, credentials: Credentials | None) -> RegistryAuthError:
@@ -291,6 +325,58 @@ def push(
         _verify(repository, tag, digest, image_id, remote)
         result = PushedTag(f"{repository}:{tag}", digest, time.monotonic() - started)
         LOGGER.info("pushed %s %s", result.reference, digest)
+        pushed.append(result)
+        if on_tag:
+            on_tag(result)
+    return pushed
+
+
+def client_for(target: Target) -> tuple[RegistryClient, str]:
+    """A client for ``target``'s registry (credentials as for pushes) and the API path prefix of
+    its repositories."""
+    return RegistryClient(target.domain, credentials_for(target.domain)), target.path_prefix
+
+
+def find(target: Target, image_name: str, tag: str) -> str | None:
+    """The digest ``target/image_name:tag`` points at in the registry, or ``None``."""
+    client, prefix = client_for(target)
+    remote = client.manifest(f"{prefix}{image_name}", tag)
+    return remote.digest if remote else None
+
+
+def retag(
+    target: Target,
+    image_name: str,
+    source: str,
+    tags: TagSet,
+    *,
+    attempts: int,
+    max_wait: float,
+    on_tag: Callable[[PushedTag], None] | None = None,
+) -> list[PushedTag]:
+    """Give the manifest ``target/image_name:source`` more tags inside the registry (no blob is
+    uploaded, nothing is pulled): immutable tags first, each read back, ``latest`` last."""
+    client, prefix = client_for(target)
+    path = f"{prefix}{image_name}"
+    repository = target.repository(image_name)
+    found = _with_retries(partial(client.manifest_bytes, path, source), attempts, max_wait)
+    if found is None:
+        raise TagMissingAfterPushError(reference=f"{repository}:{source}")
+    body, media_type = found
+    digest = "sha256:" + hashlib.sha256(body).hexdigest()
+    pushed: list[PushedTag] = []
+    for tag in (*tags.before_latest, *((LATEST,) if tags.moves_latest else ())):
+        started = time.monotonic()
+        _with_retries(partial(client.put_manifest, path, tag, body, media_type), attempts, max_wait)
+        remote = _with_retries(partial(client.manifest, path, tag), attempts, max_wait)
+        if remote is None:
+            raise TagMissingAfterPushError(reference=f"{repository}:{tag}")
+        if remote.digest != digest:
+            raise TagDigestMismatchError(
+                reference=f"{repository}:{tag}", remote=remote.digest, pushed=digest
+            )
+        result = PushedTag(f"{repository}:{tag}", digest, time.monotonic() - started)
+        LOGGER.info("tagged %s %s in the registry", result.reference, digest)
         pushed.append(result)
         if on_tag:
             on_tag(result)

@@ -206,3 +206,54 @@ def test_a_child_alone_builds_its_out_of_date_parent_first(
         f"fx-middle:{sha}", ["cat", "/etc/fx-middle-saw"], remove=True
     )
     assert output.decode().strip() == "base v2"
+
+
+def test_content_in_the_registry_is_neither_pulled_nor_built(
+    family: tuple[Path, dict[str, str]],
+    engine: Engine,
+    spy: tuple[dict[str, str], Path],
+) -> None:
+    """A second engine state (local images gone, registry kept): nothing is rebuilt or pulled;
+    push tags the registry's manifests; test pulls what it runs."""
+    from imagefleet import registry as registry_mod
+    from imagefleet.reference import parse_target
+
+    project, env = family
+    target = parse_target(env["INVOKE_FLEET_REGISTRY"])
+    assert set(_statuses(invoke(project, "build", "--all", "--json", env=env)).values()) == {
+        "built"
+    }
+    pushed = invoke(project, "push", "--all", "--json", env=env)
+    assert pushed.code == 0, pushed.output
+    first = {n: registry_mod.find(target, n, git(project, "rev-parse", "HEAD")) for n in FAMILY}
+    assert all(first.values())
+
+    # Another machine: no local image of the family at all.
+    for image in engine.client.images.list():
+        for ref in image.tags:
+            if ref.rsplit(":", 1)[0].rsplit("/", 1)[-1] in FAMILY:
+                engine.remove(ref)
+    (project / "NOTES.md").write_text("a commit that changes no image\n")
+    _commit(project, "notes")
+    sha = git(project, "rev-parse", "HEAD")
+
+    extra, log = spy
+    registry = ("--registry", env["INVOKE_FLEET_REGISTRY"])
+    result = invoke(project, "build", "--all", *registry, "--json", env={**env, **extra})
+    assert set(_statuses(result).values()) == {"up-to-date"}
+    references = {o["image"]: o["reference"] for o in json.loads(result.stdout)}
+    assert all(f"@{first[n]}" in str(references[n]) for n in FAMILY)
+    assert _builds(log) == []
+    assert all(engine.image_id(f"{n}:{sha}") is None for n in FAMILY), "something was pulled"
+
+    # push adds the new commit's tags to the registry's manifests: with no local image there is
+    # nothing it could upload, and nothing is pulled for it either.
+    again = invoke(project, "push", "--all", env=env)
+    assert again.code == 0, again.output
+    assert {n: registry_mod.find(target, n, sha) for n in FAMILY} == first
+    assert all(engine.image_id(f"{n}:{sha}") is None for n in FAMILY)
+
+    # test pulls the image it runs.
+    tested = invoke(project, "test", "--image", "fx-middle", *registry, env=env)
+    assert tested.code == 0, tested.output
+    assert engine.image_id(f"fx-middle:{sha}") is not None

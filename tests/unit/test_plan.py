@@ -175,7 +175,7 @@ class _Daemon:
 def test_manifest_platforms_narrow_on_a_classic_image_store(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from imagefleet.tasks.publish import native_if_needed
+    from imagefleet.tasks.build import native_if_needed
 
     (project / "images" / "app" / "image.yml").write_text("platforms: [linux/amd64, linux/arm64]\n")
     catalog = discover(project / "images")

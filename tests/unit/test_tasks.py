@@ -257,3 +257,16 @@ def test_cycle_is_reported_by_name(family: Path) -> None:
     base.write_text("FROM localhost:5000/fleet/fx-leaf-a:latest\n")
     git(family, "commit", "-q", "-am", "cycle")
     _fails_cleanly(invoke(family, "list", env=FAMILY_ENV), 2, "dependency cycle between images: ")
+
+
+def test_every_short_flag_is_a_letter() -> None:
+    # Invoke picks short flags from the letters of a flag's name, underscores included: a
+    # "-_" flag would be unusable (and confusing in --help).
+    from imagefleet.tasks import namespace
+
+    collection = namespace()
+    for name in collection.task_names:
+        task = collection[name]
+        for argument in task.get_arguments():
+            shorts = [n for n in argument.names if len(n) == 1]
+            assert all(n.isalpha() for n in shorts), (name, argument.names)

@@ -173,6 +173,15 @@ class PushWithoutDigestError(TransientRegistryError):
     hint_template = "retry the push"
 
 
+class PullFailedError(RegistryError):
+    """An image the run needs from the registry (content built elsewhere) cannot be pulled."""
+
+    template = "cannot pull {ref}: {reason}"
+    hint_template = (
+        "check that the registry is reachable and that you are logged in (`docker login HOST`)"
+    )
+
+
 class PushRejectedError(RegistryError):
     """The registry rejected what we pushed (manifest invalid, …): retrying will not help."""
 
@@ -223,6 +232,7 @@ __all__ = [
     "ImagesFailedError",
     "ImagesFailedSkippedError",
     "NoImageBuiltError",
+    "PullFailedError",
     "PushAuthError",
     "PushInterruptedError",
     "PushRejectedError",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke.collection import Collection
 
 from ..settings import DEFAULTS
-from . import checks, deploy, docs, images, publish, registry
+from . import build, checks, deploy, docs, images, publish, registry
 
 __all__ = ["namespace"]
 
@@ -17,7 +17,7 @@ def namespace() -> Collection:
         images.list_,
         images.changed,
         images.plan,
-        publish.build,
+        build.build,
         publish.run_tests,
         publish.tag,
         publish.push,

@@ -170,7 +170,7 @@ def _decisions(
     from .. import content
     from ..engine import Engine
     from ..errors import EnvironmentProblem
-    from .publish import native_if_needed
+    from .build import native_if_needed
 
     if not plans:
         return {}

@@ -1,10 +1,10 @@
-"""Tasks that make and ship images: build, test, tag, push."""
+"""Tasks that ship built images: test, tag, push (content built elsewhere is tagged in the
+registry or pulled, never rebuilt)."""
 
 from __future__ import annotations
 
 import textwrap
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,181 +15,40 @@ from rich.markup import escape
 from .. import console
 from ..errors import (
     ChecksFailedError,
-    ImagesFailedError,
-    ImagesFailedSkippedError,
-    InvalidJobsError,
-    StaleParentError,
     require_built,
 )
 from ..reference import parse_target
 from ._common import listify, settings, speaks_errors
-from .images import show_plan
+from .build import in_registry
 from .selection import HELP, Selection, plans_for, select
 
 # The library is imported inside each task: `invoke --list` loads this module and must stay fast.
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from .. import content, pipeline
+    from .. import content
     from ..engine import Engine
     from ..plan import ImagePlan
+    from ..reference import Target
+    from ..settings import Settings
 
 
-@task(
-    iterable=["image", "build_arg", "platform"],
-    help={
-        **{k: HELP[k] for k in ("image", "all", "changed", "base", "include_uncommitted")},
-        "build_arg": "KEY=VALUE build argument; repeatable; wins over image.yml and ARG defaults",
-        "platform": "target platform(s), e.g. linux/amd64; repeatable or comma-separated",
-        "no_cache": "build without the layer cache (implies --force)",
-        "force": "build even images whose content already has an image (see `invoke plan`)",
-        "no_deps": "never build parents outside the selection; refuse if one is out of date",
-        "jobs": "how many images to build at once (dependency order is always kept); default 1",
-        "dry_run": "print what would be built (order, args, labels, tags) and touch nothing",
-        "json": HELP["json"],
-    },
-)
-@speaks_errors
-def build(
-    c: Context,
-    image: list[str] | None = None,
-    all: bool = False,
-    changed: bool = False,
-    base: str | None = None,
-    include_uncommitted: bool = False,
-    build_arg: list[str] | None = None,
-    platform: list[str] | None = None,
-    no_cache: bool = False,
-    force: bool = False,
-    no_deps: bool = False,
-    jobs: int = 1,
-    dry_run: bool = False,
-    json: bool = False,
-) -> None:
-    """Build images whose content changed, parents first (--jobs at once); tag <name>:<git sha>."""
-    from .. import content, pipeline
-    from ..engine import Engine
+def _remote_content(
+    s: Settings, selection: Selection, engine: Engine, target: Target, missing: list[ImagePlan]
+) -> dict[str, content.Decision]:
+    """For images not built here: those whose current content is in the registry."""
+    from .. import content
 
-    s = settings(c)
-    if jobs < 1:
-        raise InvalidJobsError(jobs=jobs)
-    selection = select(
-        s, listify(image), all, changed, base, include_uncommitted, build_args=build_arg
-    )
-    everything = plans_for(s, selection, build_args=build_arg, platforms=platform, ancestors=True)
-    chosen = set(selection.names)
-    plans = [p for p in everything if p.name in chosen]
-    if dry_run:
-        show_plan(s, selection, everything, json=json, explicit_platforms=bool(listify(platform)))
-        return
-    if not plans:
-        if json:
-            console.emit_json([])
-        console.info("nothing to build")
-        return
-    engine = Engine.connect(s.builder)
-    if not listify(platform):
-        everything = native_if_needed(engine, everything, quiet=set(chosen).__contains__)
+    if not missing:
+        return {}
+    everything = plans_for(s, selection, ancestors=True)
+    names = {p.name for p in missing}
     assessment = content.assess(
         engine,
         selection.graph,
-        [p for p in everything if p.name in chosen],
-        [p for p in everything if p.name not in chosen],
-        force=force or no_cache,
+        [p for p in everything if p.name in names],
+        [p for p in everything if p.name not in names],
+        in_registry=in_registry(target),
     )
-    _parents_first(assessment, selection, no_deps=no_deps)
-
-    started = time.monotonic()
-    current: list[pipeline.Outcome] = []
-    for decision in assessment.decisions:
-        if decision.up_to_date and decision.image_id and decision.plan.name in chosen:
-            current.append(_reuse(engine, decision))
-    to_build = [content.with_key(d) for d in assessment.to_build]
-    with console.board() as live:
-        reporter = _BoardReporter(live, single=len(plans) == 1)
-        for outcome in current:
-            reporter.finished(outcome)
-        built = pipeline.run(
-            engine,
-            selection.graph,
-            to_build,
-            jobs=jobs,
-            no_cache=no_cache,
-            reporter=reporter,
-            ready=assessment.ready,
-        )
-    by_name = {o.name: o for o in (*current, *built)}
-    outcomes = [by_name[n] for n in [p.name for p in everything] if n in by_name]
-    _summarize(outcomes, time.monotonic() - started, json=json)
-
-
-def _parents_first(assessment: content.Assessment, selection: Selection, *, no_deps: bool) -> None:
-    """Say which out-of-date parents outside the selection the run builds first (or refuse)."""
-    for stale in assessment.stale_parents:
-        child = next(n for n in selection.names if stale.plan.name in selection.graph.ancestors(n))
-        if no_deps:
-            raise StaleParentError(
-                name=child, parent=stale.plan.name, reason="; ".join(stale.reasons)
-            )
-        console.info(
-            f"[yellow]building parent {stale.plan.name} first[/]: its image is out of date "
-            f"({escape('; '.join(stale.reasons))})"
-        )
-
-
-def _summarize(outcomes: list[pipeline.Outcome], seconds: float, *, json: bool) -> None:
-    """The run's table (and JSON); raise the run's error when an image failed."""
-    if json:
-        console.emit_json([o.as_dict() for o in outcomes])
-    if len(outcomes) > 1:
-        console.table(
-            f"{len(outcomes)} images in {seconds:.1f}s",
-            ("image", "result", "seconds", "tags / reason"),
-            [
-                (
-                    o.name,
-                    o.status,
-                    f"{o.seconds:.1f}",
-                    ", ".join(o.tags[:2]) + (" …" if len(o.tags) > 2 else "")
-                    if o.status in ("built", "up-to-date")
-                    else o.reason,
-                )
-                for o in outcomes
-            ],
-            stderr=json,
-        )
-    failed = [o.name for o in outcomes if o.status == "failed"]
-    skipped = [o.name for o in outcomes if o.status == "skipped"]
-    if failed:
-        first = next(o.error for o in outcomes if o.error is not None)
-        if len(outcomes) == 1 and first is not None:
-            raise first
-        if skipped:
-            raise ImagesFailedSkippedError(
-                failed=len(failed),
-                total=len(outcomes),
-                names=", ".join(failed),
-                skipped=len(skipped),
-                skipped_names=", ".join(skipped),
-            )
-        raise ImagesFailedError(failed=len(failed), total=len(outcomes), names=", ".join(failed))
-
-
-def _reuse(engine: Engine, decision: content.Decision) -> pipeline.Outcome:
-    """An up-to-date image gets this commit's local tag: a tag operation, no build."""
-    from .. import pipeline
-
-    plan = decision.plan
-    assert decision.image_id is not None  # noqa: S101 - only local decisions come here
-    engine.tag(decision.image_id, plan.name, plan.tags.primary)
-    return pipeline.Outcome(
-        plan.name,
-        "up-to-date",
-        image_id=decision.image_id,
-        reference=plan.local_ref,
-        tags=plan.tags.tags,
-        reason=f"content {decision.key.tag} already built",
-    )
+    return {d.plan.name: d for d in assessment.decisions if d.plan.name in names and d.remote}
 
 
 @task(
@@ -255,29 +114,47 @@ def push(
     json: bool = False,
 ) -> None:
     """Push built images in dependency order: immutable tags first, verified, latest last."""
+    from .. import content
     from .. import registry as registry_mod
     from ..engine import Engine
 
     s = settings(c)
     target = parse_target(registry) if registry else s.target
-    plans = plans_for(s, select(s, listify(image), all, changed, base), latest=latest)
+    selection = select(s, listify(image), all, changed, base)
+    plans = plans_for(s, selection, latest=latest)
     engine = Engine.connect(s.builder)
-    for p in plans:
-        require_built(engine, p.local_ref, p.name)
+    missing = [p for p in plans if engine.image_id(p.local_ref) is None]
+    remote = _remote_content(s, selection, engine, target, missing)
+    for p in missing:
+        if p.name not in remote:
+            require_built(engine, p.local_ref, p.name)
     results: dict[str, dict[str, str]] = {}
     for p in plans:
         started = time.monotonic()
         with console.working(f"push {p.name} → {target}") as step:
-            pushed = registry_mod.push(
-                engine,
-                p.local_ref,
-                target,
-                p.name,
-                p.tags,
-                attempts=s.push_attempts,
-                max_wait=s.push_max_wait,
-                on_tag=lambda t: step(f"{t.reference.rsplit(':', 1)[1]} verified"),
-            )
+            if p.name in remote:
+                # Built from the same content elsewhere: tag it in the registry, upload nothing.
+                pushed = registry_mod.retag(
+                    target,
+                    p.name,
+                    remote[p.name].key.tag,
+                    p.tags,
+                    attempts=s.push_attempts,
+                    max_wait=s.push_max_wait,
+                    on_tag=lambda t: step(f"{t.reference.rsplit(':', 1)[1]} tagged, verified"),
+                )
+            else:
+                key = engine.labels(p.local_ref).get(content.KEY_LABEL)
+                pushed = registry_mod.push(
+                    engine,
+                    p.local_ref,
+                    target,
+                    p.name,
+                    content.with_key_tag(p.tags, key),
+                    attempts=s.push_attempts,
+                    max_wait=s.push_max_wait,
+                    on_tag=lambda t: step(f"{t.reference.rsplit(':', 1)[1]} verified"),
+                )
         results[p.name] = {t.reference: t.digest for t in pushed}
         digest = pushed[0].digest if pushed else "-"
         console.info(
@@ -294,67 +171,14 @@ def push(
         )
 
 
-class _BoardReporter:
-    """Shows a build run on the console's board: a live line per image while it builds (plain
-    step lines without a terminal), then one result line per image."""
-
-    def __init__(self, live: console.Board, *, single: bool) -> None:
-        self._live = live
-        self._single = single
-        self._lines: dict[str, console.Step] = {}  # images building now
-
-    def started(self, name: str) -> None:
-        self._lines[name] = self._live.start(f"build {name}")
-
-    def step(self, name: str, text: str) -> None:
-        self._lines[name](text)
-
-    def finished(self, outcome: pipeline.Outcome) -> None:
-        line = self._lines.pop(outcome.name, None)
-        if line is not None:
-            line.close()
-        if outcome.status == "built":
-            console.info(
-                f"[green]built[/] {outcome.reference}  "
-                f"[dim]{(outcome.image_id or '')[:19]}  {outcome.seconds:.1f}s[/]"
-            )
-        elif outcome.status == "up-to-date":
-            console.info(
-                f"[green]up-to-date[/] {outcome.reference}  [dim]{(outcome.image_id or '')[:19]}[/]"
-            )
-        elif outcome.status == "failed" and outcome.error is not None:
-            if not self._single:  # a single image's error is the run's error, printed once
-                console.error(outcome.error)
-        else:
-            console.info(f"[yellow]skipped[/] {outcome.name}: {escape(outcome.reason)}")
-
-
-def native_if_needed(
-    engine: Engine, plans: list[ImagePlan], *, quiet: Callable[[str], bool] = lambda _: False
-) -> list[ImagePlan]:
-    """Platforms from manifests or settings that this daemon cannot hold together (classic image
-    store) narrow to its own platform, with a warning (not for images ``quiet`` names); an
-    explicit --platform is never changed."""
-    several = [p for p in plans if len(p.platforms) > 1]
-    if not several or engine.supports_multi_platform():
-        return plans
-    for p in several:
-        if quiet(p.name):
-            continue
-        console.info(
-            f"[yellow]note[/]: {p.name} lists {', '.join(p.platforms)}; this Docker daemon's "
-            "classic image store holds one platform, so it is built for this machine's only "
-            "(enable the containerd image store to build them all)"
-        )
-    return [replace(p, platforms=()) if len(p.platforms) > 1 else p for p in plans]
-
-
 @task(
     name="test",
     iterable=["image"],
     help={
         **{k: HELP[k] for k in ("image", "all", "changed", "base")},
         "junit": "write JUnit XML reports into this directory (one per image and suite)",
+        "registry": "pull images not built here whose content is in this registry "
+        "(HOST[:PORT]/NAMESPACE)",
         "json": HELP["json"],
     },
 )
@@ -366,6 +190,7 @@ def run_tests(
     changed: bool = False,
     base: str | None = None,
     junit: str | None = None,
+    registry: str | None = None,
     json: bool = False,
 ) -> None:
     """Run built images' tests: structure.yaml and tests/test_*.py, their parents' too."""
@@ -376,7 +201,13 @@ def run_tests(
     selection = select(s, listify(image), all, changed, base)
     plans = plans_for(s, selection)
     engine = Engine.connect(s.builder)
-    for p in plans:
+    missing = [p for p in plans if engine.image_id(p.local_ref) is None]
+    remote = (
+        _remote_content(s, selection, engine, parse_target(registry), missing) if registry else {}
+    )
+    for p in missing:
+        if p.name in remote:  # the content was built elsewhere: pull it to run it
+            engine.tag(engine.pull(str(remote[p.name].remote)), p.name, p.tags.primary)
         require_built(engine, p.local_ref, p.name)
     junit_dir = Path(junit).resolve() if junit else None
     results: list[testing.SuiteResult] = []
