@@ -28,6 +28,7 @@ QUIET_STEPS = (
     "[internal] load build definition",
     "[internal] load .dockerignore",
     "[internal] load build context",
+    "[internal] load local bake definitions",
 )
 # A bake prefixes vertices with their target: `#12 [fx-base 2/3] RUN …`, `#20 [fx-base] exporting`.
 _BAKE_STEP_RE = re.compile(
@@ -70,6 +71,18 @@ class BuildLog:
                 return None
             self.tails.setdefault(match["id"], deque(maxlen=TAIL_LINES)).append(rest)
         return None
+
+
+def _named(line: str, target: str) -> str:
+    """A line of a bake of one target, which names no target (like ``buildx build``), as if it
+    did."""
+    if match := _STEP_RE.match(line):
+        if match["title"].startswith((f"[{target} ", f"[{target}]")):
+            return line
+        return f"#{match['id']} [{target} {match['title'][1:]}"
+    if (match := _STEP_LINE_RE.match(line)) and match["rest"].startswith("exporting to "):
+        return f"#{match['id']} [{target}] {match['rest']}"
+    return line
 
 
 def buildx_failure(request: BuildRequest, log: BuildLog) -> BuildError:
@@ -121,6 +134,7 @@ class BakeLog:
     _owners: dict[str, str] = field(default_factory=dict)  # vertex -> target it was last shown for
     _exports: dict[str, str] = field(default_factory=dict)  # export vertex -> target
     _written: dict[str, str] = field(default_factory=dict)
+    _shown: set[tuple[str, str]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         for target in self.targets:
@@ -128,6 +142,8 @@ class BakeLog:
 
     def feed(self, line: str, now: float = 0.0) -> tuple[str, str] | None:
         """Record one line; return (target, title) when a target's step starts."""
+        if len(self.targets) == 1:
+            line = _named(line, next(iter(self.targets)))
         match = _BAKE_STEP_RE.match(line)
         if match and match["target"] in self.targets:
             vertex, target = match["id"], match["target"]
@@ -139,7 +155,10 @@ class BakeLog:
             self._owners[vertex] = target
             title = f"[{match['inner']}] {match['text']}" if match["inner"] else match["text"]
             new = self.logs[target].feed(f"#{vertex} {title}")
-            return (target, new) if new else None
+            if new is None or (target, new) in self._shown:
+                return None  # BuildKit may show one step as several vertices (cached, not)
+            self._shown.add((target, new))
+            return target, new
         vertex = line[1:].split(" ", 1)[0] if line.startswith("#") else ""
         if vertex in self._exports:
             target = self._exports[vertex]
