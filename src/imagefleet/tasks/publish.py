@@ -39,7 +39,12 @@ if TYPE_CHECKING:
         "build_arg": "KEY=VALUE build argument; repeatable; wins over image.yml and ARG defaults",
         "platform": "target platform(s), e.g. linux/amd64; repeatable or comma-separated",
         "no_cache": "build without the layer cache",
-        "jobs": "how many images to build at once (dependency order is always kept); default 1",
+        "jobs": (
+            "BuildKit: how many bake calls run at once (each hands up to 100 images to BuildKit, "
+            "which builds the independent ones in parallel: more jobs only help past 100); "
+            "classic builder: how many images build at once. Dependency order is always kept; "
+            "default 1"
+        ),
         "dry_run": "print what would be built (order, args, labels, tags) and touch nothing",
         "json": HELP["json"],
     },
@@ -59,7 +64,7 @@ def build(
     dry_run: bool = False,
     json: bool = False,
 ) -> None:
-    """Build images in dependency order (in parallel with --jobs); tag them <name>:<git sha>."""
+    """Build images in dependency order, in batches through BuildKit; tag them <name>:<git sha>."""
     from .. import pipeline
     from ..engine import Engine
 
