@@ -19,8 +19,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from .engine import Engine, TargetResult
-from .errors import FleetError
+from .engine import BuildRequest, Engine, TargetResult
+from .errors import BuildFailedError, FleetError
 from .graph import Graph
 from .plan import ImagePlan
 
@@ -174,9 +174,10 @@ class _Run:
     def batches(self, engine: Engine, jobs: int) -> None:
         queue = _batches(self.order, self.graph, BATCH_MAX)
 
-        def build(batch: list[str]) -> dict[str, TargetResult]:
+        def requests(batch: list[str]) -> list[BuildRequest]:
+            # Made by the caller's thread: `self.local` grows there as batches finish.
             members = set(batch)
-            requests = [
+            return [
                 self.by_name[n].request(
                     no_cache=self.no_cache,
                     parents=parents_in_run(self.by_name[n], self.graph, self.local),
@@ -189,11 +190,9 @@ class _Run:
                 for n in batch
             ]
 
-            def step(name: str, text: str) -> None:
-                self.start(name)
-                self.report.step(name, text)
-
-            return engine.build_batch(requests, step)
+        def step(name: str, text: str) -> None:
+            self.start(name)
+            self.report.step(name, text)
 
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="bake") as pool:
             running: dict[Future[dict[str, TargetResult]], list[str]] = {}
@@ -202,7 +201,7 @@ class _Run:
                     for batch in list(queue):
                         if len(running) < jobs and self._ready(batch):
                             queue.remove(batch)
-                            running[pool.submit(build, batch)] = batch
+                            running[pool.submit(engine.build_batch, requests(batch), step)] = batch
                     assert running, f"no batch can start: {queue}"  # noqa: S101 - graph is a DAG
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in done:
@@ -247,8 +246,10 @@ class _Run:
                         plan.tags.tags,
                     )
                 )
-            elif result.error is not None:
-                error = result.error
+            elif result.error is not None or len(batch) == 1:  # a lone image is never cancelled
+                error = result.error or BuildFailedError(
+                    image=name, reason="BuildKit did not build it", details=()
+                )
                 self.finish(
                     Outcome(name, "failed", result.seconds, reason=error.message, error=error)
                 )

@@ -320,3 +320,23 @@ def test_ready_parents_are_local_images_for_children(
             "ghcr.io/webgrip/middle:latest": "middle:up-to-date"
         }
         assert engine.requests["leaf-a"].batch_parents == {}
+
+
+def test_a_lone_image_that_bake_did_not_run_fails_instead_of_looping(
+    family: tuple[Graph, list[ImagePlan]],
+) -> None:
+    graph, plans = family
+
+    class Silent(BakingEngine):
+        def build_batch(
+            self, requests: Sequence[BuildRequest], on_step: TargetStepCallback | None = None
+        ) -> dict[str, TargetResult]:
+            self.batches.append([r.image for r in requests])
+            return {r.image: TargetResult(r.image) for r in requests}
+
+    engine = Silent()
+    outcomes = {o.name: o for o in pipeline.run(engine, graph, plans)}
+    assert outcomes["base"].status == "failed"
+    assert "BuildKit did not build it" in outcomes["base"].reason
+    assert outcomes["leaf-a"].reason == "parent middle was skipped"
+    assert len(engine.batches) < 12
