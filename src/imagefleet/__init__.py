@@ -5,6 +5,7 @@ it loads nothing: each module is imported where it is used, so ``invoke --list``
 """
 
 __all__ = [
+    "bake",
     "buildlog",
     "catalog",
     "changes",

@@ -1,10 +1,12 @@
-"""Reading build output: BuildKit's ``--progress=plain`` lines and the classic builder's stream,
-down to progress titles and the typed error a failed build raises."""
+"""Reading build output: BuildKit's ``--progress=plain`` lines (of one build or of a bake, whose
+lines name their target) and the classic builder's stream, down to progress titles and the typed
+error a failed build raises."""
 
 from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -26,7 +28,13 @@ QUIET_STEPS = (
     "[internal] load build definition",
     "[internal] load .dockerignore",
     "[internal] load build context",
+    "[internal] load local bake definitions",
 )
+# A bake prefixes vertices with their target: `#12 [fx-base 2/3] RUN …`, `#20 [fx-base] exporting`.
+_BAKE_STEP_RE = re.compile(
+    r"^#(?P<id>\d+) \[(?P<target>[A-Za-z0-9_-]+)(?: (?P<inner>[^\]]*))?\] (?P<text>.*)$"
+)
+_WRITING_RE = re.compile(r"^#\d+ writing image (?P<id>sha256:[0-9a-f]+)")
 _CLASSIC_STEP_RE = re.compile(r"^Step (?P<n>\d+)/(?P<total>\d+) : (?P<instr>.*)$")
 
 
@@ -65,6 +73,18 @@ class BuildLog:
         return None
 
 
+def _named(line: str, target: str) -> str:
+    """A line of a bake of one target, which names no target (like ``buildx build``), as if it
+    did."""
+    if match := _STEP_RE.match(line):
+        if match["title"].startswith((f"[{target} ", f"[{target}]")):
+            return line
+        return f"#{match['id']} [{target} {match['title'][1:]}"
+    if (match := _STEP_LINE_RE.match(line)) and match["rest"].startswith("exporting to "):
+        return f"#{match['id']} [{target}] {match['rest']}"
+    return line
+
+
 def buildx_failure(request: BuildRequest, log: BuildLog) -> BuildError:
     """The error for a failed ``docker buildx build``: an unpullable base, or the failed step
     with its last lines."""
@@ -94,3 +114,73 @@ def classic_failure(request: BuildRequest, step: str, message: str, tail: deque[
             image=request.image, step=step, reason=message.strip()[:300], details=tail
         )
     return BuildFailedError(image=request.image, reason=message.strip()[:300], details=tail)
+
+
+@dataclass
+class BakeLog:
+    """A bake's ``--progress=plain`` output split by target: a :class:`BuildLog` per target, which
+    targets were exported (with the image ID written) and when each was first and last seen.
+
+    BuildKit shares identical steps between targets and prints a shared step under one of their
+    names, so a title may be filed under a sibling or a child: good for progress, and a failure
+    filed under a target whose parents in the batch were not exported is not proof of anything.
+    """
+
+    targets: frozenset[str]
+    logs: dict[str, BuildLog] = field(default_factory=dict)
+    exported: dict[str, str | None] = field(default_factory=dict)  # target -> image ID, if printed
+    first_seen: dict[str, float] = field(default_factory=dict)
+    last_seen: dict[str, float] = field(default_factory=dict)
+    _owners: dict[str, str] = field(default_factory=dict)  # vertex -> target it was last shown for
+    _exports: dict[str, str] = field(default_factory=dict)  # export vertex -> target
+    _written: dict[str, str] = field(default_factory=dict)
+    _shown: set[tuple[str, str]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        for target in self.targets:
+            self.logs.setdefault(target, BuildLog())
+
+    def feed(self, line: str, now: float = 0.0) -> tuple[str, str] | None:
+        """Record one line; return (target, title) when a target's step starts."""
+        if len(self.targets) == 1:
+            line = _named(line, next(iter(self.targets)))
+        match = _BAKE_STEP_RE.match(line)
+        if match and match["target"] in self.targets:
+            vertex, target = match["id"], match["target"]
+            self.first_seen.setdefault(target, now)
+            self.last_seen[target] = now
+            if match["inner"] is None and match["text"].startswith("exporting to "):
+                self._exports[vertex] = target
+                return None
+            self._owners[vertex] = target
+            title = f"[{match['inner']}] {match['text']}" if match["inner"] else match["text"]
+            new = self.logs[target].feed(f"#{vertex} {title}")
+            if new is None or (target, new) in self._shown:
+                return None  # BuildKit may show one step as several vertices (cached, not)
+            self._shown.add((target, new))
+            return target, new
+        vertex = line[1:].split(" ", 1)[0] if line.startswith("#") else ""
+        if vertex in self._exports:
+            target = self._exports[vertex]
+            if found := _WRITING_RE.match(line):
+                self._written[target] = found["id"]
+            elif line == f"#{vertex} DONE" or line.startswith(f"#{vertex} DONE "):
+                self.exported[target] = self._written.get(target)
+                self.last_seen[target] = now
+        elif vertex in self._owners:
+            target = self._owners[vertex]
+            self.last_seen[target] = now
+            self.logs[target].feed(line)
+        else:  # bake's own lines and the final summary: context for every target's error
+            for log in self.logs.values():
+                log.last.append(line)
+        return None
+
+    def all_exported(self, images: set[str], targets: Mapping[str, str]) -> bool:
+        """Whether every one of ``images`` (``targets``: image -> target) was exported: only then
+        is a failure filed under their child the child's own."""
+        return all(targets[i] in self.exported for i in images)
+
+    def failed(self, target: str) -> bool:
+        """Whether a step filed under ``target`` reported an error."""
+        return bool(self.logs[target].errors)

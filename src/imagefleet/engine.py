@@ -14,6 +14,7 @@ import logging
 import shutil
 import subprocess
 import tempfile
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,18 +23,21 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from . import bake
 from .buildlog import (
     QUIET_STEPS,
     TAIL_LINES,
-    BuildLog,
+    BakeLog,
     buildx_failure,
     classic_failure,
     classic_step,
 )
 from .errors import (
+    BuildError,
     BuildxMissingError,
     BuiltImageMissingError,
     DaemonUnreachableError,
+    FleetError,
     ImageNotAvailableError,
     MultiPlatformUnsupportedError,
     NoImageBuiltError,
@@ -60,6 +64,7 @@ def _sdk() -> Any:
 
 
 StepCallback = Callable[[str], None]
+TargetStepCallback = Callable[[str, str], None]  # (image, step title)
 
 
 @dataclass(frozen=True)
@@ -76,8 +81,22 @@ class BuildRequest:
     no_cache: bool = False
     base: str = ""
     from_scope: Mapping[str, str] = field(default_factory=dict)  # ARGs visible to FROM lines
-    # Parents built in this same run: reference as the Dockerfile names it -> local image.
+    # Parents built before this build (earlier in the run, or ready locally): reference as the
+    # Dockerfile names it -> local image.
     parents: Mapping[str, str] = field(default_factory=dict)
+    # Parents built in the same bake batch: reference as the Dockerfile names it -> image name.
+    batch_parents: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """What one image of a batch came to: built (``image_id``), failed (``error``), or neither
+    (not run: cancelled because another image of the batch failed)."""
+
+    image: str
+    image_id: str | None = None
+    error: FleetError | None = None
+    seconds: float = 0.0
 
 
 class Engine:
@@ -228,42 +247,60 @@ class Engine:
             raise MultiPlatformUnsupportedError(
                 image=request.image, platforms=", ".join(request.platforms)
             )
-        if self.use_buildx:
-            return self._build_buildx(request, on_step or (lambda _: None))
-        return self._build_classic(request, on_step or (lambda _: None))
+        if not self.use_buildx:
+            return self._build_classic(request, on_step or (lambda _: None))
+        step = on_step or (lambda _: None)
+        [result] = self._bake([request], lambda _image, title: step(title)).values()
+        if result.error is not None:
+            raise result.error
+        assert result.image_id is not None  # noqa: S101 - a lone target is built or failed
+        return result.image_id
 
-    def _build_buildx(self, request: BuildRequest, on_step: StepCallback) -> str:
-        with tempfile.TemporaryDirectory(prefix="imagefleet-") as tmp:
+    def build_batch(
+        self, requests: Sequence[BuildRequest], on_step: TargetStepCallback | None = None
+    ) -> dict[str, TargetResult]:
+        """Build ``requests`` together in one ``docker buildx bake``; one result per image.
+
+        Bake stops every other target when one fails and then writes no metadata file: images
+        whose export finished are built (ID from the log or their tag), the one whose step failed
+        carries its error, the rest were not run. The classic builder builds one at a time.
+        """
+        if not self.use_buildx:
+            raise BuildxMissingError()
+        results: dict[str, TargetResult] = {}
+        runnable: list[BuildRequest] = []
+        multi = any(len(r.platforms) > 1 for r in requests) and self.supports_multi_platform()
+        for request in requests:
+            if len(request.platforms) > 1 and not multi:
+                error = MultiPlatformUnsupportedError(
+                    image=request.image, platforms=", ".join(request.platforms)
+                )
+                results[request.image] = TargetResult(request.image, error=error)
+            elif all(p in {r.image for r in runnable} for p in request.batch_parents.values()):
+                runnable.append(request)  # requests come parents first
+            else:
+                results[request.image] = TargetResult(request.image)  # a parent cannot build
+        if runnable:
+            results.update(self._bake(runnable, on_step or (lambda _image, _title: None)))
+        return {r.image: results[r.image] for r in requests}
+
+    def _bake(
+        self, requests: Sequence[BuildRequest], on_step: TargetStepCallback
+    ) -> dict[str, TargetResult]:
+        targets = bake.target_names(r.image for r in requests)
+        images = {t: i for i, t in targets.items()}
+        log = BakeLog(frozenset(images))
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="imagefleet-bake-") as tmp:
+            definition = Path(tmp) / "bake.json"
             metadata = Path(tmp) / "metadata.json"
-            argv = [
-                "docker",
-                "buildx",
-                "build",
-                "--progress=plain",
-                "--load",
-                "--file",
-                str(request.dockerfile),
-                "--metadata-file",
-                str(metadata),
-            ]
-            for ref in request.tags:
-                argv += ["--tag", ref]
-            for key, value in request.build_args.items():
-                argv += ["--build-arg", f"{key}={value}"]
-            for key, value in request.labels.items():
-                argv += ["--label", f"{key}={value}"]
-            for reference, local in request.parents.items():
-                # A named context replaces the FROM/COPY --from reference: no pull, no retag.
-                argv += ["--build-context", f"{reference}=docker-image://{local}"]
-            if request.platforms:
-                argv += ["--platform", ",".join(request.platforms)]
-            if request.no_cache:
-                argv.append("--no-cache")
-            argv.append(str(request.context))
-            LOGGER.debug("running %s", " ".join(argv))
-            log = BuildLog()
+            definition.write_text(json.dumps(bake.definition(requests, targets), indent=1))
+            argv = ["docker", "buildx", "bake", "--file", str(definition)]
+            argv += ["--metadata-file", str(metadata), "--progress=plain", *targets.values()]
+            LOGGER.debug("running %s\n%s", " ".join(argv), definition.read_text())
             with subprocess.Popen(
                 argv,
+                cwd=tmp,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
@@ -273,18 +310,36 @@ class Engine:
                 assert proc.stdout is not None  # noqa: S101 - PIPE was asked for
                 for raw in proc.stdout:
                     line = raw.rstrip("\n")
-                    LOGGER.debug("%s | %s", request.image, line)
-                    title = log.feed(line)
-                    if title and not title.startswith(QUIET_STEPS):
-                        on_step(title)
+                    LOGGER.debug("bake | %s", line)
+                    found = log.feed(line, time.monotonic())
+                    if found and not found[1].startswith(QUIET_STEPS):
+                        on_step(images[found[0]], found[1])
                 code = proc.wait()
-            if code != 0:
-                raise buildx_failure(request, log)
-            image_id = json.loads(metadata.read_text()).get("containerimage.config.digest")
-        found = self.image_id(request.tags[0])
-        if found is None:
-            raise BuiltImageMissingError(image=request.image, ref=request.tags[0])
-        return found if image_id is None else str(image_id)
+            written = json.loads(metadata.read_text()) if metadata.is_file() else {}
+        finished = time.monotonic()
+        done: dict[str, TargetResult] = {}
+        for request in requests:
+            target = targets[request.image]
+            seconds = log.last_seen.get(target, finished) - log.first_seen.get(target, started)
+            image_id: str | None = None
+            if code == 0 or target in log.exported:
+                image_id = written.get(target, {}).get("containerimage.config.digest")
+                image_id = image_id or log.exported.get(target) or self.image_id(request.tags[0])
+                if image_id is None:
+                    error: BuildError = BuiltImageMissingError(
+                        image=request.image, ref=request.tags[0]
+                    )
+                    done[request.image] = TargetResult(request.image, error=error)
+                    continue
+                done[request.image] = TargetResult(request.image, str(image_id), None, seconds)
+            elif len(requests) == 1 or (
+                log.failed(target) and log.all_exported(_ancestors(request, requests), targets)
+            ):
+                error = buildx_failure(request, log.logs[target])
+                done[request.image] = TargetResult(request.image, None, error, seconds)
+            else:
+                done[request.image] = TargetResult(request.image)
+        return done
 
     def _build_classic(self, request: BuildRequest, on_step: StepCallback) -> str:
         # The classic builder has no named contexts; it does use a local image of the exact
@@ -388,6 +443,18 @@ def _split_tag(reference: str) -> tuple[str, str]:
     if not sep or "/" in tag:
         return reference, "latest"
     return repository, tag
+
+
+def _ancestors(request: BuildRequest, requests: Sequence[BuildRequest]) -> set[str]:
+    """Images of ``requests`` that ``request`` builds on, directly or not."""
+    by_image = {r.image: r for r in requests}
+    found: set[str] = set()
+    todo = list(request.batch_parents.values())
+    while todo:
+        image = todo.pop()
+        found.add(image)
+        todo.extend(p for p in by_image[image].batch_parents.values() if p not in found)
+    return found
 
 
 def stored_credentials(domain: str) -> dict[str, str] | None:

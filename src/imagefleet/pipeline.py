@@ -1,28 +1,35 @@
-"""Run a set of planned builds in dependency order, independent images in parallel.
+"""Run a set of planned builds in dependency order: batches of images handed to BuildKit at once
+(``docker buildx bake``), or one image at a time on the classic builder.
 
-An image starts as soon as every parent built in the same run has finished (so a fast branch of
-the graph does not wait for a slow sibling); at most ``jobs`` build at once. A failed image skips
-its descendants, with the reason, while unrelated images go on. Progress goes to a
-:class:`Reporter`; how it looks is the caller's business.
+With BuildKit, images go in build order into batches of at most :data:`BATCH_MAX`; a parent in
+the same batch is a ``target:`` context, one built before (or ``ready``) a local image; BuildKit
+runs the independent images of a batch in parallel, and ``jobs`` batches run at once when they
+share no images. With the classic builder an image starts as soon as its parents have finished,
+``jobs`` at once. Either way a failed image skips its descendants, with the reason, while
+unrelated images go on. Progress goes to a :class:`Reporter`; how it looks is the caller's.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from .engine import Engine
-from .errors import FleetError
+from .engine import BuildRequest, Engine, TargetResult
+from .errors import BuildFailedError, FleetError
 from .graph import Graph
 from .plan import ImagePlan
 
 LOGGER = logging.getLogger(__name__)
 
 Status = Literal["built", "up-to-date", "failed", "skipped"]
+
+# Images per bake call: one call is faster than many, but a failure cancels its whole batch.
+BATCH_MAX = 100
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,8 @@ class Outcome:
 
 class Reporter(Protocol):
     """Where :func:`run` reports progress. ``started`` and ``step`` come from the build threads
-    (several images at once with ``jobs`` > 1), ``finished`` from the thread that called ``run``."""
+    (several images at once), ``finished`` from the thread that called ``run``. An image of a
+    batch starts at its first step in BuildKit's log (or at its end, if it showed none)."""
 
     def started(self, name: str) -> None:
         """``name`` starts building."""
@@ -62,7 +70,8 @@ class Reporter(Protocol):
         """``name``'s build reached a step (``[2/5] RUN …``)."""
 
     def finished(self, outcome: Outcome) -> None:
-        """``outcome.name`` is done: built, failed, or skipped (then it never started)."""
+        """``outcome.name`` is done: built, failed, or skipped (then it never started, or only
+        showed steps in a batch that another image's failure cancelled)."""
 
 
 class _Quiet:
@@ -79,8 +88,8 @@ class _Quiet:
 
 
 def parents_in_run(plan: ImagePlan, graph: Graph, built: Mapping[str, str]) -> dict[str, str]:
-    """References to parents built in this run (or ready before it) -> their local images
-    (digest pins stay pinned)."""
+    """References to parents in ``built`` (image -> local image) -> their local images; digest
+    pins stay pinned."""
     return {
         ref.reference: built[ref.image]
         for ref in graph.parents[plan.name]
@@ -98,62 +107,222 @@ def run(
     reporter: Reporter | None = None,
     ready: Mapping[str, str] | None = None,
 ) -> list[Outcome]:
-    """Build ``plans``; return one outcome per plan, in build order. ``ready``: parents not built
-    in this run but up to date locally (image name -> local reference), which children build on."""
-    report = reporter or _Quiet()
-    by_name = {p.name: p for p in plans}
-    order = [n for wave in graph.waves(by_name) for n in wave]
-    sorter = graph.sorter(by_name)
-    results: dict[str, Outcome] = {}
-    built: dict[str, str] = dict(ready or {})
+    """Build ``plans``; return one outcome per plan, in build order.
 
-    def finish(outcome: Outcome) -> None:
-        results[outcome.name] = outcome
+    ``ready``: parents not built in this run but present locally (image name -> local image),
+    which their children here build on instead of pulling the published parent.
+    """
+    state = _Run(graph, plans, reporter or _Quiet(), ready or {}, no_cache)
+    if engine.use_buildx:
+        state.batches(engine, max(1, jobs))
+    else:
+        state.one_by_one(engine, max(1, jobs))
+    return [state.results[n] for n in state.order]
+
+
+class _Run:
+    """One run's bookkeeping: outcomes so far and the local images children build on."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        plans: Sequence[ImagePlan],
+        report: Reporter,
+        ready: Mapping[str, str],
+        no_cache: bool,
+    ) -> None:
+        self.graph = graph
+        self.by_name = {p.name: p for p in plans}
+        self.order = [n for wave in graph.waves(self.by_name) for n in wave]
+        self.report = report
+        self.no_cache = no_cache
+        self.results: dict[str, Outcome] = {}
+        self.local = dict(ready)  # image -> local image, for children: ready, then built here
+        self._started: set[str] = set()
+        self._lock = threading.Lock()
+
+    def start(self, name: str) -> None:
+        with self._lock:
+            first = name not in self._started
+            self._started.add(name)
+        if first:
+            self.report.started(name)
+
+    def finish(self, outcome: Outcome) -> None:
+        if outcome.status != "skipped":
+            self.start(outcome.name)
+        self.results[outcome.name] = outcome
         if outcome.status == "built":
-            built[outcome.name] = by_name[outcome.name].local_ref
-        sorter.done(outcome.name)
-        report.finished(outcome)
+            self.local[outcome.name] = self.by_name[outcome.name].local_ref
+        self.report.finished(outcome)
 
-    def build_one(plan: ImagePlan, parents: dict[str, str]) -> Outcome:
-        started = time.monotonic()
-        request = plan.request(no_cache=no_cache, parents=parents)
-        report.started(plan.name)
-        try:
-            image_id = engine.build(request, on_step=lambda text: report.step(plan.name, text))
-        except FleetError as exc:
-            return Outcome(
-                plan.name, "failed", time.monotonic() - started, reason=exc.message, error=exc
-            )
-        return Outcome(
-            plan.name, "built", time.monotonic() - started, image_id, plan.local_ref, plan.tags.tags
+    def blocked(self, name: str) -> Outcome | None:
+        """A skip if a parent in the run failed or was skipped."""
+        for parent in self.graph.parent_names(name):
+            if parent in self.results and self.results[parent].status != "built":
+                why = "failed" if self.results[parent].status == "failed" else "was skipped"
+                return Outcome(name, "skipped", reason=f"parent {parent} {why}")
+        return None
+
+    def skip_blocked(self) -> None:
+        for name in self.order:  # build order: a skip reaches grandchildren in one pass
+            if name not in self.results and (skip := self.blocked(name)) is not None:
+                self.finish(skip)
+
+    # -- BuildKit: batches ------------------------------------------------------------------
+
+    def batches(self, engine: Engine, jobs: int) -> None:
+        queue = _batches(self.order, self.graph, BATCH_MAX)
+
+        def requests(batch: list[str]) -> list[BuildRequest]:
+            # Made by the caller's thread: `self.local` grows there as batches finish.
+            members = set(batch)
+            return [
+                self.by_name[n].request(
+                    no_cache=self.no_cache,
+                    parents=parents_in_run(self.by_name[n], self.graph, self.local),
+                    batch_parents={
+                        ref.reference: ref.image
+                        for ref in self.graph.parents[n]
+                        if ref.image in members and "@" not in ref.reference
+                    },
+                )
+                for n in batch
+            ]
+
+        def step(name: str, text: str) -> None:
+            self.start(name)
+            self.report.step(name, text)
+
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="bake") as pool:
+            running: dict[Future[dict[str, TargetResult]], list[str]] = {}
+            try:
+                while queue or running:
+                    for batch in list(queue):
+                        if len(running) < jobs and self._ready(batch):
+                            queue.remove(batch)
+                            running[pool.submit(engine.build_batch, requests(batch), step)] = batch
+                    assert running, f"no batch can start: {queue}"  # noqa: S101 - graph is a DAG
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        batch = running.pop(future)
+                        rerun = self._settle(batch, future.result())
+                        # Cancelled by a sibling's failure: again (the cache keeps finished work);
+                        # a batch that settled nothing retries its first image alone.
+                        if len(rerun) == len(batch) and len(batch) > 1:
+                            queue[:0] = [rerun[:1], rerun[1:]]
+                        elif rerun:
+                            queue.insert(0, rerun)
+                    self.skip_blocked()
+                    queue = [
+                        b for b in ([n for n in b if n not in self.results] for b in queue) if b
+                    ]
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+
+    def _ready(self, batch: list[str]) -> bool:
+        members = set(batch)
+        return all(
+            p in self.results or p in members or p not in self.by_name
+            for n in batch
+            for p in self.graph.parent_names(n)
         )
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="build") as pool:
-        running: dict[Future[Outcome], str] = {}
-        try:
-            while sorter.is_active():
-                for name in sorted(sorter.get_ready()):
-                    bad = next(
-                        (
-                            p
-                            for p in graph.parent_names(name)
-                            if p in results and results[p].status != "built"
-                        ),
-                        None,
+    def _settle(self, batch: list[str], got: Mapping[str, TargetResult]) -> list[str]:
+        """Record what a batch built or failed; return the images it did not run."""
+        rerun = []
+        for name in batch:
+            result = got[name]
+            if result.image_id is not None:
+                plan = self.by_name[name]
+                self.finish(
+                    Outcome(
+                        name,
+                        "built",
+                        result.seconds,
+                        result.image_id,
+                        plan.local_ref,
+                        plan.tags.tags,
                     )
-                    if bad is not None:
-                        why = "failed" if results[bad].status == "failed" else "was skipped"
-                        finish(Outcome(name, "skipped", reason=f"parent {bad} {why}"))
+                )
+            elif result.error is not None or len(batch) == 1:  # a lone image is never cancelled
+                error = result.error or BuildFailedError(
+                    image=name, reason="BuildKit did not build it", details=()
+                )
+                self.finish(
+                    Outcome(name, "failed", result.seconds, reason=error.message, error=error)
+                )
+            else:
+                rerun.append(name)
+        self.skip_blocked()
+        return [n for n in rerun if n not in self.results]
+
+    # -- classic builder: one image per call ------------------------------------------------
+
+    def one_by_one(self, engine: Engine, jobs: int) -> None:
+        sorter = self.graph.sorter(self.by_name)
+
+        def build_one(plan: ImagePlan, parents: dict[str, str]) -> Outcome:
+            started = time.monotonic()
+            request = plan.request(no_cache=self.no_cache, parents=parents)
+            self.start(plan.name)
+            try:
+                image_id = engine.build(request, on_step=lambda t: self.report.step(plan.name, t))
+            except FleetError as exc:
+                seconds = time.monotonic() - started
+                return Outcome(plan.name, "failed", seconds, reason=exc.message, error=exc)
+            seconds = time.monotonic() - started
+            return Outcome(plan.name, "built", seconds, image_id, plan.local_ref, plan.tags.tags)
+
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="build") as pool:
+            running: dict[Future[Outcome], str] = {}
+            try:
+                while sorter.is_active():
+                    for name in sorted(sorter.get_ready()):
+                        if (skip := self.blocked(name)) is not None:
+                            self.finish(skip)
+                            sorter.done(name)
+                            continue
+                        plan = self.by_name[name]
+                        parents = parents_in_run(plan, self.graph, self.local)
+                        running[pool.submit(build_one, plan, parents)] = name
+                    if not running:
                         continue
-                    plan = by_name[name]
-                    running[pool.submit(build_one, plan, parents_in_run(plan, graph, built))] = name
-                if not running:
-                    continue
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    running.pop(future)
-                    finish(future.result())
-        except BaseException:
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-    return [results[n] for n in order]
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        running.pop(future)
+                        outcome = future.result()
+                        self.finish(outcome)
+                        sorter.done(outcome.name)
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+
+
+def _batches(order: Sequence[str], graph: Graph, limit: int) -> list[list[str]]:
+    """``order`` (build order) cut into batches of at most ``limit``. Connected images share a
+    batch where they fit, so batches that share nothing can run side by side; a family larger
+    than ``limit`` is cut in build order, its parts then wait for each other."""
+    chosen = set(order)
+    family: dict[str, str] = {}  # image -> first image of its connected family (union-find)
+
+    def root(name: str) -> str:
+        while family.setdefault(name, name) != name:
+            name = family[name]
+        return name
+
+    for name in order:
+        for parent in graph.parent_names(name):
+            if parent in chosen:
+                family[root(name)] = root(parent)
+    families: dict[str, list[str]] = {}
+    for name in order:
+        families.setdefault(root(name), []).append(name)
+    batches: list[list[str]] = []
+    for members in families.values():
+        if batches and len(batches[-1]) + len(members) <= limit:
+            batches[-1].extend(members)
+        else:
+            batches.extend(list(members[i : i + limit]) for i in range(0, len(members), limit))
+    return [sorted(b, key=order.index) for b in batches]

@@ -72,9 +72,14 @@ class ImagePlan:
         return f"{self.name}:{self.tags.primary}"
 
     def request(
-        self, *, no_cache: bool = False, parents: Mapping[str, str] | None = None
+        self,
+        *,
+        no_cache: bool = False,
+        parents: Mapping[str, str] | None = None,
+        batch_parents: Mapping[str, str] | None = None,
     ) -> BuildRequest:
-        """The engine request that carries this plan out (``parents``: built in this run)."""
+        """The engine request that carries this plan out (``parents``: reference -> local image
+        built before; ``batch_parents``: reference -> image built in the same batch)."""
         return BuildRequest(
             image=self.name,
             context=self.image.directory,
@@ -87,6 +92,7 @@ class ImagePlan:
             base=self.base,
             from_scope=self.image.dockerfile.from_scope(self.overrides),
             parents=dict(parents or {}),
+            batch_parents=dict(batch_parents or {}),
         )
 
     def as_dict(self, root: Path | None = None) -> dict[str, Any]:

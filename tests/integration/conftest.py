@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -90,3 +93,31 @@ def family(
         dockerfile.write_text(text.replace("localhost:5000/fleet", f"{registry.address}/fleet"))
     git(project, "commit", "-q", "--amend", "-a", "--no-edit")
     return project, {"INVOKE_FLEET_REGISTRY": f"{registry.address}/fleet"}
+
+
+@dataclass(frozen=True)
+class DockerCalls:
+    """A ``docker`` on ``PATH`` that records each command line, then runs the real one."""
+
+    env: dict[str, str]
+    log: Path
+
+    def calls(self, *prefix: str) -> list[list[str]]:
+        """Recorded command lines (without ``docker``) that start with ``prefix``."""
+        lines = self.log.read_text().splitlines() if self.log.is_file() else []
+        return [argv for line in lines if (argv := line.split(" "))[: len(prefix)] == [*prefix]]
+
+
+@pytest.fixture
+def docker_calls(tmp_path: Path) -> DockerCalls:
+    """Count the CLI's docker calls: pass ``env`` to the CLI, read ``calls`` afterwards."""
+    real = shutil.which("docker")
+    if real is None:
+        require("no docker CLI", "install docker.io")
+    assert real is not None
+    spy = tmp_path / "docker-spy"
+    spy.mkdir()
+    log = tmp_path / "docker-calls.log"
+    (spy / "docker").write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real} "$@"\n')
+    (spy / "docker").chmod(0o755)
+    return DockerCalls({"PATH": f"{spy}{os.pathsep}{os.environ['PATH']}"}, log)

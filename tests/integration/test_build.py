@@ -9,6 +9,7 @@ import pytest
 
 from imagefleet.engine import Engine
 from tests.helpers import git, invoke
+from tests.integration.conftest import DockerCalls
 
 pytestmark = pytest.mark.integration
 
@@ -141,3 +142,27 @@ def test_multi_platform_needs_the_containerd_store(project: Path, engine: Engine
     )
     assert result.code == 2, result.output
     assert "containerd image store" in result.stderr
+
+
+def test_a_failure_in_a_batch_keeps_the_siblings(
+    broken_project: Path, engine: Engine, docker_calls: DockerCalls
+) -> None:
+    result = invoke(broken_project, "build", "--all", "--json", env=docker_calls.env)
+    assert result.code == 4, result.output
+    assert "Traceback" not in result.output
+    outcomes = {o["image"]: o for o in json.loads(result.stdout)}
+    assert {n: o["status"] for n, o in outcomes.items()} == {
+        "fx-fails": "failed",
+        "fx-leaky": "built",
+        "fx-nobase": "failed",
+        "fx-wrongtests": "built",
+    }
+    assert "fixture-marker-42" in result.stderr  # the failed step's own lines
+    assert "base image 127.0.0.1:1/fleet/missing-base:1.0 cannot be pulled" in result.stderr
+    assert "error: 2 of 4 images failed (fx-fails, fx-nobase)" in result.stderr
+    sha = git(broken_project, "rev-parse", "HEAD")
+    assert engine.image_id(f"fx-leaky:{sha}") == outcomes["fx-leaky"]["id"]
+    # All four went to BuildKit at once; the images a failure cancelled went again.
+    bakes = docker_calls.calls("buildx", "bake")
+    assert len(bakes) <= 4
+    assert sorted(bakes[0][-4:]) == sorted(outcomes)

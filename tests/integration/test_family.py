@@ -14,6 +14,7 @@ import pytest
 
 from imagefleet.engine import Engine
 from tests.helpers import git, invoke
+from tests.integration.conftest import DockerCalls
 
 pytestmark = pytest.mark.integration
 
@@ -33,6 +34,7 @@ def _commit(project: Path, message: str) -> None:
 def test_family_builds_in_order_and_rebuilds_what_changed(
     family: tuple[Path, dict[str, str]],
     engine: Engine,
+    docker_calls: DockerCalls,
 ) -> None:
     project, env = family
 
@@ -49,8 +51,13 @@ def test_family_builds_in_order_and_rebuilds_what_changed(
     }
 
     # 1. Everything, two at a time, then publish it (the registry now holds "base v1").
-    built = invoke(project, "build", "--all", "--jobs", "2", "--json", env=env)
+    built = invoke(
+        project, "build", "--all", "--jobs", "2", "--json", env={**env, **docker_calls.env}
+    )
     assert built.code == 0, built.output
+    # One BuildKit call for the whole family, children on the targets of their parents.
+    assert len(docker_calls.calls("buildx", "bake")) == 1
+    assert docker_calls.calls("buildx", "build") == []
     outcomes = json.loads(built.stdout)
     assert [o["image"] for o in outcomes] == [
         "fx-base",
@@ -76,9 +83,18 @@ def test_family_builds_in_order_and_rebuilds_what_changed(
     )
     assert plan["waves"] == [["fx-base"], ["fx-middle"], ["fx-leaf-a", "fx-leaf-b"]]
     rebuilt = invoke(
-        project, "build", "--changed", "--base", "HEAD~1", "--jobs", "2", "--json", env=env
+        project,
+        "build",
+        "--changed",
+        "--base",
+        "HEAD~1",
+        "--jobs",
+        "2",
+        "--json",
+        env={**env, **docker_calls.env},
     )
     assert rebuilt.code == 0, rebuilt.output
+    assert len(docker_calls.calls("buildx", "bake")) == 2
     assert [o["image"] for o in json.loads(rebuilt.stdout)] == list(FAMILY)
     sha = git(project, "rev-parse", "HEAD")
     assert _cat(engine, f"fx-leaf-a:{sha}", "/etc/fx-middle-saw") == "base v2"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from imagefleet.buildlog import (
     QUIET_STEPS,
+    BakeLog,
     BuildLog,
     buildx_failure,
     classic_failure,
@@ -109,3 +110,83 @@ def test_classic_failure_elsewhere_carries_the_step_tail() -> None:
     assert type(error) is BuildStepError
     assert "at step [2/2] RUN false" in error.message
     assert error.details == ("x",)
+
+
+# Recorded from `docker buildx bake --progress=plain` (buildx 0.13.1, BuildKit 0.13, docker
+# driver): fx-fails fails at its third step, which cancels fx-slow; fx-solo was already exported.
+BAKE_LOGS = Path(__file__).resolve().parents[1] / "fixtures" / "bakelogs"
+BAKE_TARGETS = frozenset({"fx-fails", "fx-slow", "fx-solo"})
+
+
+def _bake(name: str, targets: frozenset[str]) -> tuple[BakeLog, list[tuple[str, str]]]:
+    log = BakeLog(targets)
+    steps = []
+    for n, line in enumerate((BAKE_LOGS / name).read_text().splitlines()):
+        if found := log.feed(line, now=float(n)):
+            steps.append(found)
+    return log, steps
+
+
+def test_bake_steps_are_filed_under_their_target_without_its_name() -> None:
+    _, steps = _bake("one-fails.txt", BAKE_TARGETS)
+    assert ("fx-fails", '[3/3] RUN echo "about to fail: fixture-marker-42" && false') in steps
+    assert ("fx-slow", "[3/3] RUN echo slow-start && sleep 4 && echo slow-end") in steps
+    assert ("fx-solo", "[internal] load build definition from Dockerfile") in steps
+    assert not any(target == "internal" for target, _ in steps)  # bake's own lines
+    assert len(steps) == len(set(steps))
+
+
+def test_bake_log_knows_what_was_exported_failed_and_cancelled() -> None:
+    log, _ = _bake("one-fails.txt", BAKE_TARGETS)
+    assert log.exported == {
+        "fx-solo": "sha256:1f39ae197f8cfb26885555e2593919a3aa8913e98979fb258ca8581f1f7c1951"
+    }
+    assert log.failed("fx-fails")
+    assert not log.failed("fx-slow")  # CANCELED, not an error of its own
+    assert not log.failed("fx-solo")
+    assert log.all_exported({"fx-solo"}, {"fx-solo": "fx-solo"})
+    assert not log.all_exported({"fx-slow"}, {"fx-slow": "fx-slow"})
+    assert log.first_seen["fx-solo"] < log.last_seen["fx-solo"]
+
+
+def test_bake_failure_of_one_target_is_its_step_and_its_lines() -> None:
+    log, _ = _bake("one-fails.txt", BAKE_TARGETS)
+    error = buildx_failure(REQUEST, log.logs["fx-fails"])
+    assert type(error) is BuildStepError
+    assert 'at step [3/3] RUN echo "about to fail' in error.message
+    assert "0.298 about to fail: fixture-marker-42" in error.details
+    assert not any("slow" in line for line in error.details)
+
+
+def test_bake_pull_failure_names_the_base() -> None:
+    targets = frozenset({"fx-base", "fx-middle", "fx-leaf-a", "fx-leaf-b", "fx-solo"})
+    log, _ = _bake("pull-fails.txt", targets)
+    assert [t for t in sorted(targets) if log.failed(t)] == ["fx-middle"]
+    error = buildx_failure(REQUEST, log.logs["fx-middle"])
+    assert isinstance(error, BaseImagePullError)
+    assert "base image localhost:5000/fleet/fx-base:latest cannot be pulled" in error.message
+
+
+def test_bake_of_a_family_exports_every_target() -> None:
+    targets = frozenset({"fx-base", "fx-middle", "fx-leaf-a", "fx-leaf-b", "fx-solo"})
+    log, steps = _bake("family.txt", targets)
+    assert set(log.exported) == targets
+    assert all(image and image.startswith("sha256:") for image in log.exported.values())
+    # Multi-stage titles keep their stage name after the target's.
+    assert any(t == "fx-leaf-b" and s.startswith("[stage-0 1/3] COPY --from=") for t, s in steps)
+
+
+def test_a_bake_of_one_target_names_none_and_is_still_read() -> None:
+    # A bake of a single target prints like `buildx build`: no target in the titles.
+    log = BakeLog(frozenset({"fx-plain"}))
+    lines = [*STEP_FAILED.splitlines(), "#9 exporting to image", "#9 DONE 0.1s"]
+    steps = [found for line in lines if (found := log.feed(line))]
+    assert ("fx-plain", '[3/3] RUN echo "about to fail: fixture-marker-42" && false') in steps
+    assert log.exported == {"fx-plain": None}
+    error = buildx_failure(REQUEST, log.logs["fx-plain"])
+    assert "0.215 about to fail: fixture-marker-42" in error.details
+    assert BakeLog(frozenset({"fx-plain"})).feed("#1 [internal] load local bake definitions") == (
+        "fx-plain",
+        "[internal] load local bake definitions",
+    )
+    assert "[internal] load local bake definitions".startswith(QUIET_STEPS)

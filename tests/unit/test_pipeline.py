@@ -1,9 +1,11 @@
-"""Scheduling of the build pipeline, with an engine double that records what it is asked."""
+"""Scheduling of the build pipeline, with engine doubles that record what they are asked: one
+image per call (the classic builder) and batches (BuildKit's bake)."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 
 from imagefleet import pipeline
 from imagefleet.catalog import discover
-from imagefleet.engine import BuildRequest, Engine, StepCallback
+from imagefleet.engine import BuildRequest, Engine, StepCallback, TargetResult, TargetStepCallback
 from imagefleet.errors import BuildStepError
 from imagefleet.git import GitState
 from imagefleet.graph import Graph
@@ -27,6 +29,7 @@ class RecordingEngine(Engine):
     """Builds nothing; records order, concurrency and requests; fails the images it is told to."""
 
     def __init__(self, fail: set[str] | None = None, seconds: float = 0.05) -> None:
+        self.use_buildx = False
         self.fail = fail or set()
         self.seconds = seconds
         self.started: list[str] = []
@@ -51,6 +54,59 @@ class RecordingEngine(Engine):
         if request.image in self.fail:
             raise BuildStepError(image=request.image, step="[1/1] RUN false", reason="exit code 1")
         return f"sha256:{request.image}"
+
+
+class BakingEngine(Engine):
+    """Builds nothing; records each batch and request. Images in ``fail`` fail; when one does,
+    the images in ``cancel`` of the same batch are not run, as bake cancels the rest. With
+    ``ambiguous``, a failure in a batch of several is filed under nobody (all not run)."""
+
+    def __init__(
+        self,
+        fail: set[str] | None = None,
+        cancel: set[str] | None = None,
+        *,
+        ambiguous: bool = False,
+        seconds: float = 0.05,
+    ) -> None:
+        self.use_buildx = True
+        self.fail = fail or set()
+        self.cancel = cancel or set()
+        self.ambiguous = ambiguous
+        self.seconds = seconds
+        self.batches: list[list[str]] = []
+        self.requests: dict[str, BuildRequest] = {}
+        self.running = 0
+        self.peak = 0
+        self._lock = threading.Lock()
+
+    def build_batch(
+        self, requests: Sequence[BuildRequest], on_step: TargetStepCallback | None = None
+    ) -> dict[str, TargetResult]:
+        with self._lock:
+            self.batches.append([r.image for r in requests])
+            self.requests.update({r.image: r for r in requests})
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        time.sleep(self.seconds)
+        failing = {r.image for r in requests} & self.fail
+        results: dict[str, TargetResult] = {}
+        for r in requests:
+            if on_step is not None:
+                on_step(r.image, "[1/1] FROM scratch")
+            lost = any(results[p].image_id is None for p in r.batch_parents.values())
+            if failing and self.ambiguous and len(requests) > 1:
+                results[r.image] = TargetResult(r.image)
+            elif r.image in self.fail:
+                error = BuildStepError(image=r.image, step="[1/1] RUN false", reason="exit code 1")
+                results[r.image] = TargetResult(r.image, error=error, seconds=1.5)
+            elif lost or (failing and r.image in self.cancel):
+                results[r.image] = TargetResult(r.image)
+            else:
+                results[r.image] = TargetResult(r.image, f"sha256:{r.image}", seconds=2.5)
+        with self._lock:
+            self.running -= 1
+        return results
 
 
 class RecordingReporter:
@@ -164,3 +220,123 @@ def test_each_image_is_reported_started_stepped_and_finished(
     assert ("finished", "middle", "failed") in events
     # Skipped images never start: only their outcome is reported.
     assert [e for e in events if e[1] == "leaf-a"] == [("finished", "leaf-a", "skipped")]
+
+
+def test_buildkit_builds_the_family_in_one_batch(
+    family: tuple[Graph, list[ImagePlan]],
+) -> None:
+    graph, plans = family
+    engine = BakingEngine()
+    outcomes = pipeline.run(engine, graph, plans, jobs=2)
+    assert engine.batches == [["base", "solo-1", "solo-2", "middle", "leaf-a", "leaf-b"]]
+    assert [(o.name, o.status, o.seconds) for o in outcomes][:2] == [
+        ("base", "built", 2.5),
+        ("solo-1", "built", 2.5),
+    ]
+    assert outcomes[0].image_id == "sha256:base"
+    assert outcomes[0].reference == next(p.local_ref for p in plans if p.name == "base")
+    # A parent in the same batch is a target of it; a digest pin stays pinned.
+    assert engine.requests["middle"].batch_parents == {"ghcr.io/webgrip/base:latest": "base"}
+    assert engine.requests["leaf-b"].batch_parents == {"ghcr.io/webgrip/middle:latest": "middle"}
+    assert all(r.parents == {} for r in engine.requests.values())
+
+
+def test_batches_are_bounded_and_later_ones_get_earlier_parents_as_images(
+    family: tuple[Graph, list[ImagePlan]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graph, plans = family
+    monkeypatch.setattr(pipeline, "BATCH_MAX", 2)
+    engine = BakingEngine()
+    outcomes = pipeline.run(engine, graph, plans, jobs=2)
+    assert {o.status for o in outcomes} == {"built"}
+    assert sorted(engine.batches) == [
+        ["base", "middle"],
+        ["leaf-a", "leaf-b"],
+        ["solo-1", "solo-2"],
+    ]
+    assert engine.batches[-1] == ["leaf-a", "leaf-b"]  # waits for its parents' batch
+    assert engine.peak == 2  # the solo batch shares nothing with the family: side by side
+    local = {p.name: p.local_ref for p in plans}
+    assert engine.requests["middle"].batch_parents == {"ghcr.io/webgrip/base:latest": "base"}
+    assert engine.requests["leaf-a"].parents == {"ghcr.io/webgrip/middle:latest": local["middle"]}
+    assert engine.requests["leaf-a"].batch_parents == {}
+
+
+def test_one_job_runs_one_batch_at_a_time(
+    family: tuple[Graph, list[ImagePlan]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graph, plans = family
+    monkeypatch.setattr(pipeline, "BATCH_MAX", 2)
+    engine = BakingEngine()
+    pipeline.run(engine, graph, plans, jobs=1)
+    assert engine.peak == 1
+    assert len(engine.batches) == 3
+
+
+def test_a_failure_in_a_batch_skips_descendants_and_reruns_the_cancelled(
+    family: tuple[Graph, list[ImagePlan]],
+) -> None:
+    graph, plans = family
+    engine = BakingEngine(fail={"middle"}, cancel={"solo-2"})
+    reporter = RecordingReporter()
+    outcomes = {o.name: o for o in pipeline.run(engine, graph, plans, reporter=reporter)}
+    assert outcomes["middle"].status == "failed"
+    assert "RUN false" in outcomes["middle"].reason
+    assert outcomes["middle"].seconds == 1.5
+    for leaf in ("leaf-a", "leaf-b"):
+        assert outcomes[leaf].status == "skipped"
+        assert outcomes[leaf].reason == "parent middle failed"
+    assert {outcomes[n].status for n in ("base", "solo-1", "solo-2")} == {"built"}
+    # Only the cancelled image goes again: not the failed one, nor its descendants.
+    assert engine.batches[1:] == [["solo-2"]]
+    # Started once although it ran twice; a skipped image may have shown steps before bake
+    # cancelled it, and then finishes skipped.
+    assert [e for e in reporter.events if e[:2] == ("started", "solo-2")] == [("started", "solo-2")]
+    assert [e for e in reporter.events if e[1] == "leaf-a"][-1] == ("finished", "leaf-a", "skipped")
+
+
+def test_a_failure_filed_under_nobody_is_found_by_building_alone(
+    family: tuple[Graph, list[ImagePlan]],
+) -> None:
+    graph, plans = family
+    engine = BakingEngine(fail={"middle"}, ambiguous=True)
+    outcomes = {o.name: o for o in pipeline.run(engine, graph, plans)}
+    assert outcomes["middle"].status == "failed"
+    assert {outcomes[n].status for n in ("leaf-a", "leaf-b")} == {"skipped"}
+    assert {outcomes[n].status for n in ("base", "solo-1", "solo-2")} == {"built"}
+    assert engine.batches[1] == ["base"]  # nothing settled: the first image alone
+    assert ["middle"] in engine.batches
+
+
+def test_ready_parents_are_local_images_for_children(
+    family: tuple[Graph, list[ImagePlan]],
+) -> None:
+    graph, plans = family
+    chosen = [p for p in plans if p.name in ("leaf-a", "leaf-b")]
+    ready = {"middle": "middle:up-to-date", "base": "base:up-to-date"}
+    for engine in (BakingEngine(), RecordingEngine()):
+        pipeline.run(engine, graph, chosen, ready=ready)
+        assert engine.requests["leaf-a"].parents == {
+            "ghcr.io/webgrip/middle:latest": "middle:up-to-date"
+        }
+        assert engine.requests["leaf-a"].batch_parents == {}
+
+
+def test_a_lone_image_that_bake_did_not_run_fails_instead_of_looping(
+    family: tuple[Graph, list[ImagePlan]],
+) -> None:
+    graph, plans = family
+
+    class Silent(BakingEngine):
+        def build_batch(
+            self, requests: Sequence[BuildRequest], on_step: TargetStepCallback | None = None
+        ) -> dict[str, TargetResult]:
+            self.batches.append([r.image for r in requests])
+            return {r.image: TargetResult(r.image) for r in requests}
+
+    engine = Silent()
+    outcomes = {o.name: o for o in pipeline.run(engine, graph, plans)}
+    assert outcomes["base"].status == "failed"
+    assert "BuildKit did not build it" in outcomes["base"].reason
+    assert outcomes["leaf-a"].reason == "parent middle was skipped"
+    assert len(engine.batches) < 12

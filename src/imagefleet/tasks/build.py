@@ -43,7 +43,12 @@ if TYPE_CHECKING:
         "registry": "also look content up in this registry (HOST[:PORT]/NAMESPACE): what is "
         "there is neither pulled nor built; `invoke push` then tags it in the registry",
         "no_deps": "never build parents outside the selection; refuse if one is out of date",
-        "jobs": "how many images to build at once (dependency order is always kept); default 1",
+        "jobs": (
+            "BuildKit: how many bake calls run at once (each hands up to 100 images to BuildKit, "
+            "which builds the independent ones in parallel: more jobs only help past 100); "
+            "classic builder: how many images build at once. Dependency order is always kept; "
+            "default 1"
+        ),
         "dry_run": "print what would be built (order, args, labels, tags) and touch nothing",
         "json": HELP["json"],
     },
@@ -67,7 +72,7 @@ def build(
     dry_run: bool = False,
     json: bool = False,
 ) -> None:
-    """Build images whose content changed, parents first (--jobs at once); tag <name>:<git sha>."""
+    """Build images whose content changed, in batches through BuildKit; tag <name>:<git sha>."""
     from .. import content, pipeline
     from ..engine import Engine
 

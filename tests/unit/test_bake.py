@@ -1,0 +1,85 @@
+"""The bake definition: targets, named contexts (same batch vs built before), args, labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from imagefleet.bake import context_key, contexts, definition, target_names
+from imagefleet.engine import BuildRequest
+
+BASE = BuildRequest(
+    image="fx-base",
+    context=Path("/p/images/fx-base"),
+    dockerfile=Path("/p/images/fx-base/Dockerfile"),
+    tags=("fx-base:abc",),
+    build_args={"VERSION": "1.2"},
+    labels={"org.opencontainers.image.title": "fx-base"},
+)
+LEAF = BuildRequest(
+    image="fx-leaf",
+    context=Path("/p/images/fx-leaf"),
+    dockerfile=Path("/p/images/fx-leaf/Dockerfile"),
+    tags=("fx-leaf:abc", "fx-leaf:latest"),
+    platforms=("linux/amd64",),
+    no_cache=True,
+    parents={"localhost:5000/fleet/fx-middle:1.0": "fx-middle:abc"},
+    batch_parents={"localhost:5000/fleet/fx-base:latest": "fx-base"},
+)
+
+
+def test_targets_carry_context_dockerfile_tags_args_labels_and_load() -> None:
+    found = definition([BASE, LEAF], target_names(["fx-base", "fx-leaf"]))
+    assert found["target"]["fx-base"] == {
+        "context": "/p/images/fx-base",
+        "dockerfile": "/p/images/fx-base/Dockerfile",
+        "tags": ["fx-base:abc"],
+        "args": {"VERSION": "1.2"},
+        "labels": {"org.opencontainers.image.title": "fx-base"},
+        "contexts": {},
+        "output": ["type=docker"],
+    }
+    leaf = found["target"]["fx-leaf"]
+    assert leaf["tags"] == ["fx-leaf:abc", "fx-leaf:latest"]
+    assert leaf["platforms"] == ["linux/amd64"]
+    assert leaf["no-cache"] is True
+
+
+def test_parents_in_the_batch_are_targets_earlier_ones_local_images() -> None:
+    assert contexts(LEAF, {"fx-base": "fx-base", "fx-leaf": "fx-leaf"}) == {
+        "localhost:5000/fleet/fx-base": "target:fx-base",
+        "localhost:5000/fleet/fx-middle:1.0": "docker-image://fx-middle:abc",
+    }
+
+
+def test_context_keys_are_what_the_dockerfile_frontend_looks_up() -> None:
+    # Measured on buildx 0.13.1: a `…:latest` key never matches in bake; other tags must stay.
+    assert context_key("localhost:5000/fleet/fx-base:latest") == "localhost:5000/fleet/fx-base"
+    assert context_key("localhost:5000/fleet/fx-base:v1") == "localhost:5000/fleet/fx-base:v1"
+    assert context_key("localhost:5000/fleet/fx-base") == "localhost:5000/fleet/fx-base"
+    assert context_key("docker.io/library/alpine:latest") == "alpine"
+    assert context_key("docker.io/library/alpine:3.20") == "alpine:3.20"
+    assert context_key("index.docker.io/org/tool:latest") == "org/tool"
+    pinned = "ghcr.io/o/x:latest@sha256:" + "a" * 64
+    assert context_key(pinned) == pinned
+
+
+def test_target_names_are_safe_and_unique() -> None:
+    assert target_names(["a.b", "a_b", "internal", "default", "ok-1"]) == {
+        "a.b": "a_b",
+        "a_b": "a_b_2",
+        "internal": "internal_",
+        "default": "default_",
+        "ok-1": "ok-1",
+    }
+
+
+def test_template_characters_stay_literal() -> None:
+    request = BuildRequest(
+        image="x",
+        context=Path("/c"),
+        dockerfile=Path("/c/Dockerfile"),
+        tags=("x:1",),
+        labels={"description": "uses ${HOME} and %{if}"},
+    )
+    found = definition([request], {"x": "x"})
+    assert found["target"]["x"]["labels"] == {"description": "uses $${HOME} and %%{if}"}
