@@ -16,6 +16,7 @@ import requests
 
 from imagefleet import localregistry
 from imagefleet import registry as registry_mod
+from imagefleet.content import KEY_LABEL, key_tag
 from imagefleet.engine import Engine
 from imagefleet.errors import RegistryUnreachableError
 from imagefleet.reference import parse_target
@@ -93,7 +94,9 @@ def test_push_verifies_every_tag_by_digest(
     pushed = json.loads(result.stdout)
     image_id = engine.image_id(f"fx-hello:{sha}")
     repo_digests = set(engine.repo_digests(f"fx-hello:{sha}"))
-    expected = {sha, f"sha-{sha[:12]}", "1.4.2", "1.4", "1", "stable", "latest"}
+    # The content key is published beside the image, so another machine finds this content.
+    key = key_tag(engine.labels(f"fx-hello:{sha}")[KEY_LABEL])
+    expected = {sha, f"sha-{sha[:12]}", "1.4.2", "1.4", "1", "stable", key, "latest"}
     assert _tags(registry, "team/fx-hello") == expected
     for tag in expected:
         ref = f"{registry.address}/team/fx-hello:{tag}"
@@ -101,7 +104,8 @@ def test_push_verifies_every_tag_by_digest(
         assert pushed["fx-hello"][ref] == digest
         assert config == image_id  # the registry holds exactly the local image
         assert f"{registry.address}/team/fx-hello@{digest}" in repo_digests
-    assert _tags(registry, "team/fx-plain") == {sha, f"sha-{sha[:12]}", "latest"}
+    plain = key_tag(engine.labels(f"fx-plain:{sha}")[KEY_LABEL])
+    assert _tags(registry, "team/fx-plain") == {sha, f"sha-{sha[:12]}", plain, "latest"}
 
 
 def test_latest_moves_last_and_only_after_the_rest(
@@ -166,7 +170,7 @@ def test_push_before_build_is_refused(project: Path, registry: localregistry.Loc
 
 
 def test_dirty_tree_pushes_marked_tags_only(
-    project: Path, registry: localregistry.LocalRegistry
+    project: Path, engine: Engine, registry: localregistry.LocalRegistry
 ) -> None:
     (project / "images" / "fx-plain" / "NOTES").write_text("uncommitted\n")
     _build(project, "fx-plain")
@@ -175,7 +179,9 @@ def test_dirty_tree_pushes_marked_tags_only(
         project, "push", "--image", "fx-plain", "--registry", registry.address, "--latest"
     )
     assert result.code == 0, result.output
-    assert _tags(registry, "fx-plain") == {f"{sha}-dirty", f"sha-{sha[:12]}-dirty"}
+    # No clean tag and no latest; the content key names exactly what was built, dirty or not.
+    key = key_tag(engine.labels(f"fx-plain:{sha}-dirty")[KEY_LABEL])
+    assert _tags(registry, "fx-plain") == {f"{sha}-dirty", f"sha-{sha[:12]}-dirty", key}
 
 
 def test_registry_unreachable(project: Path) -> None:
