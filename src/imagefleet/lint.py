@@ -24,7 +24,7 @@ _TIMEOUT = 120
 
 
 @dataclass(frozen=True)
-class Finding:
+class HadolintFinding:
     """One hadolint finding."""
 
     image: str
@@ -46,7 +46,7 @@ class Finding:
 class Result:
     """hadolint's verdict over a set of Dockerfiles."""
 
-    findings: tuple[Finding, ...]
+    findings: tuple[HadolintFinding, ...]
     failed: bool  # hadolint's own exit code: findings at or above failure-threshold
 
 
@@ -83,7 +83,7 @@ def run(dockerfiles: Sequence[tuple[str, Path]], root: Path, config: Path | None
     except json.JSONDecodeError as exc:
         raise HadolintFailedError(reason=last_line(done.stderr), config=CONFIG) from exc
     findings = tuple(
-        Finding(
+        HadolintFinding(
             by_path.get(item["file"], item["file"]),
             item["code"],
             item["level"],

@@ -60,7 +60,7 @@ _TRIVY_COMMON = (
 
 
 @dataclass(frozen=True)
-class Finding:
+class ScanFinding:
     """One problem a scanner reported."""
 
     kind: Kind
@@ -88,11 +88,11 @@ class ScanReport:
 
     image: str
     reference: str
-    findings: tuple[Finding, ...]
+    findings: tuple[ScanFinding, ...]
     sbom: str | None
     vulnerabilities_skipped: str | None  # why there was no vulnerability scan, if there was none
 
-    def at_or_above(self, severity: str) -> tuple[Finding, ...]:
+    def at_or_above(self, severity: str) -> tuple[ScanFinding, ...]:
         """The findings of ``severity`` or worse (``severity`` as :func:`parse_severity` takes)."""
         threshold = _RANK[parse_severity(severity)]
         return tuple(f for f in self.findings if _RANK[f.severity] >= threshold)
@@ -143,10 +143,10 @@ def _entries(result: Mapping[str, Any], key: str) -> Iterator[Mapping[str, Any]]
             yield entry
 
 
-def parse_report(report: Mapping[str, Any]) -> list[Finding]:
+def parse_report(report: Mapping[str, Any]) -> list[ScanFinding]:
     """The findings in a trivy JSON report (``--format json``, schema version 2)."""
     artifact = report.get("ArtifactName")
-    findings: list[Finding] = []
+    findings: list[ScanFinding] = []
     for result in report.get("Results") or ():
         target = str(result.get("Target", ""))
         for miss in _entries(result, "Misconfigurations"):
@@ -154,7 +154,7 @@ def parse_report(report: Mapping[str, Any]) -> list[Finding]:
                 continue
             cause = miss.get("CauseMetadata") or {}
             findings.append(
-                Finding(
+                ScanFinding(
                     "config",
                     str(miss.get("ID") or miss.get("AVDID") or "?"),
                     _severity(miss.get("Severity")),
@@ -168,7 +168,7 @@ def parse_report(report: Mapping[str, Any]) -> list[Finding]:
             # and lines of trivy's own rendering of the config, which mean nothing to a reader.
             in_config = target == artifact
             findings.append(
-                Finding(
+                ScanFinding(
                     "secret",
                     str(secret.get("RuleID") or "?"),
                     _severity(secret.get("Severity")),
@@ -180,7 +180,7 @@ def parse_report(report: Mapping[str, Any]) -> list[Finding]:
         for vuln in _entries(result, "Vulnerabilities"):
             package = f"{vuln.get('PkgName', '?')}@{vuln.get('InstalledVersion', '?')}"
             findings.append(
-                Finding(
+                ScanFinding(
                     "vuln",
                     str(vuln.get("VulnerabilityID") or "?"),
                     _severity(vuln.get("Severity")),
@@ -191,7 +191,7 @@ def parse_report(report: Mapping[str, Any]) -> list[Finding]:
     return list(dict.fromkeys(findings))  # ENV and build history often repeat one secret
 
 
-def _order(finding: Finding) -> tuple[int, str, str, int, str]:
+def _order(finding: ScanFinding) -> tuple[int, str, str, int, str]:
     return (
         -_RANK[finding.severity],
         finding.kind,
@@ -277,7 +277,7 @@ def go_literal(text: str) -> str:
 # -- the scans ---------------------------------------------------------------------------------
 
 
-def scan_dockerfile(dockerfile: Path) -> list[Finding]:
+def scan_dockerfile(dockerfile: Path) -> list[ScanFinding]:
     """Misconfigurations of one Dockerfile (trivy's built-in checks, no network)."""
     if not dockerfile.is_file():
         raise NotADockerfileError(path=dockerfile)

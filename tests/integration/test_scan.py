@@ -12,14 +12,14 @@ import pytest
 from imagefleet import scan, tools
 from imagefleet.engine import Engine
 from imagefleet.errors import EnvironmentProblem, ExitCode, NotBuiltError, ScanError
-from imagefleet.scan import Finding, scan_dockerfile, scan_image
+from imagefleet.scan import ScanFinding, scan_dockerfile, scan_image
 from tests.helpers import FIXTURES, invoke, require
 
 pytestmark = pytest.mark.integration
 
 # Nothing listens on port 1 of loopback: trivy's DB is unreachable here, on any machine.
 UNREACHABLE_DB = "127.0.0.1:1/fleet/trivy-db:2"
-PLANTED = Finding(
+PLANTED = ScanFinding(
     "secret", "aws-access-key-id", "CRITICAL", "AWS Access Key ID", "/etc/fleet/credentials", 4
 )
 

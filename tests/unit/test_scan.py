@@ -13,7 +13,7 @@ import pytest
 
 from imagefleet import scan
 from imagefleet.errors import ExitCode, UsageError, last_line
-from imagefleet.scan import SEVERITIES, Finding, ScanReport, parse_report, parse_severity
+from imagefleet.scan import SEVERITIES, ScanFinding, ScanReport, parse_report, parse_severity
 from tests.helpers import FIXTURES
 
 SAMPLES = FIXTURES / "scan"
@@ -67,8 +67,8 @@ OCI repository error: 1 error occurred:
 """
 
 
-def _finding(severity: str, ident: str = "X") -> Finding:
-    return Finding("secret", ident, severity, "t", "/f")
+def _finding(severity: str, ident: str = "X") -> ScanFinding:
+    return ScanFinding("secret", ident, severity, "t", "/f")
 
 
 @pytest.mark.parametrize("text", ["high", "HIGH", " High ", "critical", "unknown"])
@@ -114,7 +114,7 @@ def test_report_as_dict_counts_every_severity() -> None:
 def test_parse_recorded_secret_report() -> None:
     findings = parse_report(json.loads(SECRET_SAMPLE.read_text()))
     assert findings == [
-        Finding(
+        ScanFinding(
             "secret",
             "aws-access-key-id",
             "CRITICAL",
@@ -123,7 +123,7 @@ def test_parse_recorded_secret_report() -> None:
             4,
         ),
         # ENV and its history line name the same key: one finding, without config JSON lines.
-        Finding("secret", "aws-access-key-id", "CRITICAL", "AWS Access Key ID", "image config"),
+        ScanFinding("secret", "aws-access-key-id", "CRITICAL", "AWS Access Key ID", "image config"),
     ]
 
 
@@ -139,8 +139,10 @@ def test_parse_recorded_config_report() -> None:
 
 def test_parse_vulnerabilities_and_odd_severities() -> None:
     assert parse_report(VULN_REPORT) == [
-        Finding("vuln", "CVE-2024-0001", "MEDIUM", "openssl: something bad", "libcrypto3@3.1.4-r5"),
-        Finding("vuln", "CVE-2024-0002", "UNKNOWN", "CVE-2024-0002", "busybox@1.36.1-r15"),
+        ScanFinding(
+            "vuln", "CVE-2024-0001", "MEDIUM", "openssl: something bad", "libcrypto3@3.1.4-r5"
+        ),
+        ScanFinding("vuln", "CVE-2024-0002", "UNKNOWN", "CVE-2024-0002", "busybox@1.36.1-r15"),
     ]
 
 
