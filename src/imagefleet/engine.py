@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import shutil
 import subprocess
 import tempfile
@@ -465,9 +466,22 @@ def stored_credentials(domain: str) -> dict[str, str] | None:
     return {k: str(v) for k, v in found.items() if isinstance(v, str)}
 
 
+# Where the Docker CLI looks for its plugins (user's first), as documented for CLI plugins.
+_PLUGIN_DIRS = (
+    "/usr/local/lib/docker/cli-plugins",
+    "/usr/local/libexec/docker/cli-plugins",
+    "/usr/lib/docker/cli-plugins",
+    "/usr/libexec/docker/cli-plugins",
+)
+
+
 def _has_buildx() -> bool:
     if shutil.which("docker") is None:
         return False
+    config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    for directory in (config / "cli-plugins", *map(Path, _PLUGIN_DIRS)):
+        if (directory / "docker-buildx").is_file():
+            return True  # found where the CLI finds it: no need to start it (every build pays)
     done = subprocess.run(
         ["docker", "buildx", "version"], capture_output=True, check=False, stdin=subprocess.DEVNULL
     )

@@ -50,9 +50,10 @@ class GitState:
         return self.sha[:12]
 
 
-def _branch(root: Path) -> str | None:
-    name = run_git(root, "rev-parse", "--abbrev-ref", "HEAD")
-    if name != "HEAD":
+def _branch(status_header: str) -> str | None:
+    # `git status --branch` heads its output with "## main...origin/main" or "## HEAD (no branch)".
+    name = status_header.removeprefix("## ").split("...", 1)[0].strip()
+    if name and not name.startswith(("HEAD (no branch)", "No commits yet")):
         return name
     # Detached HEAD, as in most CI checkouts: GitHub Actions names the branch it built.
     if os.environ.get("GITHUB_REF_TYPE") == "branch" and os.environ.get("GITHUB_REF_NAME"):
@@ -71,20 +72,24 @@ def _clean_url(url: str) -> str:
 
 def state(root: Path) -> GitState:
     """Read the checkout's state; raise :class:`GitError` when ``root`` is not a git checkout."""
+    # Three git calls, not five: this runs at the start of every build.
     try:
-        sha = run_git(root, "rev-parse", "--verify", "HEAD^{commit}")
+        sha, _, when = run_git(root, "log", "-1", "--format=%H %ct").partition(" ")
     except GitError as exc:
         raise NotAGitCheckoutError(root=root) from exc
-    porcelain = run_git(root, "status", "--porcelain", "--untracked-files=normal")
-    committed = datetime.fromtimestamp(int(run_git(root, "log", "-1", "--format=%ct")), tz=UTC)
+    if not sha:
+        raise NotAGitCheckoutError(root=root)
+    header, _, changes = run_git(
+        root, "status", "--porcelain", "--branch", "--untracked-files=normal"
+    ).partition("\n")
     try:
         origin: str | None = _clean_url(run_git(root, "remote", "get-url", "origin"))
     except GitError:
         origin = None
     return GitState(
         sha=sha,
-        dirty=bool(porcelain),
-        branch=_branch(root),
-        committed_at=committed,
+        dirty=bool(changes.strip()),
+        branch=_branch(header),
+        committed_at=datetime.fromtimestamp(int(when), tz=UTC),
         origin=origin,
     )
