@@ -55,6 +55,51 @@ def _file_digest(path: Path) -> str:
     return f"{executable}{sha.hexdigest()}"
 
 
+class DigestCache:
+    """File digests remembered between runs, each trusted while the file's size, modification
+    time (ns), inode and mode are unchanged (the rule git's index uses), so a run where nothing
+    changed reads no file twice. Kept in one JSON file; a missing or broken one is rebuilt."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.entries: dict[str, list[Any]] = {}
+        self.dirty = False
+        if path is not None:
+            try:
+                loaded = json.loads(path.read_text(encoding="utf-8"))
+                if isinstance(loaded, dict) and loaded.get("scheme") == _SCHEME:
+                    self.entries = dict(loaded.get("files") or {})
+            except (OSError, ValueError):
+                self.entries = {}
+
+    def digest(self, path: Path) -> str:
+        """The digest of ``path``, from the cache when the file is unchanged."""
+        info = path.lstat()
+        stamp = [info.st_size, info.st_mtime_ns, info.st_ino, info.st_mode]
+        key = str(path)
+        cached = self.entries.get(key)
+        if cached is not None and cached[:4] == stamp:
+            return str(cached[4])
+        value = _file_digest(path)
+        self.entries[key] = [*stamp, value]
+        self.dirty = True
+        return value
+
+    def save(self) -> None:
+        """Write the cache back if anything was added (atomically; failures are harmless)."""
+        if self.path is None or not self.dirty:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            scratch = self.path.with_suffix(f".{os.getpid()}.tmp")
+            scratch.write_text(
+                json.dumps({"scheme": _SCHEME, "files": self.entries}), encoding="utf-8"
+            )
+            scratch.replace(self.path)
+        except OSError:
+            pass  # a cache that cannot be written costs time, never correctness
+
+
 @dataclass(frozen=True)
 class ContentKey:
     """An image's content key and the parts it was made of."""
@@ -136,6 +181,7 @@ class Keys:
     graph: Graph
     list_files: ListFiles
     resolve: Resolve
+    cache: DigestCache = field(default_factory=lambda: DigestCache(None))
     keys: dict[str, ContentKey] = field(default_factory=dict)
 
     def of(self, plan: ImagePlan, plans: Mapping[str, ImagePlan]) -> ContentKey:
@@ -153,7 +199,7 @@ class Keys:
         }
         context = plan.image.directory
         files = {
-            path.relative_to(context).as_posix(): _file_digest(path)
+            path.relative_to(context).as_posix(): self.cache.digest(path)
             for path in self.list_files(context, plan.image.dockerfile_path)
         }
         labels = {
@@ -193,6 +239,7 @@ class Existing:
     key: str
     inputs: str | None
     created: str
+    tags: tuple[str, ...] = ()  # its local references (``name:tag``)
 
 
 @dataclass(frozen=True)
@@ -205,6 +252,7 @@ class Decision:
     reasons: tuple[str, ...] = ()
     image_id: str | None = None  # the local image that already has this content
     remote: str | None = None  # or the registry reference that does
+    local_tags: tuple[str, ...] = ()  # that local image's references
 
     @property
     def up_to_date(self) -> bool:
@@ -241,6 +289,7 @@ def existing_images(rows: Sequence[Mapping[str, Any]]) -> list[Existing]:
                     key=str(labels[KEY_LABEL]),
                     inputs=labels.get(INPUTS_LABEL),
                     created=str(row.get("Created", "")),
+                    tags=tuple(str(t) for t in row.get("RepoTags") or ()),
                 )
             )
     return found
@@ -272,7 +321,9 @@ def decide(
         if plan.name in force:
             decisions.append(Decision(plan, key, "build", ("--force",)))
         elif found is not None:
-            decisions.append(Decision(plan, key, "up-to-date", image_id=found.image_id))
+            decisions.append(
+                Decision(plan, key, "up-to-date", image_id=found.image_id, local_tags=found.tags)
+            )
         elif in_registry is not None and (remote := in_registry(plan, key)):
             decisions.append(Decision(plan, key, "up-to-date", remote=remote))
         else:
@@ -317,14 +368,17 @@ def assess(
     *,
     force: bool = False,
     in_registry: Callable[[ImagePlan, ContentKey], str | None] | None = None,
+    cache: Path | None = None,
 ) -> Assessment:
     """Decide, with one listing of the engine's images, which of ``selected`` (and of their
-    ``ancestors`` outside the selection) need building; nothing is changed."""
+    ``ancestors`` outside the selection) need building; nothing is changed but the file-digest
+    ``cache``."""
     from .engine import context_files
 
     plans = {p.name: p for p in (*ancestors, *selected)}
     order = [n for wave in graph.waves(plans) for n in wave]
-    keys = Keys(graph, context_files, engine.image_id)
+    digests = DigestCache(cache)
+    keys = Keys(graph, context_files, engine.image_id, digests)
     existing = existing_images(engine.labelled_images(KEY_LABEL))
     decisions = decide(
         [plans[n] for n in order],
@@ -333,6 +387,7 @@ def assess(
         force=[p.name for p in selected] if force else (),
         in_registry=in_registry,
     )
+    digests.save()
     return Assessment(tuple(decisions), frozenset(p.name for p in selected))
 
 

@@ -6,6 +6,8 @@ task flags. Library functions take a :class:`Settings`, never the Invoke context
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +80,14 @@ class Settings:
     local_registry_port: int = DEFAULTS["local_registry"]["port"]
     local_registry_dir: Path = field(default=Path(DEFAULTS["local_registry"]["state_dir"]))
     helm: HelmSettings = field(default_factory=HelmSettings)
+
+    @property
+    def content_cache(self) -> Path:
+        """Where file digests for content keys are remembered between runs: the user's cache
+        directory, one file per checkout (never inside the tree, which it would make dirty)."""
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        checkout = hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
+        return base / "imagefleet" / f"content-files-{checkout}.json"
 
     @property
     def targets(self) -> tuple[Target, ...]:

@@ -104,6 +104,7 @@ def build(
         [p for p in everything if p.name not in chosen],
         force=force or no_cache,
         in_registry=in_registry(target) if target else None,
+        cache=s.content_cache,
     )
     _parents_first(assessment, selection, no_deps=no_deps)
 
@@ -198,7 +199,8 @@ def _reuse(engine: Engine, decision: content.Decision) -> pipeline.Outcome:
             tags=plan.tags.tags,
             reason=f"content {decision.key.tag} is in the registry",
         )
-    engine.tag(decision.image_id, plan.name, plan.tags.primary)
+    if plan.local_ref not in decision.local_tags:  # a rerun of the same commit tags nothing
+        engine.tag(decision.image_id, plan.name, plan.tags.primary)
     return pipeline.Outcome(
         plan.name,
         "up-to-date",

@@ -187,6 +187,7 @@ def _decisions(
         selection.graph,
         [p for p in plans if p.name in chosen],
         [p for p in plans if p.name not in chosen],
+        cache=s.content_cache,
     )
     return {d.plan.name: d for d in assessment.decisions}
 

@@ -47,6 +47,7 @@ def _remote_content(
         [p for p in everything if p.name in names],
         [p for p in everything if p.name not in names],
         in_registry=in_registry(target),
+        cache=s.content_cache,
     )
     return {d.plan.name: d for d in assessment.decisions if d.plan.name in names and d.remote}
 
