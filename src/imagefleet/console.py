@@ -87,6 +87,18 @@ def emit(text: str) -> None:
     print(redact(text))
 
 
+def lines(text: Sequence[str]) -> None:
+    """Human output on stdout, printed literally (never read as markup): many lines at once."""
+    joined = redact("\n".join(text))
+    if out.is_terminal:
+        from rich.text import Text
+
+        out.print(Text(joined))
+    elif joined:
+        out.file.write(joined + "\n")
+        out.file.flush()
+
+
 def emit_json(data: Any) -> None:
     """Machine output: JSON on stdout, nothing else there."""
     emit(json.dumps(data, indent=2, sort_keys=False))

@@ -429,6 +429,12 @@ def context_files(context: Path, dockerfile: Path) -> list[Path]:
     if ignore.is_file():
         lines = (line.strip() for line in ignore.read_text(encoding="utf-8").splitlines())
         patterns = [line for line in lines if line and not line.startswith("#")]
+    if not patterns:  # nothing ignored: every file (the Docker SDK's matcher is slow per file)
+        return sorted(
+            Path(top) / name
+            for top, dirs, files in os.walk(context)
+            for name in (*files, *(d for d in dirs if (Path(top) / d).is_symlink()))
+        )
     relative = (
         dockerfile.relative_to(context).as_posix() if dockerfile.is_relative_to(context) else None
     )

@@ -117,8 +117,11 @@ def build(
     ready = {**assessment.ready, **_pull_parents(engine, selection, assessment, to_build)}
     with console.board() as live:
         reporter = _BoardReporter(live, single=len(plans) == 1)
-        for outcome in current:
-            reporter.finished(outcome)
+        if len(current) <= _LISTED:
+            for outcome in current:
+                reporter.finished(outcome)
+        else:  # a fleet: one line, not a thousand
+            console.info(f"[green]up-to-date[/] {len(current)} images (content already built)")
         built = pipeline.run(
             engine,
             selection.graph,
@@ -131,6 +134,10 @@ def build(
     by_name = {o.name: o for o in (*current, *built)}
     outcomes = [by_name[n] for n in [p.name for p in everything] if n in by_name]
     _summarize(outcomes, time.monotonic() - started, json=json)
+
+
+# Past this many images, up-to-date ones are counted rather than listed one per line.
+_LISTED = 50
 
 
 def _parents_first(assessment: content.Assessment, selection: Selection, *, no_deps: bool) -> None:
@@ -151,9 +158,14 @@ def _summarize(outcomes: list[pipeline.Outcome], seconds: float, *, json: bool) 
     """The run's table (and JSON); raise the run's error when an image failed."""
     if json:
         console.emit_json([o.as_dict() for o in outcomes])
+    current = sum(o.status == "up-to-date" for o in outcomes)
+    shown = (
+        outcomes if len(outcomes) <= _LISTED else [o for o in outcomes if o.status != "up-to-date"]
+    )
     if len(outcomes) > 1:
         console.table(
-            f"{len(outcomes)} images in {seconds:.1f}s",
+            f"{len(outcomes)} images in {seconds:.1f}s"
+            + (f" ({current} up to date, not listed)" if len(shown) < len(outcomes) else ""),
             ("image", "result", "seconds", "tags / reason"),
             [
                 (
@@ -164,7 +176,7 @@ def _summarize(outcomes: list[pipeline.Outcome], seconds: float, *, json: bool) 
                     if o.status in ("built", "up-to-date")
                     else o.reason,
                 )
-                for o in outcomes
+                for o in shown
             ],
             stderr=json,
         )

@@ -223,24 +223,25 @@ def show_plan(
             }
         )
         return
+    lines: list[str] = []  # printed at once: a thousand images are ten thousand lines
     for index, wave in enumerate(waves, 1):
-        console.out.print(f"[bold]wave {index}[/]: {', '.join(wave)}")
+        lines.append(f"wave {index}: {', '.join(wave)}")
         for name in wave:
             p = by_name[name]
             parents = selection.graph.parent_names(name)
-            console.out.print(f"  [bold]{p.name}[/]  ({p.image.directory.relative_to(s.root)})")
-            console.out.print(f"    base       {p.base}")
-            if parents:
-                console.out.print(f"    parents    {', '.join(parents)}")
-            console.out.print(f"    reference  {p.local_ref}")
-            if decisions:
-                console.out.print(f"    content    {escape(_status(decisions[name]))}")
-            console.out.print(f"    tags       {', '.join(p.tags.tags)}")
-            console.out.print(f"    platforms  {', '.join(p.platforms) or '(daemon default)'}")
-            for key, value in p.build_args.items():
-                console.out.print(f"    arg        {key}={value}  [dim]({p.arg_sources[key]})[/]")
-            for key, value in p.labels.items():
-                console.out.print(f"    label      {key}={value}")
+            rows = [
+                ("base", p.base),
+                *([("parents", ", ".join(parents))] if parents else []),
+                ("reference", p.local_ref),
+                *([("content", _status(decisions[name]))] if decisions else []),
+                ("tags", ", ".join(p.tags.tags)),
+                ("platforms", ", ".join(p.platforms) or "(daemon default)"),
+                *(("arg", f"{k}={v}  ({p.arg_sources[k]})") for k, v in p.build_args.items()),
+                *(("label", f"{k}={v}") for k, v in p.labels.items()),
+            ]
+            lines.append(f"  {p.name}  ({p.image.directory.relative_to(s.root)})")
+            lines += [f"    {key:<10} {value}" for key, value in rows]
+    console.lines(lines)
     if not waves:
         console.info("nothing to build")
     stale = [
