@@ -10,6 +10,7 @@ label) so a rebuild can say why: which files changed, which parent or base moved
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -378,7 +379,8 @@ def assess(
     plans = {p.name: p for p in (*ancestors, *selected)}
     order = [n for wave in graph.waves(plans) for n in wave]
     digests = DigestCache(cache)
-    keys = Keys(graph, context_files, engine.image_id, digests)
+    # Each outside base is asked about once, however many images stand on it.
+    keys = Keys(graph, context_files, functools.cache(engine.image_id), digests)
     existing = existing_images(engine.labelled_images(KEY_LABEL))
     decisions = decide(
         [plans[n] for n in order],
