@@ -38,8 +38,9 @@ _WRITING_RE = re.compile(r"^#\d+ writing image (?P<id>sha256:[0-9a-f]+)")
 _CLASSIC_STEP_RE = re.compile(r"^Step (?P<n>\d+)/(?P<total>\d+) : (?P<instr>.*)$")
 # How a bake ends when BuildKit dropped it as a whole rather than a target failing: the daemon
 # lost the job ("failed to receive status: rpc error: code = NotFound desc = no such job"), or
-# the session went away ("failed to solve: Canceled: context canceled", as when the client dies).
-DROPPED_MARKERS = ("desc = no such job", "context canceled")
+# the session went away ("failed to solve: Canceled: context canceled", as when the client dies;
+# steps that were reading a context through it then fail with gRPC's "code = Unavailable").
+DROPPED_MARKERS = ("desc = no such job", "context canceled", "code = Unavailable")
 # The docker CLI exits 255 when its buildx plugin is killed, and prints nothing about it.
 _CLIENT_DIED = 128
 
@@ -190,9 +191,11 @@ class BakeLog:
         return None
 
     def dropped(self, code: int) -> str:
-        """Why the whole bake ended with exit ``code`` when no target failed: BuildKit dropped
-        the job or the client was killed (then every image not exported may simply go again).
+        """Why the whole bake ended with exit ``code`` without a target failing: BuildKit dropped
+        the job, or the client was killed (then every image not exported may simply go again).
         Empty when bake succeeded, a target's step failed, or bake said it failed otherwise."""
+        if code < 0:  # what a killed client printed last proves nothing; a retry will tell
+            return f"docker buildx bake was killed by signal {-code}"
         if code == 0 or any(
             not _dropped_message(message)
             for log in self.logs.values()
@@ -200,8 +203,6 @@ class BakeLog:
         ):
             return ""
         final = next((line for line in reversed(self._own) if line.startswith("ERROR:")), "")
-        if code < 0:
-            return f"docker buildx bake was killed by signal {-code}"
         if _dropped_message(final):
             return final.removeprefix("ERROR:").strip()
         if not final and code >= _CLIENT_DIED:
