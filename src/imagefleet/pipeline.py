@@ -285,7 +285,7 @@ class _Run:
                 self.finish(Outcome(name, "failed", reason=error.message, error=error))
             return []
         LOGGER.warning(
-            "BuildKit dropped a batch of %d images (%s); %d exported, the other %d go again "
+            "BuildKit dropped a batch of %d images (%s); %d done, the other %d go again "
             "(retry %d of %d)",
             len(batch),
             why,

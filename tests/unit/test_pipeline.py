@@ -390,9 +390,9 @@ def test_a_dropped_batch_goes_again_without_what_it_exported(
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warnings == [
         "BuildKit dropped a batch of 6 images (failed to receive status: rpc error: code = "
-        "NotFound desc = no such job); 2 exported, the other 4 go again (retry 1 of 3)",
+        "NotFound desc = no such job); 2 done, the other 4 go again (retry 1 of 3)",
         "BuildKit dropped a batch of 4 images (failed to receive status: rpc error: code = "
-        "NotFound desc = no such job); 1 exported, the other 3 go again (retry 2 of 3)",
+        "NotFound desc = no such job); 1 done, the other 3 go again (retry 2 of 3)",
     ]
     assert [e for e in reporter.events if e[:2] == ("finished", "base")] == [
         ("finished", "base", "built")
