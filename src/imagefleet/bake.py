@@ -1,5 +1,6 @@
-"""The ``docker buildx bake`` definition of a batch of builds: target names, named-context keys
-and the JSON file's content. Pure data; :mod:`imagefleet.engine` runs it."""
+"""The ``docker buildx bake`` definition of a batch of builds (target names, named-context keys,
+the JSON file's content) and what its run left behind. Pure data; :mod:`imagefleet.engine` runs
+it."""
 
 from __future__ import annotations
 
@@ -94,3 +95,27 @@ def definition(requests: Sequence[BuildRequest], targets: Mapping[str, str]) -> 
             target["no-cache"] = True
         out[targets[request.image]] = target
     return {"target": out}
+
+
+def ancestors(request: BuildRequest, requests: Sequence[BuildRequest]) -> set[str]:
+    """Images of ``requests`` that ``request`` builds on, directly or not."""
+    by_image = {r.image: r for r in requests}
+    found: set[str] = set()
+    todo = list(request.batch_parents.values())
+    while todo:
+        image = todo.pop()
+        found.add(image)
+        todo.extend(p for p in by_image[image].batch_parents.values() if p not in found)
+    return found
+
+
+def fresh_image(
+    tags: Sequence[str], before: Mapping[str, str], after: Mapping[str, str]
+) -> str | None:
+    """The image a dropped bake exported under all of ``tags`` although its log did not show it:
+    every tag now names one image, and at least one named another (or nothing) before."""
+    ids = {after.get(tag) for tag in tags}
+    image_id = ids.pop() if len(ids) == 1 else None
+    if image_id is None or all(before.get(tag) == image_id for tag in tags):
+        return None
+    return image_id

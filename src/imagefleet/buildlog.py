@@ -36,6 +36,13 @@ _BAKE_STEP_RE = re.compile(
 )
 _WRITING_RE = re.compile(r"^#\d+ writing image (?P<id>sha256:[0-9a-f]+)")
 _CLASSIC_STEP_RE = re.compile(r"^Step (?P<n>\d+)/(?P<total>\d+) : (?P<instr>.*)$")
+# How a bake ends when BuildKit dropped it as a whole rather than a target failing: the daemon
+# lost the job ("failed to receive status: rpc error: code = NotFound desc = no such job"), or
+# the session went away ("failed to solve: Canceled: context canceled", as when the client dies;
+# steps that were reading a context through it then fail with gRPC's "code = Unavailable").
+DROPPED_MARKERS = ("desc = no such job", "context canceled", "code = Unavailable")
+# The docker CLI exits 255 when its buildx plugin is killed, and prints nothing about it.
+_CLIENT_DIED = 128
 
 
 def classic_step(line: str) -> str | None:
@@ -83,6 +90,10 @@ def _named(line: str, target: str) -> str:
     if (match := _STEP_LINE_RE.match(line)) and match["rest"].startswith("exporting to "):
         return f"#{match['id']} [{target}] {match['rest']}"
     return line
+
+
+def _dropped_message(text: str) -> bool:
+    return any(marker in text for marker in DROPPED_MARKERS)
 
 
 def buildx_failure(request: BuildRequest, log: BuildLog) -> BuildError:
@@ -135,6 +146,7 @@ class BakeLog:
     _exports: dict[str, str] = field(default_factory=dict)  # export vertex -> target
     _written: dict[str, str] = field(default_factory=dict)
     _shown: set[tuple[str, str]] = field(default_factory=set)
+    _own: deque[str] = field(default_factory=lambda: deque(maxlen=TAIL_LINES))  # bake's lines
 
     def __post_init__(self) -> None:
         for target in self.targets:
@@ -172,9 +184,30 @@ class BakeLog:
             self.last_seen[target] = now
             self.logs[target].feed(line)
         else:  # bake's own lines and the final summary: context for every target's error
+            if line.strip():
+                self._own.append(line)
             for log in self.logs.values():
                 log.last.append(line)
         return None
+
+    def dropped(self, code: int) -> str:
+        """Why the whole bake ended with exit ``code`` without a target failing: BuildKit dropped
+        the job, or the client was killed (then every image not exported may simply go again).
+        Empty when bake succeeded, a target's step failed, or bake said it failed otherwise."""
+        if code < 0:  # what a killed client printed last proves nothing; a retry will tell
+            return f"docker buildx bake was killed by signal {-code}"
+        if code == 0 or any(
+            not _dropped_message(message)
+            for log in self.logs.values()
+            for message in log.errors.values()
+        ):
+            return ""
+        final = next((line for line in reversed(self._own) if line.startswith("ERROR:")), "")
+        if _dropped_message(final):
+            return final.removeprefix("ERROR:").strip()
+        if not final and code >= _CLIENT_DIED:
+            return f"docker buildx bake exited {code} without an error (its client was killed)"
+        return ""
 
     def all_exported(self, images: set[str], targets: Mapping[str, str]) -> bool:
         """Whether every one of ``images`` (``targets``: image -> target) was exported: only then

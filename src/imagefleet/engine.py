@@ -34,6 +34,7 @@ from .buildlog import (
     classic_step,
 )
 from .errors import (
+    BuildDroppedError,
     BuildError,
     BuildxMissingError,
     BuiltImageMissingError,
@@ -92,12 +93,13 @@ class BuildRequest:
 @dataclass(frozen=True)
 class TargetResult:
     """What one image of a batch came to: built (``image_id``), failed (``error``), or neither
-    (not run: cancelled because another image of the batch failed)."""
+    (not run: cancelled by another image's failure, or ``dropped`` with the whole batch)."""
 
     image: str
     image_id: str | None = None
     error: FleetError | None = None
     seconds: float = 0.0
+    dropped: str = ""  # why BuildKit dropped the batch (no target failed) before its export
 
 
 class Engine:
@@ -254,6 +256,8 @@ class Engine:
         [result] = self._bake([request], lambda _image, title: step(title)).values()
         if result.error is not None:
             raise result.error
+        if result.dropped:
+            raise BuildDroppedError(image=request.image, attempts=1, reason=result.dropped)
         assert result.image_id is not None  # noqa: S101 - a lone target is built or failed
         return result.image_id
 
@@ -264,7 +268,8 @@ class Engine:
 
         Bake stops every other target when one fails and then writes no metadata file: images
         whose export finished are built (ID from the log or their tag), the one whose step failed
-        carries its error, the rest were not run. The classic builder builds one at a time.
+        carries its error, the rest were not run. A bake that ended with no target failing (lost
+        job, killed client) built what it exported or tagged; the rest are ``dropped``.
         """
         if not self.use_buildx:
             raise BuildxMissingError()
@@ -291,6 +296,8 @@ class Engine:
         targets = bake.target_names(r.image for r in requests)
         images = {t: i for i, t in targets.items()}
         log = BakeLog(frozenset(images))
+        refs = {t for r in requests for t in r.tags}
+        before = self._tag_ids(refs)  # one query: a dropped bake may leave tags its log misses
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="imagefleet-bake-") as tmp:
             definition = Path(tmp) / "bake.json"
@@ -318,6 +325,8 @@ class Engine:
                 code = proc.wait()
             written = json.loads(metadata.read_text()) if metadata.is_file() else {}
         finished = time.monotonic()
+        dropped = log.dropped(code)
+        after = self._tag_ids(refs) if dropped else {}
         done: dict[str, TargetResult] = {}
         for request in requests:
             target = targets[request.image]
@@ -333,14 +342,24 @@ class Engine:
                     done[request.image] = TargetResult(request.image, error=error)
                     continue
                 done[request.image] = TargetResult(request.image, str(image_id), None, seconds)
+            elif dropped:
+                fresh = bake.fresh_image(request.tags, before, after)
+                done[request.image] = TargetResult(
+                    request.image, fresh, None, seconds, dropped="" if fresh else dropped
+                )
             elif len(requests) == 1 or (
-                log.failed(target) and log.all_exported(_ancestors(request, requests), targets)
+                log.failed(target) and log.all_exported(bake.ancestors(request, requests), targets)
             ):
                 error = buildx_failure(request, log.logs[target])
                 done[request.image] = TargetResult(request.image, None, error, seconds)
             else:
                 done[request.image] = TargetResult(request.image)
         return done
+
+    def _tag_ids(self, refs: set[str]) -> dict[str, str]:
+        """Which of the local references ``refs`` exist, with their image IDs (one query)."""
+        rows: list[dict[str, Any]] = self.client.api.images(filters={"reference": sorted(refs)})
+        return {t: str(r["Id"]) for r in rows for t in r.get("RepoTags") or () if t in refs}
 
     def _build_classic(self, request: BuildRequest, on_step: StepCallback) -> str:
         # The classic builder has no named contexts; it does use a local image of the exact
@@ -450,18 +469,6 @@ def _split_tag(reference: str) -> tuple[str, str]:
     if not sep or "/" in tag:
         return reference, "latest"
     return repository, tag
-
-
-def _ancestors(request: BuildRequest, requests: Sequence[BuildRequest]) -> set[str]:
-    """Images of ``requests`` that ``request`` builds on, directly or not."""
-    by_image = {r.image: r for r in requests}
-    found: set[str] = set()
-    todo = list(request.batch_parents.values())
-    while todo:
-        image = todo.pop()
-        found.add(image)
-        todo.extend(p for p in by_image[image].batch_parents.values() if p not in found)
-    return found
 
 
 def stored_credentials(domain: str) -> dict[str, str] | None:

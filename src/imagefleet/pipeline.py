@@ -4,9 +4,11 @@
 With BuildKit, images go in build order into batches of at most :data:`BATCH_MAX`; a parent in
 the same batch is a ``target:`` context, one built before (or ``ready``) a local image; BuildKit
 runs the independent images of a batch in parallel, and ``jobs`` batches run at once when they
-share no images. With the classic builder an image starts as soon as its parents have finished,
-``jobs`` at once. Either way a failed image skips its descendants, with the reason, while
-unrelated images go on. Progress goes to a :class:`Reporter`; how it looks is the caller's.
+share no images. Images a failure cancelled go again; a batch BuildKit dropped as a whole (no
+target failed) goes again without what it exported, up to :data:`DROP_RETRIES` times. With the
+classic builder an image starts as soon as its parents have finished, ``jobs`` at once. Either
+way a failed image skips its descendants, with the reason, while unrelated images go on.
+Progress goes to a :class:`Reporter`; how it looks is the caller's.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from .engine import BuildRequest, Engine, TargetResult
-from .errors import BuildFailedError, FleetError
+from .engine import BuildRequest, Engine, TargetResult, TargetStepCallback
+from .errors import BuildDroppedError, BuildFailedError, FleetError
 from .graph import Graph
 from .plan import ImagePlan
 
@@ -30,6 +32,10 @@ Status = Literal["built", "up-to-date", "failed", "skipped"]
 
 # Images per bake call: one call is faster than many, but a failure cancels its whole batch.
 BATCH_MAX = 100
+# A batch BuildKit dropped (a lost job, a killed client) goes again this often, after a pause
+# that lets a restarting daemon come back; what it exported is kept.
+DROP_RETRIES = 3
+DROP_PAUSE = 2.0
 
 
 @dataclass(frozen=True)
@@ -194,6 +200,7 @@ class _Run:
             self.start(name)
             self.report.step(name, text)
 
+        drops: dict[str, int] = {}  # image -> how many bakes of it BuildKit dropped
         with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="bake") as pool:
             running: dict[Future[dict[str, TargetResult]], list[str]] = {}
             try:
@@ -201,15 +208,21 @@ class _Run:
                     for batch in list(queue):
                         if len(running) < jobs and self._ready(batch):
                             queue.remove(batch)
-                            running[pool.submit(engine.build_batch, requests(batch), step)] = batch
+                            pause = DROP_PAUSE if any(n in drops for n in batch) else 0.0
+                            work = (engine.build_batch, requests(batch), step)
+                            running[pool.submit(_after, pause, *work)] = batch
                     assert running, f"no batch can start: {queue}"  # noqa: S101 - graph is a DAG
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
                     for future in done:
                         batch = running.pop(future)
-                        rerun = self._settle(batch, future.result())
+                        got = future.result()
+                        rerun = self._settle(batch, got)
+                        why = next((got[n].dropped for n in rerun if got[n].dropped), "")
+                        if why:
+                            queue[:0] = self._dropped(batch, rerun, why, drops)
                         # Cancelled by a sibling's failure: again (the cache keeps finished work);
-                        # a batch that settled nothing retries its first image alone.
-                        if len(rerun) == len(batch) and len(batch) > 1:
+                        # a failure filed under nobody is found by running the first image alone.
+                        elif len(rerun) == len(batch) and len(batch) > 1:
                             queue[:0] = [rerun[:1], rerun[1:]]
                         elif rerun:
                             queue.insert(0, rerun)
@@ -246,7 +259,8 @@ class _Run:
                         plan.tags.tags,
                     )
                 )
-            elif result.error is not None or len(batch) == 1:  # a lone image is never cancelled
+            elif result.error is not None or (len(batch) == 1 and not result.dropped):
+                # A lone image is never cancelled: not run and not dropped, it cannot build.
                 error = result.error or BuildFailedError(
                     image=name, reason="BuildKit did not build it", details=()
                 )
@@ -257,6 +271,30 @@ class _Run:
                 rerun.append(name)
         self.skip_blocked()
         return [n for n in rerun if n not in self.results]
+
+    def _dropped(
+        self, batch: list[str], rerun: list[str], why: str, drops: dict[str, int]
+    ) -> list[list[str]]:
+        """BuildKit dropped ``batch`` with ``rerun`` not exported: the batch to queue again (the
+        exported images stay built), or none, and then they fail, after too many drops."""
+        attempt = 1 + max(drops.get(n, 0) for n in rerun)
+        drops.update(dict.fromkeys(rerun, attempt))
+        if attempt > DROP_RETRIES:
+            for name in rerun:
+                error = BuildDroppedError(image=name, attempts=attempt, reason=why)
+                self.finish(Outcome(name, "failed", reason=error.message, error=error))
+            return []
+        LOGGER.warning(
+            "BuildKit dropped a batch of %d images (%s); %d done, the other %d go again "
+            "(retry %d of %d)",
+            len(batch),
+            why,
+            len(batch) - len(rerun),
+            len(rerun),
+            attempt,
+            DROP_RETRIES,
+        )
+        return [rerun]
 
     # -- classic builder: one image per call ------------------------------------------------
 
@@ -298,6 +336,17 @@ class _Run:
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
+
+
+def _after(
+    pause: float,
+    build: Callable[[list[BuildRequest], TargetStepCallback], dict[str, TargetResult]],
+    requests: list[BuildRequest],
+    on_step: TargetStepCallback,
+) -> dict[str, TargetResult]:
+    """``build`` after ``pause`` seconds, on a build thread (the caller's keeps settling)."""
+    time.sleep(pause)
+    return build(requests, on_step)
 
 
 def _batches(order: Sequence[str], graph: Graph, limit: int) -> list[list[str]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imagefleet.bake import context_key, contexts, definition, target_names
+from imagefleet.bake import context_key, contexts, definition, fresh_image, target_names
 from imagefleet.engine import BuildRequest
 
 BASE = BuildRequest(
@@ -83,3 +83,13 @@ def test_template_characters_stay_literal() -> None:
     )
     found = definition([request], {"x": "x"})
     assert found["target"]["x"]["labels"] == {"description": "uses $${HOME} and %%{if}"}
+
+
+def test_a_dropped_bake_built_what_now_has_all_its_tags_anew() -> None:
+    tags = ("fx:abc", "fx:key")
+    new = {"fx:abc": "sha256:n", "fx:key": "sha256:n"}
+    assert fresh_image(tags, {}, new) == "sha256:n"
+    assert fresh_image(tags, {"fx:abc": "sha256:o"}, new) == "sha256:n"  # moved: rebuilt
+    assert fresh_image(tags, new, new) is None  # there before: not this bake's
+    assert fresh_image(tags, {}, {"fx:abc": "sha256:n"}) is None  # killed while naming
+    assert fresh_image(tags, {}, {"fx:abc": "sha256:n", "fx:key": "sha256:o"}) is None

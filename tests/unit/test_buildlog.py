@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import deque
 from pathlib import Path
 
+import pytest
+
 from imagefleet.buildlog import (
     QUIET_STEPS,
     BakeLog,
@@ -190,3 +192,66 @@ def test_a_bake_of_one_target_names_none_and_is_still_read() -> None:
         "[internal] load local bake definitions",
     )
     assert "[internal] load local bake definitions".startswith(QUIET_STEPS)
+
+
+# Recorded the same way: a bake of fx-solo, fx-slow and fx-child (on fx-solo) whose client was
+# SIGKILLed once fx-solo was exported: `docker` itself (buildx then reports the lost session), or
+# its buildx plugin (the output just stops; `docker` exits 255). no-such-job.txt is
+# client-killed.txt ending the way BuildKit ends a bake it lost.
+DROP_TARGETS = frozenset({"fx-solo", "fx-slow", "fx-child"})
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "why"),
+    [
+        ("client-killed.txt", -9, "docker buildx bake was killed by signal 9"),
+        ("client-killed.txt", 1, "failed to solve: Canceled: context canceled"),
+        (
+            "no-such-job.txt",
+            1,
+            "failed to receive status: rpc error: code = NotFound desc = no such job",
+        ),
+        (
+            "plugin-killed.txt",
+            255,
+            "docker buildx bake exited 255 without an error (its client was killed)",
+        ),
+    ],
+)
+def test_a_bake_that_ends_with_no_target_failing_was_dropped(
+    name: str, code: int, why: str
+) -> None:
+    log, _ = _bake(name, DROP_TARGETS)
+    assert log.dropped(code) == why
+    assert set(log.exported) == {"fx-solo"}
+    assert not any(log.failed(t) for t in DROP_TARGETS)
+
+
+def test_a_bake_with_a_failing_target_or_its_own_error_was_not_dropped() -> None:
+    failed, _ = _bake("one-fails.txt", BAKE_TARGETS)
+    assert failed.dropped(1) == ""
+    # A killed client's last words prove nothing either way: the retry finds a real failure.
+    assert failed.dropped(-9) == "docker buildx bake was killed by signal 9"
+    assert _bake("client-killed.txt", DROP_TARGETS)[0].dropped(0) == ""
+    own = BakeLog(DROP_TARGETS)
+    own.feed("ERROR: failed to find target fx-nope")
+    assert own.dropped(1) == ""
+    silent = BakeLog(DROP_TARGETS)
+    assert silent.dropped(1) == ""  # e.g. `docker: 'buildx' is not a docker command`
+    assert silent.dropped(255) != ""
+
+
+def test_steps_the_lost_session_took_down_name_no_failing_target() -> None:
+    # Seen when the client is killed while BuildKit reads build contexts through its session.
+    log = BakeLog(DROP_TARGETS)
+    for line in (
+        "#5 [fx-slow 3/3] RUN sleep 8",
+        "#5 ERROR: context canceled",
+        "#6 [fx-child internal] load build context",
+        "#6 ERROR: rpc error: code = Unavailable desc = error reading from server: EOF",
+        "#7 [fx-solo internal] load .dockerignore",
+        "#7 ERROR: rpc error: code = Unavailable desc = transport is closing",
+        "ERROR: failed to solve: Canceled: context canceled",
+    ):
+        log.feed(line)
+    assert log.dropped(1) == "failed to solve: Canceled: context canceled"

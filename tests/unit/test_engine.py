@@ -13,18 +13,19 @@ import pytest
 
 from imagefleet import engine as engine_mod
 from imagefleet.engine import BuildRequest, Engine
-from imagefleet.errors import BuildStepError, MultiPlatformUnsupportedError
+from imagefleet.errors import (
+    BuildDroppedError,
+    BuildStepError,
+    MultiPlatformUnsupportedError,
+)
 
 BAKE_LOGS = Path(__file__).resolve().parents[1] / "fixtures" / "bakelogs"
 
 
 def _request(image: str, **more: Any) -> BuildRequest:
+    more.setdefault("tags", (f"{image}:abc",))
     return BuildRequest(
-        image=image,
-        context=Path(f"/p/{image}"),
-        dockerfile=Path(f"/p/{image}/Dockerfile"),
-        tags=(f"{image}:abc",),
-        **more,
+        image=image, context=Path(f"/p/{image}"), dockerfile=Path(f"/p/{image}/Dockerfile"), **more
     )
 
 
@@ -55,8 +56,24 @@ class FakeBake:
         pass
 
 
+class Images:
+    """The SDK's low-level image listing: answers each query with the next of ``answers``
+    (``RepoTags``/``Id`` rows), the last one again when they run out."""
+
+    def __init__(self) -> None:
+        self.answers: list[list[dict[str, Any]]] = [[]]
+        self.queries: list[dict[str, Any]] = []
+
+    def images(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
+        self.queries.append(filters)
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
 class NoDaemon:
     """The Docker SDK client, for tests that must not need it."""
+
+    def __init__(self) -> None:
+        self.api = Images()
 
     def info(self) -> dict[str, Any]:
         return {"DriverStatus": []}
@@ -72,6 +89,10 @@ def bake(monkeypatch: pytest.MonkeyPatch) -> type[FakeBake]:
 @pytest.fixture
 def engine() -> Engine:
     return Engine(cast(Any, NoDaemon()), use_buildx=True)
+
+
+def _tags(engine: Engine) -> Images:
+    return cast(Images, cast(Any, engine.client).api)
 
 
 def test_one_bake_call_builds_the_batch(bake: type[FakeBake], engine: Engine) -> None:
@@ -137,3 +158,57 @@ def test_several_platforms_without_the_containerd_store_fail_before_bake(
     assert isinstance(results["fx-wide"].error, MultiPlatformUnsupportedError)
     assert results["fx-child"] == engine_mod.TargetResult("fx-child")  # its parent cannot build
     assert bake.calls[0]["argv"][-1:] == ["fx-solo"]
+
+
+def _dropped_batch() -> list[BuildRequest]:
+    child = _request("fx-child", batch_parents={"reg/fx-solo": "fx-solo"})
+    return [_request("fx-solo"), _request("fx-slow", tags=("fx-slow:abc", "fx-slow:key")), child]
+
+
+@pytest.mark.parametrize(
+    ("log", "code"),
+    [("client-killed.txt", -9), ("no-such-job.txt", 1), ("plugin-killed.txt", 255)],
+)
+def test_a_dropped_bake_built_what_it_exported_and_drops_the_rest(
+    bake: type[FakeBake], engine: Engine, log: str, code: int
+) -> None:
+    bake.log, bake.code = (BAKE_LOGS / log).read_text(), code
+    results = engine.build_batch(_dropped_batch())
+    assert results["fx-solo"].image_id is not None
+    assert results["fx-solo"].dropped == ""
+    for image in ("fx-slow", "fx-child"):
+        assert results[image].image_id is None
+        assert results[image].error is None
+        assert results[image].dropped
+    # Tags are read once before the bake and once after it, in one query each.
+    assert (
+        _tags(engine).queries
+        == [{"reference": ["fx-child:abc", "fx-slow:abc", "fx-slow:key", "fx-solo:abc"]}] * 2
+    )
+
+
+def test_a_dropped_bake_built_what_it_tagged_even_if_its_log_stopped_first(
+    bake: type[FakeBake], engine: Engine
+) -> None:
+    bake.log, bake.code = (BAKE_LOGS / "plugin-killed.txt").read_text(), 255
+    _tags(engine).answers = [
+        [{"Id": "sha256:old", "RepoTags": ["fx-slow:abc", "fx-slow:key", "fx-other:1"]}],
+        [
+            {"Id": "sha256:old", "RepoTags": ["fx-slow:abc", "fx-slow:key"]},
+            {"Id": "sha256:child", "RepoTags": ["fx-child:abc"]},
+        ],
+    ]
+    results = engine.build_batch(_dropped_batch())
+    # Newly tagged: built. Tagged before and unchanged: not this bake's work, so it goes again.
+    assert (results["fx-child"].image_id, results["fx-child"].dropped) == ("sha256:child", "")
+    assert results["fx-slow"].image_id is None
+    assert results["fx-slow"].dropped.startswith("docker buildx bake exited 255")
+
+
+def test_a_lone_dropped_build_raises_the_dropped_error(
+    bake: type[FakeBake], engine: Engine
+) -> None:
+    bake.log = "#1 [internal] load local bake definitions\n#1 DONE 0.0s\n"
+    bake.code = -9
+    with pytest.raises(BuildDroppedError, match="killed by signal 9"):
+        engine.build(_request("fx-solo"))

@@ -14,7 +14,7 @@ import pytest
 from imagefleet import pipeline
 from imagefleet.catalog import discover
 from imagefleet.engine import BuildRequest, Engine, StepCallback, TargetResult, TargetStepCallback
-from imagefleet.errors import BuildStepError
+from imagefleet.errors import BuildDroppedError, BuildStepError
 from imagefleet.git import GitState
 from imagefleet.graph import Graph
 from imagefleet.plan import ImagePlan, plan_images
@@ -340,3 +340,101 @@ def test_a_lone_image_that_bake_did_not_run_fails_instead_of_looping(
     assert "BuildKit did not build it" in outcomes["base"].reason
     assert outcomes["leaf-a"].reason == "parent middle was skipped"
     assert len(engine.batches) < 12
+
+
+class DroppingEngine(BakingEngine):
+    """Bake calls BuildKit drops: the n-th call (from 0) exports only ``exports[n]`` of its
+    images (parents first) and drops the rest; calls past the list build everything."""
+
+    def __init__(self, exports: list[set[str]]) -> None:
+        super().__init__(seconds=0.0)
+        self.exports = exports
+
+    def build_batch(
+        self, requests: Sequence[BuildRequest], on_step: TargetStepCallback | None = None
+    ) -> dict[str, TargetResult]:
+        call = len(self.batches)
+        results = super().build_batch(requests, on_step)
+        if call >= len(self.exports):
+            return results
+        why = "failed to receive status: rpc error: code = NotFound desc = no such job"
+        return {
+            n: r if n in self.exports[call] else TargetResult(n, dropped=why)
+            for n, r in results.items()
+        }
+
+
+@pytest.fixture
+def no_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "DROP_PAUSE", 0.0)
+
+
+def test_a_dropped_batch_goes_again_without_what_it_exported(
+    family: tuple[Graph, list[ImagePlan]], no_pause: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    graph, plans = family
+    engine = DroppingEngine([{"base", "solo-1"}, {"middle"}])
+    reporter = RecordingReporter()
+    outcomes = {o.name: o for o in pipeline.run(engine, graph, plans, reporter=reporter)}
+    assert {o.status for o in outcomes.values()} == {"built"}
+    # The whole rest goes again in one bake (not image by image); exported images are not asked
+    # for again, and a retry's parents built by an earlier attempt are local images now.
+    assert engine.batches == [
+        ["base", "solo-1", "solo-2", "middle", "leaf-a", "leaf-b"],
+        ["solo-2", "middle", "leaf-a", "leaf-b"],
+        ["solo-2", "leaf-a", "leaf-b"],
+    ]
+    local = {p.name: p.local_ref for p in plans}
+    assert engine.requests["middle"].parents == {"ghcr.io/webgrip/base:latest": local["base"]}
+    assert engine.requests["leaf-a"].parents == {"ghcr.io/webgrip/middle:latest": local["middle"]}
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [
+        "BuildKit dropped a batch of 6 images (failed to receive status: rpc error: code = "
+        "NotFound desc = no such job); 2 done, the other 4 go again (retry 1 of 3)",
+        "BuildKit dropped a batch of 4 images (failed to receive status: rpc error: code = "
+        "NotFound desc = no such job); 1 done, the other 3 go again (retry 2 of 3)",
+    ]
+    assert [e for e in reporter.events if e[:2] == ("finished", "base")] == [
+        ("finished", "base", "built")
+    ]
+
+
+def test_a_batch_dropped_every_time_fails_after_the_retries(
+    family: tuple[Graph, list[ImagePlan]], no_pause: None
+) -> None:
+    graph, plans = family
+    engine = DroppingEngine([{"solo-1"}] + [set()] * 10)
+    outcomes = {o.name: o for o in pipeline.run(engine, graph, plans)}
+    assert len(engine.batches) == 1 + pipeline.DROP_RETRIES
+    assert outcomes["solo-1"].status == "built"
+    assert all(b == ["base", "solo-2", "middle", "leaf-a", "leaf-b"] for b in engine.batches[1:])
+    for name in ("base", "solo-2", "middle", "leaf-a", "leaf-b"):
+        error = outcomes[name].error
+        assert isinstance(error, BuildDroppedError)
+        assert outcomes[name].status == "failed"
+        assert error.message == (
+            f"{name}: BuildKit dropped its build 4 times, no step failing (failed to receive "
+            "status: rpc error: code = NotFound desc = no such job)"
+        )
+
+
+def test_a_dropped_lone_image_goes_again_instead_of_failing(
+    family: tuple[Graph, list[ImagePlan]], no_pause: None
+) -> None:
+    graph, plans = family
+    chosen = [p for p in plans if p.name == "solo-1"]
+    engine = DroppingEngine([set(), set()])
+    [outcome] = pipeline.run(engine, graph, chosen)
+    assert outcome.status == "built"
+    assert engine.batches == [["solo-1"]] * 3
+
+
+def test_a_retry_waits_before_it_bakes_again(
+    family: tuple[Graph, list[ImagePlan]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graph, plans = family
+    monkeypatch.setattr(pipeline, "DROP_PAUSE", 0.3)
+    engine = DroppingEngine([set()])
+    started = time.monotonic()
+    pipeline.run(engine, graph, [p for p in plans if p.name == "solo-1"])
+    assert time.monotonic() - started >= 0.3

@@ -44,6 +44,16 @@ class BuiltImageMissingError(BuildError):
     hint_template = "check `docker buildx ls`: the builder must load into this daemon"
 
 
+class BuildDroppedError(BuildError):
+    """BuildKit dropped every bake that held the image before it was exported; no step failed."""
+
+    template = "{image}: BuildKit dropped its build {attempts} times, no step failing ({reason})"
+    hint_template = (
+        "BuildKit lost the job (a killed client, a restarted daemon, or too many builds at "
+        "once): check `docker info` and the daemon's log, then rerun; what was built is kept"
+    )
+
+
 class NoImageBuiltError(BuildError):
     """The classic builder finished without reporting an image."""
 
@@ -224,6 +234,7 @@ __all__ = [
     "AuthRefusedError",
     "AuthRequiredError",
     "BaseImagePullError",
+    "BuildDroppedError",
     "BuildError",
     "BuildFailedError",
     "BuildStepError",
