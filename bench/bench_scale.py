@@ -323,8 +323,9 @@ def bake_runs(project: Path, tmp: Path, sizes: list[int], figures: Figures) -> N
         if attempts[-1].code != 0:
             figures.bake.append((size, cold, "-"))
             figures.bake_failure = f"{size} images: {attempts[-1].failure()}"
-            if len(attempts) > 1 and attempts[0].failure() != attempts[-1].failure():
-                figures.bake_failure += f" (first attempt: {attempts[0].failure()})"
+            first = attempts[0].failure()
+            if first[:50] != attempts[-1].failure()[:50]:  # not only another job id
+                figures.bake_failure += f" (first attempt: {first})"
             break
         if attempts[0].code != 0:
             figures.bake_failure = f"{size} images, first attempt: {attempts[0].failure()}"
@@ -358,9 +359,9 @@ def report(figures: Figures) -> None:
     print(f"dangling images on the engine (ours by label): {moments}")
     if figures.bake:
         print("docker buildx bake --load (cold: images removed, build cache pruned)")
-        print(f"  {'images':>6}   {'cold':<34}nothing changed")
+        print(f"  {'images':>6}   {'cold':<40}nothing changed")
         for size, cold, again in figures.bake:
-            print(f"  {size:>6}   {cold:<34}{again or '-'}")
+            print(f"  {size:>6}   {cold:<40}{again or '-'}")
         if figures.bake_failure:
             print(f"  bake failed at {figures.bake_failure}")
 
