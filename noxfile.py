@@ -76,9 +76,14 @@ def catalog(session: nox.Session) -> None:
 
 def _bench(session: nox.Session) -> None:
     _install(session)
+    args = list(session.posargs)
+    # `--scale` runs bench_scale alone (minutes per run, and it prunes the build cache), with the
+    # flags after it; its own `--fleet N` comes after `--scale`, so it is not bench_fleet's marker.
+    if "--scale" in args:
+        session.run("python", "bench/bench_scale.py", *args[args.index("--scale") + 1 :])
+        return
     # bench_changed keeps the posargs it always had; bench_fleet's flags (--repeat, --skip-cold)
     # come after `--fleet`, as both scripts have a --repeat of their own.
-    args = list(session.posargs)
     split = args.index("--fleet") if "--fleet" in args else len(args)
     session.run("python", "bench/bench_changed.py", *args[:split])
     session.run("python", "bench/bench_build.py")
@@ -89,6 +94,7 @@ def _bench(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Print benchmark figures (never asserted): `invoke changed`, builds and start-up vs bake.
 
-    `nox -s bench -- [bench_changed flags] [--fleet --repeat N --skip-cold]`
+    `nox -s bench -- [bench_changed flags] [--fleet --repeat N --skip-cold]`, or alone the
+    1,000-image fleet against bake: `nox -s bench -- --scale [--fleet N --bake-sizes 100,300]`
     """
     _bench(session)
