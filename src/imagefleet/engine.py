@@ -49,6 +49,7 @@ from .errors import (
     last_line,
 )
 from .pusherrors import classify_push_error
+from .reference import split_tag
 
 if TYPE_CHECKING:
     import docker
@@ -365,7 +366,7 @@ class Engine:
         # The classic builder has no named contexts; it does use a local image of the exact
         # reference without pulling, so point that reference at the parent just built.
         for reference, local in request.parents.items():
-            repository, tag = _split_tag(reference)
+            repository, tag = split_tag(reference)
             self.tag(local, repository, tag)
         stream: Iterator[dict[str, Any]] = self.client.api.build(
             path=str(request.context),
@@ -461,14 +462,6 @@ def context_files(context: Path, dockerfile: Path) -> list[Path]:
     return sorted(
         path for name in seen if not (path := context / name).is_dir() or path.is_symlink()
     )
-
-
-def _split_tag(reference: str) -> tuple[str, str]:
-    """``repo[:tag]`` -> (repo, tag), ``latest`` when no tag is written."""
-    repository, sep, tag = reference.rpartition(":")
-    if not sep or "/" in tag:
-        return reference, "latest"
-    return repository, tag
 
 
 def stored_credentials(domain: str) -> dict[str, str] | None:

@@ -114,6 +114,14 @@ def parse_reference(text: str) -> Reference:
     return Reference(domain=domain, path=path, tag=match["tag"], digest=match["digest"])
 
 
+def split_tag(reference: str) -> tuple[str, str]:
+    """``repo[:tag]`` -> (repo, tag), ``latest`` when no tag is written (a digest stays put)."""
+    repository, sep, tag = reference.rpartition(":")
+    if not sep or "/" in tag:
+        return reference, "latest"
+    return repository, tag
+
+
 def validate_tag(tag: str) -> str:
     """Return ``tag`` if it is a valid tag, else raise with what a tag may contain."""
     if not TAG_RE.match(tag):

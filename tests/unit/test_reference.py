@@ -4,8 +4,11 @@ import pytest
 
 from imagefleet.errors import InvalidReferenceError
 from imagefleet.reference import (
+    canonical_domain,
+    canonical_path,
     parse_reference,
     parse_target,
+    split_tag,
     validate_image_name,
     validate_tag,
 )
@@ -116,3 +119,25 @@ def test_targets(text: str, domain: str, namespace: str, repository: str) -> Non
 def test_invalid_targets(text: str) -> None:
     with pytest.raises(InvalidReferenceError):
         parse_target(text)
+
+
+@pytest.mark.parametrize(
+    ("reference", "split"),
+    [
+        ("app", ("app", "latest")),
+        ("app:1.0", ("app", "1.0")),
+        ("localhost:5000/team/app", ("localhost:5000/team/app", "latest")),
+        ("localhost:5000/team/app:2", ("localhost:5000/team/app", "2")),
+    ],
+)
+def test_split_tag(reference: str, split: tuple[str, str]) -> None:
+    assert split_tag(reference) == split
+
+
+def test_docker_hub_spellings() -> None:
+    assert canonical_domain(None) == canonical_domain("index.docker.io") == "docker.io"
+    assert canonical_path("docker.io", "alpine") == "library/alpine"
+    assert canonical_path("ghcr.io", "alpine") == "alpine"
+    assert parse_target("docker.io").path_prefix == "library/"
+    assert parse_target("docker.io/webgrip").path_prefix == "webgrip/"
+    assert parse_target("localhost:5000").path_prefix == ""
