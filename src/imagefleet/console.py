@@ -100,8 +100,9 @@ def lines(text: Sequence[str]) -> None:
 
 
 def emit_json(data: Any) -> None:
-    """Machine output: JSON on stdout, nothing else there."""
-    emit(json.dumps(data, indent=2, sort_keys=False))
+    """Machine output: JSON on stdout, nothing else there (indented for a terminal; compact,
+    which is several times faster to write, for a program)."""
+    emit(json.dumps(data, indent=2 if out.is_terminal else None, sort_keys=False))
 
 
 def table(

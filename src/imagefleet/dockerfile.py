@@ -214,6 +214,8 @@ def substitute(text: str, scope: dict[str, str]) -> str:
 
 
 def _split_words(text: str, path: Path, line: int) -> list[str]:
+    if not any(c in text for c in "\"'\\"):  # no quoting: what shlex would do, without shlex
+        return text.split()
     try:
         return shlex.split(text, comments=False, posix=True)
     except ValueError as exc:
