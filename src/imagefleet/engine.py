@@ -114,9 +114,8 @@ class Engine:
     def connect(cls, builder: str = "auto") -> Engine:
         """Connect to the daemon from the environment (``DOCKER_HOST`` …) and pick the builder."""
         try:
-            sdk = _sdk()
-            client = sdk.from_env(timeout=120)
-            client.ping()
+            # Asking the daemon for its API version (from_env does) is the reachability check.
+            client = _sdk().from_env(timeout=120)
         except (_sdk().errors.DockerException, requests.exceptions.RequestException) as exc:
             raise DaemonUnreachableError(reason=_short(exc)) from exc
         if builder == "classic":
