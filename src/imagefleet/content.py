@@ -312,9 +312,10 @@ def decide(
     """
     by_name = {p.name: p for p in plans}
     by_key = {e.key: e for e in existing}
-    latest: dict[str, Existing] = {}
-    for e in sorted(existing, key=lambda e: e.created):
-        latest[e.name] = e
+    # Every earlier image of a name, newest first: the reasons are told against the closest.
+    earlier: dict[str, list[Existing]] = {}
+    for e in sorted(existing, key=lambda e: e.created, reverse=True):
+        earlier.setdefault(e.name, []).append(e)
     decisions = []
     for plan in plans:
         key = keys.of(plan, by_name)
@@ -328,10 +329,19 @@ def decide(
         elif in_registry is not None and (remote := in_registry(plan, key)):
             decisions.append(Decision(plan, key, "up-to-date", remote=remote))
         else:
-            previous = latest.get(plan.name)
-            reasons = key.changes_since(previous.inputs if previous else None)
-            decisions.append(Decision(plan, key, "build", tuple(reasons)))
+            decisions.append(Decision(plan, key, "build", _reasons(key, earlier.get(plan.name))))
     return decisions
+
+
+def _reasons(key: ContentKey, earlier: Sequence[Existing] | None) -> tuple[str, ...]:
+    """Why ``key`` needs building, told against the earlier image of the same name it differs
+    least from (the newest among equals): another checkout's or branch's image of the name,
+    built from other args, must not hide the one file this change touched."""
+    if not earlier:
+        return tuple(key.changes_since(None))
+    told = [key.changes_since(e.inputs) for e in earlier]
+    closest: list[str] = min(told, key=len)
+    return tuple(closest)
 
 
 @dataclass(frozen=True)

@@ -175,3 +175,23 @@ def test_a_broken_cache_file_is_ignored(tmp_path: Path) -> None:
     assert cache.digest(data).startswith("-")
     cache.save()
     assert content.DigestCache(store).entries
+
+
+def test_reasons_are_told_against_the_closest_earlier_image(project: Path) -> None:
+    graph = Graph.build(discover(project / "images"), (TARGET,))
+    before = {p.name: p for p in _plans(project)}
+    keys = content.Keys(graph, _files, lambda _: None)
+    close = keys.of(before["base"], before)
+    other_plans = {p.name: p for p in _plans(project, FLAVOUR="fancy")}
+    far = content.Keys(graph, _files, lambda _: None).of(other_plans["base"], other_plans)
+    (project / "images" / "base" / "data").write_text("two\n")
+    now = _plans(project)
+    existing = [
+        # The newest image of the name comes from other args (another checkout, say)...
+        content.Existing("sha256:far", "base", far.digest, far.inputs_label(), "2", ()),
+        content.Existing("sha256:close", "base", close.digest, close.inputs_label(), "1", ()),
+    ]
+    fresh = content.Keys(graph, _files, lambda _: None)
+    decisions = {d.plan.name: d for d in content.decide(now, fresh, existing)}
+    # ...but the reason is the one file that changed since the closest image.
+    assert decisions["base"].reasons == ("files changed: data",)
