@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import docker
 import pytest
 
 from imagefleet import localregistry
@@ -45,12 +47,18 @@ def _ours(repository: str) -> bool:
 
 @pytest.fixture
 def janitor(engine: Engine) -> Iterator[None]:
-    """Remove every local tag of a fixture image (local or for a loopback registry) afterwards."""
+    """Remove every local tag of a fixture image (local or for a loopback registry) afterwards,
+    and the images pulled by digest from a test's registry (they have a digest, no tag)."""
     yield
     for image in engine.client.images.list():
         for ref in image.tags:
             if _ours(ref.rsplit(":", 1)[0]):
                 engine.remove(ref)
+    for image in engine.client.images.list():
+        digests = image.attrs.get("RepoDigests") or []
+        if not image.tags and any(_ours(d.split("@", 1)[0]) for d in digests):
+            with contextlib.suppress(docker.errors.APIError):
+                engine.client.images.remove(str(image.id), force=True)
 
 
 @pytest.fixture
