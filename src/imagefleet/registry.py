@@ -193,8 +193,8 @@ class RegistryClient:
         with contextlib.suppress(RegistryAuthError):
             self._get("/v2/", scope="registry:catalog:*")
 
-    def manifest(self, path: str, reference: str) -> RemoteManifest | None:
-        """The manifest ``path:reference`` (tag or digest), or ``None`` if it does not exist."""
+    def _manifest_response(self, path: str, reference: str) -> requests.Response | None:
+        """``GET`` of the manifest ``path:reference``; ``None`` when it does not exist."""
         response = self._get(
             f"/v2/{path}/manifests/{reference}",
             scope=f"repository:{path}:pull",
@@ -206,6 +206,13 @@ class RegistryClient:
             raise UnexpectedRegistryAnswerError(
                 domain=self.domain, status=response.status_code, path=path, reference=reference
             )
+        return response
+
+    def manifest(self, path: str, reference: str) -> RemoteManifest | None:
+        """The manifest ``path:reference`` (tag or digest), or ``None`` if it does not exist."""
+        response = self._manifest_response(path, reference)
+        if response is None:
+            return None
         digest = response.headers.get("Docker-Content-Digest", "")
         body: dict[str, Any] = response.json()
         if not digest:
@@ -219,17 +226,9 @@ class RegistryClient:
 
     def manifest_bytes(self, path: str, reference: str) -> tuple[bytes, str] | None:
         """The manifest ``path:reference`` exactly as stored (body, media type), or ``None``."""
-        response = self._get(
-            f"/v2/{path}/manifests/{reference}",
-            scope=f"repository:{path}:pull",
-            headers={"Accept": MANIFEST_TYPES},
-        )
-        if response.status_code == 404:
+        response = self._manifest_response(path, reference)
+        if response is None:
             return None
-        if response.status_code != 200:
-            raise UnexpectedRegistryAnswerError(
-                domain=self.domain, status=response.status_code, path=path, reference=reference
-            )
         return response.content, response.headers.get("Content-Type", "")
 
     def put_manifest(self, path: str, tag: str, body: bytes, media_type: str) -> None:
