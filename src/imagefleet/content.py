@@ -14,7 +14,7 @@ import functools
 import hashlib
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -374,33 +374,33 @@ class Assessment:
 def assess(
     engine: Engine,
     graph: Graph,
-    selected: Sequence[ImagePlan],
-    ancestors: Sequence[ImagePlan] = (),
+    plans: Sequence[ImagePlan],
+    selected: Collection[str],
     *,
     force: bool = False,
     in_registry: Callable[[ImagePlan, ContentKey], str | None] | None = None,
     cache: Path | None = None,
 ) -> Assessment:
-    """Decide, with one listing of the engine's images, which of ``selected`` (and of their
-    ``ancestors`` outside the selection) need building; nothing is changed but the file-digest
-    ``cache``."""
+    """Decide, with one listing of the engine's images, which of the ``selected`` images of
+    ``plans`` (which also hold their in-repo ancestors) need building; nothing is changed but the
+    file-digest ``cache``."""
     from .engine import context_files
 
-    plans = {p.name: p for p in (*ancestors, *selected)}
-    order = [n for wave in graph.waves(plans) for n in wave]
+    by_name = {p.name: p for p in plans}
+    order = [n for wave in graph.waves(by_name) for n in wave]
     digests = DigestCache(cache)
     # Each outside base is asked about once, however many images stand on it.
     keys = Keys(graph, context_files, functools.cache(engine.image_id), digests)
     existing = existing_images(engine.labelled_images(KEY_LABEL))
     decisions = decide(
-        [plans[n] for n in order],
+        [by_name[n] for n in order],
         keys,
         existing,
-        force=[p.name for p in selected] if force else (),
+        force=list(selected) if force else (),
         in_registry=in_registry,
     )
     digests.save()
-    return Assessment(tuple(decisions), frozenset(p.name for p in selected))
+    return Assessment(tuple(decisions), frozenset(selected))
 
 
 def with_key(decision: Decision) -> ImagePlan:

@@ -100,8 +100,8 @@ def build(
     assessment = content.assess(
         engine,
         selection.graph,
-        [p for p in everything if p.name in chosen],
-        [p for p in everything if p.name not in chosen],
+        everything,
+        chosen,
         force=force or no_cache,
         in_registry=in_registry(target) if target else None,
         cache=s.content_cache,

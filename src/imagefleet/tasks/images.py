@@ -185,8 +185,8 @@ def _decisions(
     assessment = content.assess(
         engine,
         selection.graph,
-        [p for p in plans if p.name in chosen],
-        [p for p in plans if p.name not in chosen],
+        plans,
+        chosen,
         cache=s.content_cache,
     )
     return {d.plan.name: d for d in assessment.decisions}

@@ -44,8 +44,8 @@ def _remote_content(
     assessment = content.assess(
         engine,
         selection.graph,
-        [p for p in everything if p.name in names],
-        [p for p in everything if p.name not in names],
+        everything,
+        names,
         in_registry=in_registry(target),
         cache=s.content_cache,
     )
