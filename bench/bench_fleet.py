@@ -38,6 +38,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -129,16 +130,17 @@ def run(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
         try:
             output, _ = proc.communicate()
         except BaseException:
-            _stop(proc)
+            stop_group(proc)
             raise
     if proc.returncode != 0:
         tail = "\n".join(output.splitlines()[-30:])
         raise SystemExit(f"{' '.join(argv)} exited {proc.returncode}:\n{tail}")
 
 
-def _stop(proc: subprocess.Popen[str]) -> None:
+def stop_group(proc: subprocess.Popen[Any], grace: float = KILL_WAIT) -> None:
+    """Stop a run started in its own process group (pipes drained, if it has any)."""
     # SIGINT first, so an `invoke build` ends its own builds; then the whole group, hard.
-    for sig, wait in ((signal.SIGINT, KILL_WAIT), (signal.SIGKILL, None)):
+    for sig, wait in ((signal.SIGINT, grace), (signal.SIGKILL, None)):
         try:
             os.killpg(proc.pid, sig)
             proc.communicate(timeout=wait)

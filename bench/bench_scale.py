@@ -38,7 +38,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -53,6 +52,7 @@ sys.path.insert(0, str(REPO))
 from bench.bench_fleet import (  # noqa: E402 - after the path tweak above
     docker,
     prune_cache,
+    stop_group,
     terminated_as_interrupt,
 )
 from tests.helpers import busybox, git, make_project  # noqa: E402
@@ -194,7 +194,7 @@ def run(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run:
         try:
             _, status, usage = os.wait4(proc.pid, 0)
         except BaseException:
-            _stop(proc)
+            stop_group(proc, KILL_WAIT)
             raise
         seconds = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
@@ -208,19 +208,6 @@ def run(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run:
             out.read().decode(errors="replace"),
             err.read().decode(errors="replace"),
         )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    # SIGINT first, so an `invoke build` ends its own builds; then the whole group, hard.
-    for sig, wait in ((signal.SIGINT, KILL_WAIT), (signal.SIGKILL, None)):
-        try:
-            os.killpg(proc.pid, sig)
-            proc.wait(timeout=wait)
-        except ProcessLookupError:
-            return
-        except subprocess.TimeoutExpired:
-            continue
-        return
 
 
 def checked(result: Run, what: str) -> Run:
