@@ -118,12 +118,12 @@ class ContentKey:
         """The tag that publishes this content beside the image: ``key-<first 32 hex>``."""
         return key_tag(self.digest)
 
-    def inputs_label(self) -> str:
-        """The parts, compact, for :data:`INPUTS_LABEL` (file digests shortened)."""
+    def _inputs(self) -> dict[str, Any]:
+        """The parts as the label keeps them (file digests shortened, labels as one digest)."""
         files: Any = {p: d[:17] for p, d in self.files.items()}
         if len(files) > _MAX_LISTED_FILES:
             files = _digest(dict(self.files))
-        data = {
+        return {
             "files": files,
             "args": dict(self.args),
             "platforms": list(self.platforms),
@@ -131,7 +131,10 @@ class ContentKey:
             "parents": dict(self.parents),
             "bases": dict(self.bases),
         }
-        return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+    def inputs_label(self) -> str:
+        """The parts, compact, for :data:`INPUTS_LABEL`."""
+        return json.dumps(self._inputs(), sort_keys=True, separators=(",", ":"))
 
     def changes_since(self, label: str | None) -> list[str]:
         """Why this content differs from an image built from the parts in ``label``."""
@@ -141,7 +144,7 @@ class ContentKey:
             old = {}
         if not old:
             return ["no image of this image's content yet"]
-        mine = json.loads(self.inputs_label())
+        mine = self._inputs()
         reasons: list[str] = []
         if old.get("files") != mine["files"]:
             if isinstance(old.get("files"), dict) and isinstance(mine["files"], dict):
