@@ -7,6 +7,7 @@ and only overrides. A malformed manifest is rejected with its file, line and wha
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -281,11 +282,14 @@ class Catalog:
         """Image names in directory order."""
         return tuple(image.name for image in self.images)
 
+    @functools.cached_property
+    def _by_name(self) -> dict[str, Image]:
+        return {image.name: image for image in self.images}
+
     def get(self, name: str) -> Image:
         """The image called ``name``; unknown names suggest the closest ones."""
-        for image in self.images:
-            if image.name == name:
-                return image
+        if (image := self._by_name.get(name)) is not None:
+            return image
         close = difflib.get_close_matches(name, self.names, n=3, cutoff=0.5)
         if close:
             raise UnknownImageError(name=name, close=" or ".join(close))

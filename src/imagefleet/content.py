@@ -8,12 +8,17 @@ plus the image it resolves to where the engine knows it. The key's parts are kep
 label) so a rebuild can say why: which files changed, which parent or base moved, which args.
 """
 
+# File listing and digests use str paths, not pathlib: a thousand-image fleet lists and stats
+# ~10,000 files per run and Path objects tripled that cost.
+# ruff: noqa: PTH114, PTH115, PTH118, PTH123
+
 from __future__ import annotations
 
 import functools
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,8 +41,8 @@ _MAX_LISTED_FILES = 200  # past this the label keeps only the files' combined di
 
 # Where an outside base resolves to (an image ID or digest), or None when nobody knows.
 Resolve = Callable[[str], str | None]
-# The files of a build context the build can see.
-ListFiles = Callable[[Path, Path], Sequence[Path]]
+# The files of a build context the build can see, as context-relative POSIX paths.
+ListFiles = Callable[[Path, Path], Sequence[str]]
 
 
 def _digest(data: Any) -> str:
@@ -45,15 +50,46 @@ def _digest(data: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _file_digest(path: Path) -> str:
-    if path.is_symlink():
-        return f"link:{path.readlink()}"
+def _file_digest(path: str, mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return f"link:{os.readlink(path)}"
     sha = hashlib.sha256()
-    with path.open("rb") as stream:
+    with open(path, "rb") as stream:
         for chunk in iter(lambda: stream.read(1 << 20), b""):
             sha.update(chunk)
     executable = "x" if os.access(path, os.X_OK) else "-"
     return f"{executable}{sha.hexdigest()}"
+
+
+def context_files(context: Path, dockerfile: Path) -> list[str]:
+    """The files of a build context that the build can see, as sorted context-relative POSIX
+    paths: ``.dockerignore`` honoured the way the Docker CLI reads it (the Dockerfile and
+    ``.dockerignore`` are always sent)."""
+    ignore = context / ".dockerignore"
+    patterns: list[str] = []
+    if ignore.is_file():
+        lines = (line.strip() for line in ignore.read_text(encoding="utf-8").splitlines())
+        patterns = [line for line in lines if line and not line.startswith("#")]
+    if not patterns:  # nothing ignored: every file (the Docker SDK's matcher is slow per file)
+        found: list[str] = []
+        # Strings, not Paths: this lists every file of every image on each run.
+        for top, dirs, files in os.walk(context):
+            rel = os.path.relpath(top, context)
+            prefix = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+            found += (prefix + name for name in files)
+            found += (prefix + d for d in dirs if os.path.islink(os.path.join(top, d)))
+        return sorted(found)
+    relative = (
+        dockerfile.relative_to(context).as_posix() if dockerfile.is_relative_to(context) else None
+    )
+    from docker.utils.build import exclude_paths  # the Docker CLI's own matcher
+
+    seen = exclude_paths(str(context), patterns, dockerfile=relative)
+    return sorted(
+        Path(name).as_posix()
+        for name in seen
+        if not (path := context / name).is_dir() or path.is_symlink()
+    )
 
 
 class DigestCache:
@@ -73,15 +109,15 @@ class DigestCache:
             except (OSError, ValueError):
                 self.entries = {}
 
-    def digest(self, path: Path) -> str:
+    def digest(self, path: str | Path) -> str:
         """The digest of ``path``, from the cache when the file is unchanged."""
-        info = path.lstat()
+        key = os.fspath(path)  # plain strings: a thousand-image fleet stats ~10,000 files
+        info = os.lstat(key)
         stamp = [info.st_size, info.st_mtime_ns, info.st_ino, info.st_mode]
-        key = str(path)
         cached = self.entries.get(key)
         if cached is not None and cached[:4] == stamp:
             return str(cached[4])
-        value = _file_digest(path)
+        value = _file_digest(key, info.st_mode)
         self.entries[key] = [*stamp, value]
         self.dirty = True
         return value
@@ -203,8 +239,8 @@ class Keys:
         }
         context = plan.image.directory
         files = {
-            path.relative_to(context).as_posix(): self.cache.digest(path)
-            for path in self.list_files(context, plan.image.dockerfile_path)
+            name: self.cache.digest(os.path.join(context, name))
+            for name in self.list_files(context, plan.image.dockerfile_path)
         }
         labels = {
             k: v
@@ -387,7 +423,6 @@ def assess(
     """Decide, with one listing of the engine's images, which of the ``selected`` images of
     ``plans`` (which also hold their in-repo ancestors) need building; nothing is changed but the
     file-digest ``cache``."""
-    from .engine import context_files
 
     by_name = {p.name: p for p in plans}
     order = [n for wave in graph.waves(by_name) for n in wave]

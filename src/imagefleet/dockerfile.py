@@ -129,7 +129,7 @@ class Dockerfile:
         found: list[tuple[str, int]] = []
         for stage in self.stages:
             for ref in (
-                self.stage_base(stage, overrides),
+                substitute(stage.base, scope),  # stage_base, without rebuilding the scope
                 *(substitute(c, scope) for c in stage.copy_from),
             ):
                 if ref.isdigit() or ref.lower() == "scratch":
@@ -181,6 +181,8 @@ def substitute(text: str, scope: dict[str, str]) -> str:
     Words may themselves hold variables (``${A:-${B}}``); unknown variables expand to nothing,
     as in the builder.
     """
+    if "$" not in text:  # most references name no variable: nothing to expand
+        return text
     out: list[str] = []
     index = 0
     while index < len(text):

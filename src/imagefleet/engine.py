@@ -440,29 +440,6 @@ class Engine:
         return digest
 
 
-def context_files(context: Path, dockerfile: Path) -> list[Path]:
-    """The files of a build context that the build can see: ``.dockerignore`` honoured the way the
-    Docker CLI reads it (the Dockerfile and ``.dockerignore`` are always sent), sorted."""
-    ignore = context / ".dockerignore"
-    patterns: list[str] = []
-    if ignore.is_file():
-        lines = (line.strip() for line in ignore.read_text(encoding="utf-8").splitlines())
-        patterns = [line for line in lines if line and not line.startswith("#")]
-    if not patterns:  # nothing ignored: every file (the Docker SDK's matcher is slow per file)
-        return sorted(
-            Path(top) / name
-            for top, dirs, files in os.walk(context)
-            for name in (*files, *(d for d in dirs if (Path(top) / d).is_symlink()))
-        )
-    relative = (
-        dockerfile.relative_to(context).as_posix() if dockerfile.is_relative_to(context) else None
-    )
-    seen = _sdk().utils.build.exclude_paths(str(context), patterns, dockerfile=relative)
-    return sorted(
-        path for name in seen if not (path := context / name).is_dir() or path.is_symlink()
-    )
-
-
 def stored_credentials(domain: str) -> dict[str, str] | None:
     """What ``docker login`` stored for ``domain`` (config file or credential helper), if any."""
     found = _sdk().auth.load_config().resolve_authconfig(domain)

@@ -40,8 +40,27 @@ def _plans(root: Path, git_sha: str = "a" * 40, **cli: str) -> list[ImagePlan]:
     return plan_images(list(catalog.images), settings, git, cli_args=cli)
 
 
-def _files(context: Path, dockerfile: Path) -> Sequence[Path]:
-    return sorted(p for p in context.rglob("*") if p.is_file())
+def _files(context: Path, dockerfile: Path) -> Sequence[str]:
+    return sorted(p.relative_to(context).as_posix() for p in context.rglob("*") if p.is_file())
+
+
+def test_context_files_lists_what_the_build_sees(tmp_path: Path) -> None:
+    (tmp_path / "sub" / "deep").mkdir(parents=True)
+    (tmp_path / "target").mkdir()
+    for name in ("Dockerfile", "a.txt", "sub/b.txt", "sub/deep/c.txt", "target/d.txt"):
+        (tmp_path / name).write_text(name)
+    (tmp_path / "linked").symlink_to(tmp_path / "target")
+    every = ["Dockerfile", "a.txt", "linked", "sub/b.txt", "sub/deep/c.txt", "target/d.txt"]
+    assert content.context_files(tmp_path, tmp_path / "Dockerfile") == every
+    (tmp_path / ".dockerignore").write_text("# comment\nsub/deep\n*.txt\n!sub/b.txt\nDockerfile\n")
+    # The Dockerfile and .dockerignore are always sent, as the Docker CLI does.
+    assert content.context_files(tmp_path, tmp_path / "Dockerfile") == [
+        ".dockerignore",
+        "Dockerfile",
+        "linked",
+        "sub/b.txt",
+        "target/d.txt",
+    ]
 
 
 def _keys(
