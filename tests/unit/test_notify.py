@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
@@ -21,6 +19,7 @@ from imagefleet.plan import ImagePlan, plan_images
 from imagefleet.reference import parse_target
 from imagefleet.registry import ImageFacts, PushedTag
 from imagefleet.settings import Settings
+from tests.helpers import Receiver, webhook_receiver
 
 SHA = "fedcba9876543210fedcba9876543210fedcba98"
 DIGEST = "sha256:" + "a" * 64
@@ -209,41 +208,10 @@ def test_redact(url: str, shown: str) -> None:
 # -- sending, to a real HTTP receiver ------------------------------------------------------------
 
 
-@dataclass
-class Receiver:
-    """A webhook receiver on loopback: what it got, and the status it answers with."""
-
-    port: int
-    status: int = 200
-    got: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    receiver: ClassVar[Receiver]
-
-    def log_message(self, *_: object) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        self.receiver.got.append((self.path, json.loads(self.rfile.read(length))))
-        self.send_response(self.receiver.status)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    _Handler.receiver = Receiver(int(server.server_address[1]))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield _Handler.receiver
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with webhook_receiver() as started:
+        yield started
 
 
 def test_a_json_webhook_receives_the_fields(tmp_path: Path, receiver: Receiver) -> None:
