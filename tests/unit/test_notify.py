@@ -250,3 +250,39 @@ def test_a_failing_target_is_one_warning_without_credentials(
 def test_nothing_to_send_sends_nothing(tmp_path: Path) -> None:
     assert notify.send([], [_announcement(tmp_path)]) == ([], [])
     assert notify.send(["json://127.0.0.1:1/x"], []) == ([], [])
+
+
+def test_the_push_task_announces_everywhere(
+    tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imagefleet.tasks import publish
+
+    plan = _plan(tmp_path, source="https://github.com/acme/images")
+    facts = ImageFacts(("linux/amd64",), 1234)
+    monkeypatch.setattr(notify, "read_facts", lambda *_: facts)
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("FLEET_NOTIFY_URLS", f"json://127.0.0.1:{receiver.port}/hook")
+    settings = Settings(root=tmp_path, images_dir=tmp_path / "images", target=TARGET)
+    got = publish._announce(settings, TARGET, [plan], {"app": _pushed(plan)}, json=False)
+    expected = notify.announce(plan, TARGET, _pushed(plan), facts).as_dict()
+    assert got == {"app": expected}
+    assert "`1.4.2`" in summary.read_text()
+    [(_, body)] = receiver.got
+    assert json.loads(body["message"])["images"] == [expected]
+
+
+def test_the_push_task_reads_nothing_when_nobody_listens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imagefleet.tasks import publish
+
+    def unexpected(*_: object) -> None:
+        raise AssertionError("no registry read without --json, a summary or a target")
+
+    monkeypatch.setattr(notify, "read_facts", unexpected)
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    monkeypatch.delenv("FLEET_NOTIFY_URLS", raising=False)
+    plan = _plan(tmp_path, source=None)
+    settings = Settings(root=tmp_path, images_dir=tmp_path / "images", target=TARGET)
+    assert publish._announce(settings, TARGET, [plan], {"app": _pushed(plan)}, json=False) == {}
