@@ -286,3 +286,8 @@ def test_the_push_task_reads_nothing_when_nobody_listens(
     plan = _plan(tmp_path, source=None)
     settings = Settings(root=tmp_path, images_dir=tmp_path / "images", target=TARGET)
     assert publish._announce(settings, TARGET, [plan], {"app": _pushed(plan)}, json=False) == {}
+
+
+def test_an_unreadable_registry_is_a_warning_not_an_error(caplog: pytest.LogCaptureFixture) -> None:
+    assert notify.read_facts(parse_target("127.0.0.1:1/team"), "app", DIGEST) is None
+    assert "could not read platforms and size of app" in caplog.text
