@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
@@ -108,3 +113,40 @@ def invoke(
         check=False,
     )
     return Result(done.returncode, done.stdout, done.stderr)
+
+
+@dataclass
+class Receiver:
+    """A webhook receiver on loopback: the (path, JSON body) of every POST it got, and the
+    status it answers with."""
+
+    port: int
+    status: int = 200
+    got: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def webhook_receiver() -> Iterator[Receiver]:
+    """Serve a :class:`Receiver` on a free loopback port until the block ends."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *_: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            receiver.got.append((self.path, json.loads(self.rfile.read(length))))
+            self.send_response(receiver.status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    receiver = Receiver(int(server.server_address[1]))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

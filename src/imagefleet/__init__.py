@@ -20,6 +20,7 @@ __all__ = [
     "graph",
     "lint",
     "localregistry",
+    "notify",
     "pipeline",
     "plan",
     "policy",

@@ -24,7 +24,7 @@ from .errors import FleetError
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-SECRET_ENV = ("FLEET_REGISTRY_PASSWORD",)
+SECRET_ENV = ("FLEET_REGISTRY_PASSWORD", "FLEET_NOTIFY_URLS")
 DEBUG_ENV = "FLEET_DEBUG"
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import ipaddress
+import json
 import logging
 import os
 import re
@@ -231,6 +232,16 @@ class RegistryClient:
             return None
         return response.content, response.headers.get("Content-Type", "")
 
+    def blob_json(self, path: str, digest: str) -> dict[str, Any]:
+        """The JSON blob ``path@digest`` (an image config)."""
+        response = self._get(f"/v2/{path}/blobs/{digest}", scope=f"repository:{path}:pull")
+        if response.status_code != 200:
+            raise UnexpectedRegistryAnswerError(
+                domain=self.domain, status=response.status_code, path=path, reference=digest
+            )
+        body: dict[str, Any] = response.json()
+        return body
+
     def put_manifest(self, path: str, tag: str, body: bytes, media_type: str) -> None:
         """Point ``path:tag`` at a manifest the registry already holds the blobs of: a tag made
         in the registry itself, nothing uploaded."""
@@ -399,3 +410,47 @@ def _verify(
             remote=remote.config_digest or remote.digest,
             image_id=image_id,
         )
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """What a pushed manifest holds, as the registry serves it."""
+
+    platforms: tuple[str, ...]  # os/arch[/variant], in the index's order
+    size: int  # bytes a pull of every platform downloads: compressed layers and configs
+
+
+def describe(target: Target, image_name: str, digest: str) -> ImageFacts:
+    """Platforms and size of ``target/image_name@digest`` (an image manifest or an index)."""
+    client, prefix = client_for(target)
+    path = f"{prefix}{image_name}"
+    body = _manifest_json(client, path, digest)
+    if "manifests" not in body:
+        config = client.blob_json(path, body["config"]["digest"])
+        return ImageFacts((_platform(config),), _manifest_size(body))
+    platforms, size = [], 0
+    for entry in body["manifests"]:
+        wanted = entry.get("platform") or {}
+        # Attestations (provenance, SBOM) ride along as manifests of platform unknown/unknown.
+        if wanted.get("os") in (None, "unknown"):
+            continue
+        platforms.append(_platform(wanted))
+        size += _manifest_size(_manifest_json(client, path, entry["digest"]))
+    return ImageFacts(tuple(platforms), size)
+
+
+def _manifest_json(client: RegistryClient, path: str, digest: str) -> dict[str, Any]:
+    found = client.manifest_bytes(path, digest)
+    if found is None:
+        raise TagMissingAfterPushError(reference=f"{path}@{digest}")
+    body: dict[str, Any] = json.loads(found[0])
+    return body
+
+
+def _manifest_size(manifest: dict[str, Any]) -> int:
+    parts = [manifest.get("config") or {}, *(manifest.get("layers") or ())]
+    return sum(int(p.get("size") or 0) for p in parts)
+
+
+def _platform(spec: dict[str, Any]) -> str:
+    return "/".join(str(spec[k]) for k in ("os", "architecture", "variant") if spec.get(k))

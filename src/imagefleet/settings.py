@@ -31,6 +31,9 @@ DEFAULTS: dict[str, Any] = {
     "builder": "auto",
     "source_url": None,  # OCI source label; default: the git remote "origin"
     "push": {"attempts": 5, "max_wait": 8.0},
+    # apprise URLs told what each successful push made available (imagefleet.notify); URLs that
+    # carry tokens belong in the FLEET_NOTIFY_URLS environment variable instead.
+    "notify": {"urls": []},
     "local_registry": {"port": 5000, "state_dir": ".fleet/registry"},
     "helm": {
         "binary": "helm",  # e.g. helm3 to deploy with Helm 3 where both are installed
@@ -77,6 +80,7 @@ class Settings:
     source_url: str | None = None
     push_attempts: int = DEFAULTS["push"]["attempts"]
     push_max_wait: float = DEFAULTS["push"]["max_wait"]
+    notify_urls: tuple[str, ...] = ()
     local_registry_port: int = DEFAULTS["local_registry"]["port"]
     local_registry_dir: Path = field(default=Path(DEFAULTS["local_registry"]["state_dir"]))
     helm: HelmSettings = field(default_factory=HelmSettings)
@@ -103,6 +107,7 @@ class Settings:
         if builder not in ("auto", "buildx", "classic"):
             raise InvalidBuilderError(builder=builder)
         push = {**DEFAULTS["push"], **dict(merged.get("push") or {})}
+        notify = {**DEFAULTS["notify"], **dict(merged.get("notify") or {})}
         local = {**DEFAULTS["local_registry"], **dict(merged.get("local_registry") or {})}
         helm = {**DEFAULTS["helm"], **dict(merged.get("helm") or {})}
         keys = {**DEFAULTS["helm"]["image_keys"], **dict(helm.get("image_keys") or {})}
@@ -119,6 +124,7 @@ class Settings:
             source_url=merged["source_url"],
             push_attempts=int(push["attempts"]),
             push_max_wait=float(push["max_wait"]),
+            notify_urls=tuple(str(u) for u in notify["urls"] or ()),
             local_registry_port=int(local["port"]),
             local_registry_dir=state_dir if state_dir.is_absolute() else root / state_dir,
             helm=HelmSettings(

@@ -21,7 +21,7 @@ from imagefleet.engine import Engine
 from imagefleet.errors import RegistryUnreachableError
 from imagefleet.reference import parse_target
 from imagefleet.tags import TagSet
-from tests.helpers import REPO, git, invoke
+from tests.helpers import REPO, git, invoke, webhook_receiver
 
 pytestmark = pytest.mark.integration
 
@@ -300,6 +300,44 @@ def test_auth_refused_is_not_retried_and_env_credentials_work(
     digest, config = _remote(registry, "fx-plain", sha, auth=(user, secret))
     assert pushed[f"{registry.address}/fx-plain:{sha}"] == digest
     assert config == engine.image_id(f"fx-plain:{sha}")
+
+
+def test_push_announces_what_became_available(
+    project: Path, tmp_path: Path, registry: localregistry.LocalRegistry
+) -> None:
+    _build(project, "fx-hello")
+    sha = git(project, "rev-parse", "HEAD")
+    summary = tmp_path / "summary.md"
+    with webhook_receiver() as receiver:
+        dead = "json://robot:pa55word@127.0.0.1:1/never"  # refused: a warning, not a failure
+        result = invoke(
+            project,
+            "push",
+            "--image",
+            "fx-hello",
+            "--registry",
+            f"{registry.address}/team",
+            "--json",
+            env={
+                "GITHUB_STEP_SUMMARY": str(summary),
+                "FLEET_NOTIFY_URLS": f"json://127.0.0.1:{receiver.port}/hook {dead}",
+            },
+        )
+    assert result.code == 0, result.output
+    announced = json.loads(result.stdout)["fx-hello"]["announcement"]
+    digest, _ = _remote(registry, "team/fx-hello", sha)
+    assert announced["digest"] == digest
+    assert announced["commit"] == sha
+    assert announced["version"] == "1.4.2"
+    assert announced["tags"][:2] == [sha, f"sha-{sha[:12]}"]
+    assert announced["platforms"]
+    assert announced["size"] > 0
+    [(path, body)] = receiver.got
+    assert path == "/hook"
+    assert json.loads(body["message"])["images"] == [announced]
+    assert digest in summary.read_text()
+    assert "notification to json://127.0.0.1:1 failed" in result.stderr
+    assert "pa55word" not in result.output
 
 
 def test_local_registry_tasks(project: Path) -> None:

@@ -13,7 +13,15 @@ from typing import ClassVar, cast
 import pytest
 
 from imagefleet.errors import RegistryAuthError, TransientRegistryError
-from imagefleet.registry import Credentials, RegistryClient, credentials_for, is_loopback
+from imagefleet.reference import parse_target
+from imagefleet.registry import (
+    Credentials,
+    ImageFacts,
+    RegistryClient,
+    credentials_for,
+    describe,
+    is_loopback,
+)
 
 DIGEST = "sha256:" + "d" * 64
 CONFIG = "sha256:" + "c" * 64
@@ -24,6 +32,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     requests: ClassVar[list[str]] = []
     fail_next: ClassVar[int] = 0
+    served: ClassVar[dict[str, dict[str, object]]] = {}  # more paths (behind the token) -> body
 
     def log_message(self, *_: object) -> None:
         pass
@@ -60,6 +69,9 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._send(401, {"errors": []}, {"WWW-Authenticate": challenge})
             return
+        if self.path in type(self).served:
+            self._send(200, type(self).served[self.path])
+            return
         if self.path == "/v2/team/app/manifests/1.0":
             self._send(
                 200,
@@ -77,6 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
 def double() -> Iterator[int]:
     _Handler.requests = []
     _Handler.fail_next = 0
+    _Handler.served = {}
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -165,3 +178,48 @@ def test_credentials_from_docker_config(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
     assert credentials_for("registry.example.invalid") == Credentials("stored-user", "stored-pass")
     assert credentials_for("other.example.invalid") is None
+
+
+def _manifest(config_size: int, *layers: int) -> dict[str, object]:
+    return {
+        "schemaVersion": 2,
+        "config": {"digest": CONFIG, "size": config_size},
+        "layers": [{"digest": DIGEST, "size": size} for size in layers],
+    }
+
+
+def test_describe_an_index(double: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLEET_REGISTRY_USERNAME", "robot")
+    monkeypatch.setenv("FLEET_REGISTRY_PASSWORD", "s3cret-value")
+    amd, arm, att = ("sha256:" + c * 64 for c in "123")
+    _Handler.served = {
+        f"/v2/team/app/manifests/{DIGEST}": {
+            "manifests": [
+                {"digest": amd, "platform": {"os": "linux", "architecture": "amd64"}},
+                {
+                    "digest": arm,
+                    "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"},
+                },
+                # BuildKit's provenance rides along as a manifest of platform unknown/unknown.
+                {"digest": att, "platform": {"os": "unknown", "architecture": "unknown"}},
+            ]
+        },
+        f"/v2/team/app/manifests/{amd}": _manifest(100, 1000, 2000),
+        f"/v2/team/app/manifests/{arm}": _manifest(100, 900),
+    }
+    facts = describe(parse_target(f"127.0.0.1:{double}/team"), "app", DIGEST)
+    assert facts == ImageFacts(("linux/amd64", "linux/arm64/v8"), 4100)
+    assert f"/v2/team/app/manifests/{att}" not in _Handler.requests
+
+
+def test_describe_one_manifest_reads_its_config(
+    double: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLEET_REGISTRY_USERNAME", "robot")
+    monkeypatch.setenv("FLEET_REGISTRY_PASSWORD", "s3cret-value")
+    _Handler.served = {
+        f"/v2/team/app/manifests/{DIGEST}": _manifest(50, 700),
+        f"/v2/team/app/blobs/{CONFIG}": {"os": "linux", "architecture": "arm64"},
+    }
+    facts = describe(parse_target(f"127.0.0.1:{double}/team"), "app", DIGEST)
+    assert facts == ImageFacts(("linux/arm64",), 750)

@@ -20,6 +20,7 @@ def test_defaults_alone(tmp_path: Path) -> None:
     assert (s.push_attempts, s.push_max_wait) == (5, 8.0)
     assert s.local_registry_dir == tmp_path.resolve() / ".fleet" / "registry"
     assert s.helm == HelmSettings()
+    assert s.notify_urls == ()
 
 
 def test_dataclass_defaults_are_the_config_defaults() -> None:
@@ -50,6 +51,7 @@ def test_nested_sections_merge_over_defaults(tmp_path: Path) -> None:
             "registry_aliases": ["ghcr.io/team"],
             "platforms": ["linux/amd64"],
             "push": {"attempts": 2},
+            "notify": {"urls": ["json://hooks.example.com/fleet"]},
             "local_registry": {"state_dir": "/srv/fleet/reg"},
             "helm": {"binary": "helm3", "image_keys": {"tag": "app.tag"}},
         }
@@ -59,6 +61,7 @@ def test_nested_sections_merge_over_defaults(tmp_path: Path) -> None:
     assert (s.push_attempts, s.push_max_wait) == (2, 8.0)  # max_wait kept its default
     assert s.local_registry_dir == Path("/srv/fleet/reg")  # absolute paths stay as written
     assert s.helm.binary == "helm3"
+    assert s.notify_urls == ("json://hooks.example.com/fleet",)
     assert (s.helm.image_repository_key, s.helm.image_tag_key) == ("image.repository", "app.tag")
 
 

@@ -3,10 +3,11 @@ registry or pulled, never rebuilt)."""
 
 from __future__ import annotations
 
+import os
 import textwrap
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from invoke.context import Context
 from invoke.tasks import task
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from ..engine import Engine
     from ..plan import ImagePlan
     from ..reference import Target
+    from ..registry import PushedTag
     from ..settings import Settings
 
 
@@ -129,7 +131,8 @@ def push(
     for p in missing:
         if p.name not in remote:
             require_built(engine, p.local_ref, p.name)
-    results: dict[str, dict[str, str]] = {}
+    results: dict[str, dict[str, Any]] = {}
+    pushed_by: dict[str, list[PushedTag]] = {}
     for p in plans:
         started = time.monotonic()
         with console.working(f"push {p.name} → {target}") as step:
@@ -157,19 +160,52 @@ def push(
                     on_tag=lambda t: step(f"{t.reference.rsplit(':', 1)[1]} verified"),
                 )
         results[p.name] = {t.reference: t.digest for t in pushed}
+        pushed_by[p.name] = pushed
         digest = pushed[0].digest if pushed else "-"
         console.info(
             f"[green]pushed[/] {target.repository(p.name)} "
             f"({len(pushed)} tags, {digest[:19]}…, {time.monotonic() - started:.1f}s)"
         )
+    table = [(ref, d) for tags in results.values() for ref, d in tags.items()]
+    for name, announcement in _announce(s, target, plans, pushed_by, json=json).items():
+        # Beside the tags (whose keys all hold a ':'), so readers of the old shape go on working.
+        results[name]["announcement"] = announcement
     if json:
         console.emit_json(results)
     else:
-        console.table(
-            "pushed tags",
-            ("tag", "digest"),
-            [(ref, d) for tags in results.values() for ref, d in tags.items()],
+        console.table("pushed tags", ("tag", "digest"), table)
+
+
+def _announce(
+    s: Settings,
+    target: Target,
+    plans: list[ImagePlan],
+    pushed_by: dict[str, list[PushedTag]],
+    *,
+    json: bool,
+) -> dict[str, dict[str, Any]]:
+    """Tell the step summary and the notification targets what the push made available; return
+    each image's announcement for ``--json`` (none asked for: no registry reads, nothing sent)."""
+    from .. import notify
+
+    urls = notify.targets(s)
+    if not (json or urls or os.environ.get(notify.SUMMARY_ENV)):
+        return {}
+    announcements = [
+        notify.announce(
+            p,
+            target,
+            pushed_by[p.name],
+            notify.read_facts(target, p.name, pushed_by[p.name][0].digest),
         )
+        for p in plans
+        if pushed_by.get(p.name)
+    ]
+    notify.write_step_summary(announcements)
+    sent, _ = notify.send(urls, announcements)
+    if sent:
+        console.info(f"[green]notified[/] {', '.join(sent)}")
+    return {a.image: a.as_dict() for a in announcements}
 
 
 @task(
