@@ -95,8 +95,8 @@ def log(root: Path, revisions: Sequence[str]) -> list[Commit]:
 
 
 def touches(commit: Commit, directory: str, global_paths: Iterable[str]) -> bool:
-    """Whether ``commit`` changed an input of the image in ``directory`` (a path relative to the
-    repository, ``images/<name>``): a file below it, or a global path (as ``changes`` reads them)."""
+    """Whether ``commit`` changed an input of the image in ``directory`` (relative to the
+    repository: ``images/<name>``): a file below it, or a global path (read as ``changes`` does)."""
     prefix = directory.rstrip("/") + "/"
     globs = tuple(global_paths)
     return any(

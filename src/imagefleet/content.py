@@ -3,8 +3,8 @@
 An image whose key already has an image (locally, or in the registry as ``<image>:key-<32 hex>``)
 is not built again. The inputs: the files of the build context the build can see (after
 ``.dockerignore``), resolved build args, platforms, the labels that do not change with every commit
-(``revision``, ``created`` and ``version`` are left out), the parents' keys, and every outside base as written
-plus the image it resolves to where the engine knows it. The key's parts are kept beside it (a
+(``revision``, ``created`` and ``version`` are left out), the parents' keys, and every outside
+base as written plus the image it resolves to where the engine knows it. The key's parts are kept beside it (a
 label) so a rebuild can say why: which files changed, which parent or base moved, which args.
 """
 
@@ -208,11 +208,7 @@ class Keys:
             path.relative_to(context).as_posix(): self.cache.digest(path)
             for path in self.list_files(context, plan.image.dockerfile_path)
         }
-        labels = {
-            k: v
-            for k, v in plan.labels.items()
-            if k not in _VOLATILE
-        }
+        labels = {k: v for k, v in plan.labels.items() if k not in _VOLATILE}
         parts = {
             "scheme": _SCHEME,
             "dockerfile": plan.image.dockerfile_path.relative_to(context).as_posix(),

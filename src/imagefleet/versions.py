@@ -48,7 +48,8 @@ def version_key(version: str) -> tuple[int, int, int, int, tuple[tuple[int, int,
         raise ValueError(f"not a semantic version: {version!r}")
     pre = match["prerelease"]
     identifiers = tuple(_identifier_key(p) for p in pre.split(".")) if pre else ()
-    return int(match["major"]), int(match["minor"]), int(match["patch"]), 0 if pre else 1, identifiers
+    major, minor, patch = int(match["major"]), int(match["minor"]), int(match["patch"])
+    return major, minor, patch, 0 if pre else 1, identifiers
 
 
 def bump(version: str, level: Bump) -> str:
@@ -120,9 +121,7 @@ class Releases:
             m for r in self.of(image) if (m := SEMVER_RE.match(r.version)) and not m["prerelease"]
         ]
         # Newest first: the first stable release of a line is the newest of that line.
-        if next(m for m in stable if (m["major"], m["minor"]) == (major, minor))[0] == (
-            match[0]
-        ):
+        if next(m for m in stable if (m["major"], m["minor"]) == (major, minor))[0] == (match[0]):
             tags.append(f"{major}.{minor}")
         if major != "0" and next(m for m in stable if m["major"] == major)[0] == match[0]:
             tags.append(major)
