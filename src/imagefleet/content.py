@@ -4,8 +4,9 @@ An image whose key already has an image (locally, or in the registry as ``<image
 is not built again. The inputs: the files of the build context the build can see (after
 ``.dockerignore``), resolved build args, platforms, the labels that do not change with every commit
 (``revision``, ``created`` and ``version`` are left out), the parents' keys, and every outside
-base as written plus the image it resolves to where the engine knows it. The key's parts are kept beside it (a
-label) so a rebuild can say why: which files changed, which parent or base moved, which args.
+base as written plus the image it resolves to where the engine knows it. The key's parts are kept
+beside it (a label) so a rebuild can say why: which files changed, which parent or base moved,
+which args.
 """
 
 from __future__ import annotations
