@@ -21,8 +21,9 @@ from .versions import Bump
 if TYPE_CHECKING:
     from semantic_release.commit_parser.conventional.parser import ConventionalCommitParser
 
-# Fields of `git log` output: a record separator no commit message contains, NUL between fields.
-_RECORD = "\x1e"
+# Fields of `git log` output: a record mark no commit message contains, NUL between fields.
+# (Not ASCII's record separator \x1e: Python counts it as whitespace, and run_git strips that.)
+_RECORD = "\x01"
 _FORMAT = f"--format={_RECORD}%H%x00%P%x00%B%x00"
 # git revert's own wording, and the `Refs:` footer the Conventional Commits spec suggests.
 _REVERTS_RE = re.compile(r"(?:This reverts commit|^Refs:)\s+([0-9a-f]{7,40})", re.MULTILINE)
