@@ -3,9 +3,10 @@
 An image whose key already has an image (locally, or in the registry as ``<image>:key-<32 hex>``)
 is not built again. The inputs: the files of the build context the build can see (after
 ``.dockerignore``), resolved build args, platforms, the labels that do not change with every commit
-(``revision`` and ``created`` are left out), the parents' keys, and every outside base as written
-plus the image it resolves to where the engine knows it. The key's parts are kept beside it (a
-label) so a rebuild can say why: which files changed, which parent or base moved, which args.
+(``revision``, ``created`` and ``version`` are left out), the parents' keys, and every outside
+base as written plus the image it resolves to where the engine knows it. The key's parts are kept
+beside it (a label) so a rebuild can say why: which files changed, which parent or base moved,
+which args.
 """
 
 # File listing and digests use str paths, not pathlib: a thousand-image fleet lists and stats
@@ -36,7 +37,9 @@ KEY_LABEL = "io.imagefleet.content-key"
 INPUTS_LABEL = "io.imagefleet.content-inputs"
 TAG_PREFIX = "key-"
 _SCHEME = "imagefleet-content-key/1"  # bump when what goes into a key changes
-_VOLATILE = (f"{OCI}.revision", f"{OCI}.created")
+# The version too: a release tag is made after its image exists, so promoting that image to
+# `:<version>` must not make its content look new.
+_VOLATILE = (f"{OCI}.revision", f"{OCI}.created", f"{OCI}.version")
 _MAX_LISTED_FILES = 200  # past this the label keeps only the files' combined digest
 
 # Where an outside base resolves to (an image ID or digest), or None when nobody knows.
@@ -242,11 +245,7 @@ class Keys:
             name: self.cache.digest(os.path.join(context, name))
             for name in self.list_files(context, plan.image.dockerfile_path)
         }
-        labels = {
-            k: v
-            for k, v in plan.labels.items()
-            if k not in _VOLATILE and not (k == f"{OCI}.version" and v == plan.tags.primary)
-        }
+        labels = {k: v for k, v in plan.labels.items() if k not in _VOLATILE}
         parts = {
             "scheme": _SCHEME,
             "dockerfile": plan.image.dockerfile_path.relative_to(context).as_posix(),

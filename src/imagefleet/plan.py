@@ -18,6 +18,7 @@ from .errors import InvalidBuildArgError, InvalidPlatformError, UnusedBuildArgEr
 from .git import GitState
 from .settings import Settings
 from .tags import TagSet, policy
+from .versions import Releases
 
 OCI = "org.opencontainers.image"
 
@@ -122,7 +123,7 @@ def _labels(
         f"{OCI}.description": image.description,
         f"{OCI}.revision": git.sha,
         f"{OCI}.created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        f"{OCI}.version": image.version if image.version and not git.dirty else tags.primary,
+        f"{OCI}.version": tags.version if tags.version and not git.dirty else tags.primary,
         f"{OCI}.base.name": base,
     }
     if source:
@@ -140,8 +141,9 @@ def plan_image(
     cli_args: Mapping[str, str] | None = None,
     platforms: tuple[str, ...] = (),
     force_latest: bool = False,
+    releases: Releases | None = None,
 ) -> ImagePlan:
-    """Plan one image's build."""
+    """Plan one image's build (``releases``: the checkout's release tags, read once per run)."""
     declared = image.dockerfile.arg_defaults()
     cli = {k: v for k, v in (cli_args or {}).items() if k in declared}
     sources = {k: "dockerfile" for k, v in declared.items() if v is not None}
@@ -149,7 +151,13 @@ def plan_image(
     sources.update(dict.fromkeys(cli, "command line"))
     overrides = {**image.manifest.build_args, **cli}
     base = image.dockerfile.base_image(overrides)
-    tags = policy(image, git, default_branch=settings.default_branch, force_latest=force_latest)
+    tags = policy(
+        image,
+        git,
+        default_branch=settings.default_branch,
+        force_latest=force_latest,
+        releases=releases,
+    )
     return ImagePlan(
         image=image,
         base=base,
@@ -170,6 +178,7 @@ def plan_images(
     cli_args: Mapping[str, str] | None = None,
     platforms: tuple[str, ...] = (),
     force_latest: bool = False,
+    releases: Releases | None = None,
 ) -> list[ImagePlan]:
     """Plan several images; a ``--build-arg`` that none of them declares is an error (a typo)."""
     cli_args = dict(cli_args or {})
@@ -187,6 +196,7 @@ def plan_images(
             cli_args=cli_args,
             platforms=platforms,
             force_latest=force_latest,
+            releases=releases,
         )
         for i in images
     ]

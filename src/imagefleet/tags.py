@@ -1,9 +1,11 @@
 """The tag policy: which tags an image gets for a commit.
 
-Always ``<full sha>`` and ``sha-<12>``; ``<version>``, ``<major>.<minor>``, ``<major>`` from a
-semantic version in the manifest; the manifest's extra tags; ``latest`` only on the default branch
-(or when forced). A dirty working tree gets ``-dirty`` sha tags and nothing else, so a clean sha
-tag always means exactly that commit.
+Always ``<full sha>`` and ``sha-<12>``; ``<version>`` only for the commit its release tag
+(``<image>-v<version>``, see :mod:`.release`) points at, ``<major>.<minor>`` and ``<major>`` when
+that release is the newest of its line; the manifest's ``version`` only for an image that was
+never released; the manifest's extra tags; ``latest`` only on the default branch (or when forced).
+A dirty working tree gets ``-dirty`` sha tags and nothing else, so a clean sha tag always means
+exactly that commit.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from .catalog import SEMVER_RE, Image
 from .git import GitState
 from .reference import validate_tag
+from .versions import Releases
 
 LOGGER = logging.getLogger(__name__)
 
@@ -27,6 +30,7 @@ class TagSet:
 
     primary: str  # the tag `build` gives the image; identifies "this image for this commit"
     tags: tuple[str, ...]
+    version: str | None = None  # the release (or manifest fallback) version this commit is
 
     @property
     def moves_latest(self) -> bool:
@@ -65,9 +69,15 @@ def primary_tag(git: GitState) -> str:
 
 
 def policy(
-    image: Image, git: GitState, *, default_branch: str, force_latest: bool = False
+    image: Image,
+    git: GitState,
+    *,
+    default_branch: str,
+    force_latest: bool = False,
+    releases: Releases | None = None,
 ) -> TagSet:
-    """Apply the tag policy to ``image`` built from the checkout described by ``git``."""
+    """Apply the tag policy to ``image`` built from the checkout described by ``git``;
+    ``releases``: the checkout's release tags (None or empty: the manifest's version)."""
     primary = primary_tag(git)
     if git.dirty:
         if force_latest:
@@ -76,10 +86,17 @@ def policy(
             )
         return TagSet(primary=primary, tags=(primary, f"sha-{git.short_sha}{DIRTY_SUFFIX}"))
     tags: list[str] = [primary, f"sha-{git.short_sha}"]
-    if image.version:
+    version: str | None = None
+    if releases is not None and releases.of(image.name):
+        released = releases.at(image.name, git.sha)
+        if released is not None:
+            version = released.version
+            tags.extend(releases.version_tags(image.name, git.sha))
+    elif image.version:
+        version = image.version
         tags.extend(version_tags(image.version))
     tags.extend(image.manifest.tags)
     if force_latest or (git.branch is not None and git.branch == default_branch):
         tags.append(LATEST)
     unique = tuple(dict.fromkeys(validate_tag(t) for t in tags))
-    return TagSet(primary=primary, tags=unique)
+    return TagSet(primary=primary, tags=unique, version=version)

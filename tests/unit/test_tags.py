@@ -9,6 +9,7 @@ from imagefleet.catalog import Image, Manifest
 from imagefleet.dockerfile import parse
 from imagefleet.git import GitState
 from imagefleet.tags import policy, version_tags
+from imagefleet.versions import Release, Releases, version_key
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -80,3 +81,42 @@ def test_dirty_tree_gets_a_marker_and_nothing_clean(caplog: pytest.LogCaptureFix
     assert SHA not in tags.tags
     assert "latest" not in tags.tags
     assert "uncommitted changes" in caplog.text
+
+
+def _releases(*tags: tuple[str, str]) -> Releases:
+    return Releases(
+        by_image={
+            "helm-deploy": tuple(
+                sorted(
+                    (Release("helm-deploy", v, f"helm-deploy-v{v}", c) for v, c in tags),
+                    key=lambda r: version_key(r.version),
+                    reverse=True,
+                )
+            )
+        }
+    )
+
+
+def test_version_tags_come_from_the_release_tag_at_this_commit() -> None:
+    releases = _releases(("1.4.0", SHA), ("1.3.0", "f" * 40))
+    tags = policy(_image(version="9.9.9"), _git(), default_branch="main", releases=releases)
+    assert tags.tags == (SHA, "sha-0123456789ab", "1.4.0", "1.4", "1", "latest")
+    assert tags.version == "1.4.0"
+
+
+def test_an_unreleased_commit_gets_sha_tags_only_not_the_manifest_version() -> None:
+    releases = _releases(("1.3.0", "f" * 40))
+    tags = policy(_image(version="9.9.9"), _git(), default_branch="main", releases=releases)
+    assert tags.tags == (SHA, "sha-0123456789ab", "latest")
+    assert tags.version is None
+
+
+def test_an_older_release_rebuilt_keeps_its_minor_line_only() -> None:
+    releases = _releases(("2.0.0", "f" * 40), ("1.5.0", "e" * 40), ("1.4.1", SHA))
+    tags = policy(_image(), _git(), default_branch="main", releases=releases)
+    assert tags.tags == (SHA, "sha-0123456789ab", "1.4.1", "1.4", "latest")
+
+
+def test_the_manifest_version_is_the_fallback_without_release_tags() -> None:
+    tags = policy(_image(version="2.5.1"), _git(), default_branch="main", releases=Releases())
+    assert tags.tags == (SHA, "sha-0123456789ab", "2.5.1", "2.5", "2", "latest")

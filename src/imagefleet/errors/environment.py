@@ -72,6 +72,16 @@ class NotAGitCheckoutError(GitError):
     )
 
 
+class ShallowCloneError(GitError):
+    """``release`` in a shallow clone: the commits since each image's last release are missing."""
+
+    template = "{root} is a shallow clone: a release needs the commits since the last release"
+    hint_template = (
+        "fetch the whole history and the tags (`git fetch --unshallow --tags`; in GitHub Actions, "
+        "actions/checkout with fetch-depth: 0)"
+    )
+
+
 class HadolintTimeoutError(EnvironmentProblem):
     """hadolint hangs."""
 
@@ -252,6 +262,7 @@ __all__ = [
     "NotMountedError",
     "PytestRunError",
     "ScanError",
+    "ShallowCloneError",
     "StructureTestNoReportError",
     "StructureTestRunError",
     "SyftFailedError",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke.collection import Collection
 
 from ..settings import DEFAULTS
-from . import build, checks, deploy, docs, images, publish, registry
+from . import build, checks, deploy, docs, images, publish, registry, release
 
 __all__ = ["namespace"]
 
@@ -21,6 +21,7 @@ def namespace() -> Collection:
         publish.run_tests,
         publish.tag,
         publish.push,
+        release.release,
         checks.lint,
         checks.scan,
         deploy.helm_deploy,

@@ -88,6 +88,7 @@ def plans_for(
     """Plan the selected images (with ``ancestors``: their in-repo ancestors too, parents
     first); nothing has touched Docker yet."""
     from .. import git as git_mod
+    from .. import versions
     from ..plan import parse_build_args, parse_platforms, plan_images
 
     cli_args = parse_build_args(listify(build_args))
@@ -100,6 +101,14 @@ def plans_for(
     if not images:
         return []
     git = git_mod.state(s.root)
+    # Every image's release tags in one git call, not one per image.
+    releases = versions.index(s.root, selection.catalog.names)
     return plan_images(
-        images, s, git, cli_args=cli_args, platforms=wanted_platforms, force_latest=latest
+        images,
+        s,
+        git,
+        cli_args=cli_args,
+        platforms=wanted_platforms,
+        force_latest=latest,
+        releases=releases,
     )
