@@ -57,6 +57,11 @@ if TYPE_CHECKING:
 LOGGER = logging.getLogger(__name__)
 
 
+# Buildx runs ~6 git commands per target to put the commit into provenance attestations, which
+# an image loaded into the engine does not keep; the tool labels revision and source itself.
+# A BUILDX_GIT_INFO the user sets still wins.
+_BAKE_ENV = {"BUILDX_GIT_INFO": "0"}
+
 def _sdk() -> Any:
     """The Docker SDK, imported on first use: it is slow to import and most tasks never need it."""
     import docker
@@ -314,6 +319,7 @@ class Engine:
                 text=True,
                 errors="replace",
                 stdin=subprocess.DEVNULL,
+                env=_BAKE_ENV | dict(os.environ),
             ) as proc:
                 assert proc.stdout is not None  # noqa: S101 - PIPE was asked for
                 for raw in proc.stdout:
