@@ -250,6 +250,8 @@ class Figures:
     dangling: dict[str, tuple[int, int]] = field(default_factory=dict)  # moment -> (all, ours)
     bake: list[tuple[int, str, str]] = field(default_factory=list)  # size, cold, nothing changed
     bake_failure: str = ""
+    # one mid changed, in turn (median s): invoke build --all, and bake of only what it rebuilt
+    mid_pair: tuple[float, float, int] | None = None  # invoke, bake, images rebuilt
 
 
 def statuses(result: Run) -> dict[str, int]:
@@ -293,6 +295,7 @@ def invoke_runs(project: Path, cache: Path, figures: Figures) -> None:
         run(build, project, env), "invoke build (one mid changed)"
     )
     record("after invoke")
+    figures.mid_pair = mid_overhead(project, build, env, figures, mid)
     for label, argv in (
         ("invoke changed --base HEAD~1", [*invoke, "changed", "--base", "HEAD~1", "--json"]),
         ("invoke plan --all --json", [*invoke, "plan", "--all", "--json"]),
@@ -301,6 +304,36 @@ def invoke_runs(project: Path, cache: Path, figures: Figures) -> None:
         figures.quick[label] = (statistics.median(r.seconds for r in runs), runs[-1])
         if label.startswith("invoke changed"):
             figures.changed_count = len(json.loads(runs[-1].stdout)["images"])
+
+
+def mid_overhead(
+    project: Path, build: list[str], env: dict[str, str], figures: Figures, mid: str
+) -> tuple[float, float, int]:
+    """What a one-mid run costs beyond its builds: `invoke build --all` against bake of only the
+    images it rebuilds (the mid and its children, the mid's parent as a cached `target:`), each
+    after its own edit of the mid (content neither built before), in turn, medians of 3."""
+    graph = figures.graph
+    rebuilt = (mid, *graph.children(mid))
+    names = (graph.parent[mid], *rebuilt)
+    path = bake_file(project, graph, names, project.parent / "bake-mid.hcl")
+    text = path.read_text().splitlines()
+    text[1] = "  targets = [" + ", ".join(f'"{n}"' for n in rebuilt) + "]"  # not the parent
+    path.write_text("\n".join(text) + "\n")
+    ours: list[float] = []
+    theirs: list[float] = []
+    for _ in range(REPEAT):
+        for times, argv, what in (
+            (ours, build, "invoke build (one mid changed)"),
+            (
+                theirs,
+                ["docker", "buildx", "bake", "--progress=plain", "--load", "-f", str(path)],
+                "bake (one mid changed)",
+            ),
+        ):
+            (project / "images" / mid / "stamp").write_text(f"{mid} {time.time_ns()}\n")
+            git(project, "commit", "-q", "-am", f"bench: change {mid}")
+            times.append(checked(run(argv, project, env if times is ours else None), what).seconds)
+    return statistics.median(ours), statistics.median(theirs), len(rebuilt)
 
 
 def bake_runs(project: Path, tmp: Path, sizes: list[int], figures: Figures) -> None:
@@ -352,6 +385,12 @@ def report(figures: Figures) -> None:
         label = f"{scenario} ({figures.changed_mid})" if scenario == "one mid changed" else scenario
         counts = ", ".join(f"{n} {s}" for s, n in sorted(statuses(result).items()))
         print(f"  {label:<40}{result.seconds:>8.1f} s{_rss(result):>18}   {counts}")
+    if figures.mid_pair:
+        ours, theirs, count = figures.mid_pair
+        print(
+            f"  one mid changed, in turn (medians of {REPEAT}): invoke {ours:.1f} s, bake of only"
+            f" its {count} images {theirs:.1f} s: {ours - theirs:+.1f} s beyond the builds"
+        )
     for label, (seconds, result) in figures.quick.items():
         extra = f"   {figures.changed_count} images" if "changed" in label else ""
         print(f"  {label:<40}{seconds:>8.2f} s{_rss(result):>18}{extra}")
