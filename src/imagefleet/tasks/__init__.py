@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke.collection import Collection
 
 from ..settings import DEFAULTS
-from . import build, checks, deploy, docs, images, publish, registry
+from . import build, checks, deploy, docs, images, local, publish, registry
 
 __all__ = ["namespace"]
 
@@ -24,6 +24,9 @@ def namespace() -> Collection:
         checks.lint,
         checks.scan,
         deploy.helm_deploy,
+        local.run,
+        local.shell,
+        local.act_,
         docs.docs,
     ):
         ns.add_task(task)
