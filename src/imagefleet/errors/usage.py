@@ -262,7 +262,7 @@ class MissingNamespaceError(UsageError):
 class NothingToRunError(UsageError):
     """``invoke run``/``shell`` of an image with no local build of the tag asked for."""
 
-    template = "{name} has no local image {ref} to run"
+    template = "{name} has no local image to run: {missing}"
     hint_template = (
         "build it (`invoke build --image {name}`), name a local build with --tag, or add --pull "
         "to run {remote}"

@@ -3,6 +3,7 @@ the repository's workflows with act."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,9 +21,11 @@ if TYPE_CHECKING:
     from ..engine import Engine
     from ..settings import Settings
 
+LOGGER = logging.getLogger(__name__)
+
 RUN_HELP = {
     "image": "the image to run (a directory name under images/)",
-    "tag": "run <image>:TAG (default: the build of this commit, as `invoke build` tags it; "
+    "tag": "run the local <image>:TAG (default: the build of the image's current files; "
     "with --pull: latest)",
     "pull": "pull <registry>/<image>:TAG first and run that",
     "env": "pass this environment variable's value through (its name only); repeat for several",
@@ -31,8 +34,12 @@ RUN_HELP = {
 
 
 def _reference(s: Settings, engine: Engine, image: str, tag: str | None, pull: bool) -> str:
-    """The reference to run: pulled from the registry (``--pull``), or a local build."""
+    """The reference to run: pulled from the registry (``--pull``), the local ``--tag``, or the
+    local image of the image's current content (its files as they are now, committed or not),
+    else the build of this commit."""
+    from .. import content
     from ..reference import validate_tag
+    from ..tags import DIRTY_SUFFIX
     from .selection import plans_for
 
     selection = select(s, [image], False)  # an unknown name fails here, with the close ones
@@ -46,11 +53,36 @@ def _reference(s: Settings, engine: Engine, image: str, tag: str | None, pull: b
                 name=name, ref=remote, reason=exc.fields["reason"], host=s.target.domain
             ) from exc
         return remote
-    # The build of this commit, found as `invoke test` and `invoke push` find it.
-    ref = f"{name}:{validate_tag(tag)}" if tag else plans_for(s, selection)[0].local_ref
-    if engine.image_id(ref) is None:
-        raise NothingToRunError(name=name, ref=ref, remote=remote)
-    return ref
+    if tag:
+        ref = f"{name}:{validate_tag(tag)}"
+        if engine.image_id(ref) is None:
+            raise NothingToRunError(name=name, missing=f"{ref} does not exist", remote=remote)
+        return ref
+    # The image of the files as they are now, when one was built.
+    plans = plans_for(s, selection, ancestors=True)
+    decision = content.assess(engine, selection.graph, plans, {name}, cache=s.content_cache).of(
+        name
+    )
+    if decision.image_id is not None:
+        return decision.key_ref
+    # Else this commit's build, clean or dirty: a file the command wrote into the checkout
+    # makes the tree dirty, and must not hide the image the previous run used.
+    primary = next(p.tags.primary for p in plans if p.name == name)
+    sha = primary.removesuffix(DIRTY_SUFFIX)
+    for ref in dict.fromkeys((f"{name}:{primary}", f"{name}:{sha}", f"{name}:{sha}{DIRTY_SUFFIX}")):
+        if engine.image_id(ref) is not None:
+            LOGGER.warning(
+                "%s: running %s, not built from the files as they are now (%s); "
+                "`invoke build --image %s` brings it up to date",
+                name,
+                ref,
+                "; ".join(decision.reasons) or "other content",
+                name,
+            )
+            return ref
+    raise NothingToRunError(
+        name=name, missing="no build of its current content or of this commit", remote=remote
+    )
 
 
 def _run(
