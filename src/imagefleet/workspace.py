@@ -169,11 +169,11 @@ def plan(
     tty: bool = False,
     caller: Caller | None = None,
     as_caller: bool = False,
-    shell: bool = False,
+    open_shell: bool = False,
     name: str | None = None,
 ) -> RunSpec:
     """Decide the run of ``ref`` (whose inspected ``Config`` is ``config``) over ``host_dir``;
-    ``shell`` starts bash or sh instead of a command, whatever the image's entrypoint."""
+    ``open_shell`` starts bash or sh instead of a command, whatever the image's entrypoint."""
     return RunSpec(
         image=image,
         ref=ref,
@@ -181,8 +181,8 @@ def plan(
         workdir=mount_point(config.get("WorkingDir")),
         user=run_as(config.get("User"), caller or Caller.current(), as_caller=as_caller),
         env=env_names(env),
-        command=SHELL_ARGS if shell else tuple(command),
+        command=SHELL_ARGS if open_shell else tuple(command),
         tty=tty,
         name=name or container_name(image),
-        entrypoint=SHELL_ENTRYPOINT if shell else None,
+        entrypoint=SHELL_ENTRYPOINT if open_shell else None,
     )

