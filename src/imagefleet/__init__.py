@@ -5,6 +5,8 @@ it loads nothing: each module is imported where it is used, so ``invoke --list``
 """
 
 __all__ = [
+    "act",
+    "attach",
     "bake",
     "buildlog",
     "catalog",
@@ -33,4 +35,5 @@ __all__ = [
     "tasks",
     "testing",
     "tools",
+    "workspace",
 ]

@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -40,7 +39,6 @@ from .errors import (
     BuildxMissingError,
     BuiltImageMissingError,
     DaemonUnreachableError,
-    DockerCliMissingError,
     FleetError,
     ImageNotAvailableError,
     MultiPlatformUnsupportedError,
@@ -222,53 +220,6 @@ class Engine:
         """Stop and remove a container; a missing one is fine."""
         with contextlib.suppress(_sdk().errors.NotFound):
             self.client.containers.get(container_id).remove(force=True)
-
-    def run_attached(self, argv: Sequence[str], container: str, *, grace: float = 5.0) -> int:
-        """Run the docker CLI command ``argv`` (a ``docker run --rm --name container …``) on this
-        terminal and return its exit code: the command's, or docker run's own 125-127.
-
-        The CLI, not the SDK: it attaches the terminal (raw mode, resizes, stdin) and forwards
-        signals. On Ctrl-C or SIGTERM the container gets SIGTERM and ``grace`` seconds, then it is
-        killed; 128 + the signal's number is returned. The container is gone afterwards in
-        every case, including a container the CLI created but never started.
-        """
-        if shutil.which("docker") is None:
-            raise DockerCliMissingError()
-        LOGGER.debug("run: %s", " ".join(argv))
-        proc = subprocess.Popen(list(argv))
-        try:
-            with _terminate_raises():
-                return proc.wait()
-        except (KeyboardInterrupt, _Terminated) as exc:
-            with _signals_ignored():  # a second Ctrl-C must not cut the cleanup short
-                self._stop(container, grace)
-                _reap(proc, grace + 10)
-            return 128 + (exc.signum if isinstance(exc, _Terminated) else signal.SIGINT)
-        finally:
-            with _signals_ignored():
-                _reap(proc, grace + 10)  # only then can no CLI create the container any more
-                self._ensure_removed(container)
-
-    def _stop(self, container: str, grace: float) -> None:
-        with contextlib.suppress(_sdk().errors.NotFound, _sdk().errors.APIError):
-            self.client.containers.get(container).stop(timeout=int(grace))
-
-    def _ensure_removed(self, container: str, wait: float = 15.0) -> None:
-        """Remove ``container`` and wait until it is gone (``--rm`` may be removing it already)."""
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                found = self.client.containers.get(container)
-            except _sdk().errors.NotFound:
-                return
-            with contextlib.suppress(_sdk().errors.NotFound, _sdk().errors.APIError):
-                found.remove(force=True)
-            if time.monotonic() > deadline:
-                LOGGER.warning(
-                    "container %s is still there: remove it with docker rm -f", container
-                )
-                return
-            time.sleep(0.2)
 
     # -- changes ---------------------------------------------------------------------------
 
@@ -545,45 +496,3 @@ def _has_buildx() -> bool:
 def _short(exc: BaseException) -> str:
     """What a Docker SDK or requests exception says, in one line short enough for an error."""
     return last_line(str(exc), type(exc).__name__, limit=300)
-
-
-class _Terminated(BaseException):  # like KeyboardInterrupt: `except Exception` lets it by
-    """SIGTERM arrived (raised from its handler, as Python raises KeyboardInterrupt for SIGINT)."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-@contextlib.contextmanager
-def _terminate_raises() -> Iterator[None]:
-    """Within the block, SIGTERM raises :class:`_Terminated` (the main thread only)."""
-
-    def handler(signum: int, _frame: object) -> None:
-        raise _Terminated(signum)
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
-def _signals_ignored() -> Iterator[None]:
-    """Within the block, SIGINT and SIGTERM are ignored: cleanup runs to its end."""
-    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-
-
-def _reap(proc: subprocess.Popen[bytes], timeout: float) -> None:
-    """Wait for ``proc``; kill it when it does not end within ``timeout`` seconds."""
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()

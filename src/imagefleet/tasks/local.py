@@ -95,7 +95,7 @@ def _run(
     *,
     open_shell: bool,
 ) -> None:
-    from .. import workspace
+    from .. import attach, workspace
     from ..engine import Engine
 
     s = settings(c)
@@ -113,7 +113,7 @@ def _run(
         as_caller=as_caller,
         open_shell=open_shell,
     )
-    code = engine.run_attached(spec.argv(), spec.name)
+    code = attach.run(spec.argv(), spec.name)
     if code:
         raise Exit(code=code)
 
