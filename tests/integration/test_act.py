@@ -41,13 +41,13 @@ def test_dry_run_of_a_fixture_workflow(project: Path, tmp_path: Path) -> None:
 
 def test_dry_run_of_one_job(project: Path, tmp_path: Path) -> None:
     env = {"HOME": str(tmp_path / "home")}
-    result = invoke(project, "act", "-n", "-j", "greet", "-w", "hello.yml", env=env)
+    result = invoke(project, "act", "--dry-run", "-j", "greet", "-w", "hello.yml", env=env)
     assert result.code == 0, result.output
     assert "echo hello from act" in result.output
     assert "echo and again" not in result.output
 
 
 def test_an_unknown_job_fails_with_acts_exit_code(project: Path, tmp_path: Path) -> None:
-    result = invoke(project, "act", "-n", "-j", "nope", env={"HOME": str(tmp_path / "home")})
+    result = invoke(project, "act", "--dry-run", "-j", "nope", env={"HOME": str(tmp_path / "home")})
     assert result.code == 1, result.output
     assert "Could not find any stages to run" in result.output
