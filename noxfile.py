@@ -46,6 +46,8 @@ def lint(session: nox.Session) -> None:
     # GitHub's workflow schema ships inside check-jsonschema: this works offline.
     workflows = sorted(str(p) for p in Path(".github/workflows").glob("*.yml"))
     session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
+    # Needs only the Compose v2 plugin, no daemon: every service, profiles included, is checked.
+    session.run("docker", "compose", "--profile", "*", "config", "--quiet", external=True)
 
 
 @nox.session

@@ -5,6 +5,8 @@ it loads nothing: each module is imported where it is used, so ``invoke --list``
 """
 
 __all__ = [
+    "act",
+    "attach",
     "bake",
     "buildlog",
     "catalog",
@@ -37,4 +39,5 @@ __all__ = [
     "testing",
     "tools",
     "versions",
+    "workspace",
 ]

@@ -17,7 +17,9 @@ from imagefleet.engine import Engine
 from imagefleet.errors import FleetError
 from tests.helpers import FIXTURES, busybox, git, make_project, require
 
-FIXTURE_NAMES = {p.name for d in ("images", "broken", "family") for p in (FIXTURES / d).iterdir()}
+FIXTURE_NAMES = {
+    p.name for d in ("images", "broken", "family", "run") for p in (FIXTURES / d).iterdir()
+}
 
 
 @pytest.fixture(scope="session")

@@ -271,3 +271,34 @@ def test_every_short_flag_is_a_letter() -> None:
         for argument in task.get_arguments():
             shorts = [n for n in argument.names if len(n) == 1]
             assert all(n.isalpha() for n in shorts), (name, argument.names)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("run", "--image", "fx-helo", "--", "true"), "unknown image 'fx-helo'"),
+        (("run", "--image", "fx-hello", "--env", "TOKEN=secret"), "invalid --env 'TOKEN=secret'"),
+        (("shell", "--image", "fx-hello", "--env", "1X"), "invalid --env"),
+        (("run", "--image", "fx-hello", "--tag", "-bad"), "invalid tag"),
+    ],
+)
+def test_run_rejects_bad_input(project: Path, args: tuple[str, ...], needle: str) -> None:
+    _fails_cleanly(invoke(project, *args), 2, needle)
+
+
+def test_run_needs_the_daemon(project: Path) -> None:
+    _fails_cleanly(
+        invoke(project, "run", "--image", "fx-hello", "--", "true", env=NO_DAEMON),
+        3,
+        "Docker daemon not reachable",
+    )
+
+
+def test_run_help_covers_every_flag() -> None:
+    for name in ("run", "shell"):
+        help_text = invoke(Path.cwd(), "--help", name).stdout
+        for flag in ("--image", "--tag", "--pull", "--env", "--as-caller"):
+            assert flag in help_text, (name, flag)
+    help_text = invoke(Path.cwd(), "--help", "act").stdout
+    for flag in ("-w", "--workflow", "-j", "--job", "--list", "--dry-run"):
+        assert flag in help_text

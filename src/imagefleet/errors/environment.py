@@ -30,6 +30,15 @@ class DaemonUnreachableError(EnvironmentProblem):
     )
 
 
+class DockerCliMissingError(EnvironmentProblem):
+    """``invoke run``/``shell`` need the docker CLI (it attaches the terminal), which is missing."""
+
+    template = "the docker CLI is not installed"
+    hint_template = (
+        "install it (Debian: apt-get install docker.io; Docker's own repository: docker-ce-cli)"
+    )
+
+
 class BuildxMissingError(EnvironmentProblem):
     """``fleet.builder`` asks for buildx, which is not installed."""
 
@@ -243,6 +252,7 @@ __all__ = [
     "ClusterUnreachableError",
     "DaemonUnreachableError",
     "DeployToolMissingError",
+    "DockerCliMissingError",
     "EnvironmentProblem",
     "GitCommandError",
     "GitError",

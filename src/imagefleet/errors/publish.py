@@ -192,6 +192,16 @@ class PullFailedError(RegistryError):
     )
 
 
+class RunPullFailedError(RegistryError):
+    """``invoke run --pull`` of an image that is neither built here nor pullable."""
+
+    template = "{name} is not built here and {ref} cannot be pulled: {reason}"
+    hint_template = (
+        "check --tag and that you are logged in to the registry (`docker login {host}`), or "
+        "build it: `invoke build --image {name}`"
+    )
+
+
 class PushRejectedError(RegistryError):
     """The registry rejected what we pushed (manifest invalid, …): retrying will not help."""
 
@@ -255,6 +265,7 @@ __all__ = [
     "RegistryServerError",
     "RegistryTimeoutError",
     "RegistryUnreachableError",
+    "RunPullFailedError",
     "TagDigestMismatchError",
     "TagMissingAfterPushError",
     "TagOverwrittenError",

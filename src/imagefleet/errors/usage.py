@@ -259,6 +259,33 @@ class MissingNamespaceError(UsageError):
     hint_template = "create it, or drop --no-create-namespace"
 
 
+class NothingToRunError(UsageError):
+    """``invoke run``/``shell`` of an image with no local build of the tag asked for."""
+
+    template = "{name} has no local image to run: {missing}"
+    hint_template = (
+        "build it (`invoke build --image {name}`), name a local build with --tag, or add --pull "
+        "to run {remote}"
+    )
+
+
+class InvalidEnvNameError(UsageError):
+    """An ``--env`` that is not the name of an environment variable."""
+
+    template = "invalid --env {value!r}"
+    hint_template = (
+        "pass the variable's name only (--env NAME): its value comes from your environment, "
+        "never from the command line"
+    )
+
+
+class WorkflowNotFoundError(UsageError):
+    """An ``invoke act --workflow`` file that does not exist."""
+
+    template = "workflow {path} does not exist"
+    hint_template = "pass a file under .github/workflows/ (`invoke act --list` shows them)"
+
+
 class _Images(Protocol):
     def image_id(self, ref: str) -> str | None: ...
 
@@ -277,6 +304,7 @@ __all__ = [
     "ImageNameTooLongError",
     "InvalidBuildArgError",
     "InvalidBuilderError",
+    "InvalidEnvNameError",
     "InvalidFormatError",
     "InvalidImageNameError",
     "InvalidImageReferenceError",
@@ -296,6 +324,7 @@ __all__ = [
     "NoSelectionError",
     "NotADockerfileError",
     "NotBuiltError",
+    "NothingToRunError",
     "PortInUseError",
     "RegistryUrlSchemeError",
     "SelectionConflictError",
@@ -306,5 +335,6 @@ __all__ = [
     "UnusedBuildArgError",
     "UpperCaseRepositoryError",
     "UsageError",
+    "WorkflowNotFoundError",
     "require_built",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke.collection import Collection
 
 from ..settings import DEFAULTS
-from . import build, checks, deploy, docs, images, publish, registry, release
+from . import build, checks, deploy, docs, images, local, publish, registry, release
 
 __all__ = ["namespace"]
 
@@ -25,6 +25,9 @@ def namespace() -> Collection:
         checks.lint,
         checks.scan,
         deploy.helm_deploy,
+        local.run,
+        local.shell,
+        local.act_,
         docs.docs,
     ):
         ns.add_task(task)
