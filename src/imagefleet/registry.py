@@ -1,9 +1,9 @@
 """Push with retries for transient failures, then read every tag back from the registry.
 
-The sha tags (the only immutable ones) go first; ``latest`` moves last and only once every other tag of the push has been
-read back over the registry's HTTP API and found pointing at the local image. Credentials come
-from ``FLEET_REGISTRY_USERNAME``/``FLEET_REGISTRY_PASSWORD`` or Docker's credential store, never
-from arguments, and are never logged.
+The sha tags (the only immutable ones) go first; ``latest`` moves last and only once every other
+tag of the push has been read back over the registry's HTTP API and found pointing at the local
+image. Credentials come from ``FLEET_REGISTRY_USERNAME``/``FLEET_REGISTRY_PASSWORD`` or Docker's
+credential store, never from arguments, and are never logged.
 """
 
 from __future__ import annotations

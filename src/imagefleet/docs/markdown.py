@@ -1,4 +1,4 @@
-"""Markdown for the generated pages: escaped text, code spans, tables, Mermaid ids, the banner.
+"""Markdown for the generated pages: escaping, code spans, image references, tables, Mermaid ids.
 
 Every generated page goes through :func:`page`, so they all end the same way (one newline, no
 runs of blank lines) and a drift check compares like with like.
@@ -39,6 +39,15 @@ def code(value: str) -> str:
     fence = "`" * (max((len(m) for m in re.findall(r"`+", value)), default=0) + 1)
     pad = " " if value.startswith("`") or value.endswith("`") else ""
     return f"{fence}{pad}{value}{pad}{fence}"
+
+
+def ref(value: str) -> str:
+    """An image reference as code that the site's CSS keeps on one line (class ``fleet-ref``).
+
+    Table cells otherwise break code anywhere, which splits ``alpine:3.21.3`` mid-token; the
+    attribute list (``attr_list``, part of ``pymdownx.extra`` in techdocs-core) names the class.
+    """
+    return code(value) + "{: .fleet-ref }"
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:

@@ -51,3 +51,17 @@ def test_parents_become_links_inherited_tests_and_build_order(tmp_path: Path) ->
     index = pages[(images.IMAGES_PAGES / "index.md").as_posix()]
     assert "img_fx_base --> img_fx_middle" in index
     assert "1. [fx-base](fx-base.md), [fx-solo](fx-solo.md)" in index
+
+
+def test_the_index_is_a_fleet_table_of_base_tools_and_purpose() -> None:
+    index = (REPO / "docs" / "images" / "index.md").read_text(encoding="utf-8")
+    assert "| image | base image | pinned tools | purpose | version | lifecycle |" in index
+    helm = catalog.discover(REPO / "images").get("helm-deploy")
+    tools = images.tools(helm)
+    row = next(line for line in index.splitlines() if line.startswith("| [helm-deploy]"))
+    # The base stays one token on the page (the site's CSS keeps `.fleet-ref` on one line).
+    assert f"| `{helm.base_image()}`{{: .fleet-ref }} |" in row
+    for tool in tools:
+        name = tool.arg.removesuffix("_VERSION").lower()
+        assert f"`{name} {tool.version}`" in row
+    assert images._tool_list(helm) in row

@@ -16,6 +16,10 @@ def test_code_spans_survive_backticks() -> None:
     assert md.code("`edge`") == "`` `edge` ``"
 
 
+def test_image_references_are_code_with_the_class_the_css_keeps_whole() -> None:
+    assert md.ref("alpine:3.21.3") == "`alpine:3.21.3`{: .fleet-ref }"
+
+
 def test_tables_keep_their_shape_and_pages_end_once() -> None:
     assert md.table(("a", "b"), [("1", "")]) == ["| a | b |", "|---|---|", "| 1 |   |"]
     assert md.page(["# Title", "", "", "", "text", "", ""]) == "# Title\n\ntext\n"
