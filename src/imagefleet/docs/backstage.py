@@ -48,7 +48,7 @@ def _repository_component(text: str) -> dict[str, Any]:
 
 
 def source_location(slug: str, branch: str, path: str) -> str:
-    """``url:https://github.com/<slug>/tree/<branch>/<path>/``: where Backstage links "View source"."""
+    """``url:https://github.com/<slug>/tree/<branch>/<path>/``, Backstage's "View source" link."""
     return f"url:https://github.com/{slug}/tree/{branch}/{path.strip('/')}/"
 
 

@@ -159,7 +159,7 @@ def image_page(root: Path, image: catalog_mod.Image, graph: Graph, settings: Set
         return f"[{name}]({name}.md)"
 
     facts = [
-        ("Repository", md.ref(repository)),
+        ("Repository", md.token(repository)),
         ("Description", md.text(image.description) or "(none: add `description` to `image.yml`)"),
         ("Owner", md.code(manifest.owner) if manifest.owner else "(not set)"),
         ("Lifecycle", manifest.lifecycle),
@@ -169,7 +169,7 @@ def image_page(root: Path, image: catalog_mod.Image, graph: Graph, settings: Set
             ", ".join(md.code(p) for p in manifest.platforms or settings.platforms)
             or "the Docker daemon's own",
         ),
-        ("Base image", md.ref(image.base_image())),
+        ("Base image", md.token(image.base_image())),
         ("Builds on", ", ".join(link(p) for p in parents) or "no image of this repository"),
         ("Built on by", ", ".join(link(c) for c in children) or "no image of this repository"),
         ("Runs as", md.code(final.user) if final.user else "root (no `USER`)"),
@@ -296,7 +296,7 @@ def _tool_list(image: catalog_mod.Image) -> str:
         f"{t.arg.removesuffix('_VERSION').lower().replace('_', '-')} {t.version}"
         for t in tools(image)
     ]
-    return ", ".join(md.code(t) for t in pinned) or "(from the base image)"
+    return ", ".join(md.token(t) for t in pinned) or "(from the base image)"
 
 
 def images_index(root: Path, images: Sequence[catalog_mod.Image], graph: Graph) -> str:
@@ -304,11 +304,9 @@ def images_index(root: Path, images: Sequence[catalog_mod.Image], graph: Graph) 
     rows = [
         (
             f"[{i.name}]({i.name}.md)",
-            md.ref(i.base_image()),
+            md.token(i.base_image()),
             _tool_list(i),
             md.text(i.description),
-            md.code(i.version) if i.version else "-",
-            i.manifest.lifecycle,
         )
         for i in images
     ]
@@ -335,10 +333,10 @@ def images_index(root: Path, images: Sequence[catalog_mod.Image], graph: Graph) 
         "directory (its `image.yml`, `Dockerfile`, `README.md` and `tests/`) by `invoke docs`, so "
         "adding an image adds its page; see [Adding an image](../operations/adding-an-image.md).",
         "",
-        "The whole fleet: each image's base, the tool versions its Dockerfile pins in "
-        "`*_VERSION` build arguments, and what it is for.",
+        "The whole fleet: each image's base, the tool versions its Dockerfile pins in `*_VERSION` "
+        "build arguments, and what it is for (version, owner and lifecycle: on its page).",
         "",
-        *md.table(("image", "base image", "pinned tools", "purpose", "version", "lifecycle"), rows),
+        *md.table(("image", "base image", "pinned tools", "purpose"), rows),
         "",
         "## Where they come from",
         "",
