@@ -42,7 +42,7 @@ class GitState:
     dirty: bool
     branch: str | None  # None when detached and CI does not tell us
     committed_at: datetime
-    origin: str | None = None
+    origin: str | None = None  # the remote "origin" as an https URL (None: none, or a local path)
 
     @property
     def short_sha(self) -> str:
@@ -61,13 +61,37 @@ def _branch(status_header: str) -> str | None:
     return None
 
 
-def _clean_url(url: str) -> str:
-    # Never echo credentials embedded in a remote URL into an image label.
-    url = re.sub(r"//[^@/]+@", "//", url)
-    if url.startswith("git@") and ":" in url:
-        host, _, path = url[4:].partition(":")
-        url = f"https://{host}/{path}"
-    return url.removesuffix(".git")
+# `scheme://[user[:password]@]host[:port]/path` and scp-like `[user@]host:path` (git's rule: a colon
+# before the first slash), as `git remote get-url` prints them.
+_URL = re.compile(
+    r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?:[^@/]*@)?(?P<host>[^/:?#]+)"
+    r"(?::(?P<port>\d*))?(?P<path>/[^?#]*)?"
+)
+_SCP = re.compile(r"^(?:[^@/]*@)?(?P<host>[^/:]{2,}):(?P<path>[^/].*)$")
+
+
+def web_url(remote: str) -> str | None:
+    """The web URL of a git remote, for the ``org.opencontainers.image.source`` label.
+
+    ``git@github.com:o/r.git``, ``ssh://git@github.com/o/r.git`` and
+    ``https://user:t@github.com/o/r.git`` all become ``https://github.com/o/r``: never credentials,
+    never ``.git`` (an ``http://`` remote stays http). A remote that is a local path (or
+    ``file://``) is no source a reader can open: ``None``, and the label is left out.
+    """
+    remote = remote.strip()
+    if match := _URL.match(remote):
+        scheme = match["scheme"].lower()
+        if scheme == "file":
+            return None
+        host, path = match["host"], (match["path"] or "").rstrip("/").removesuffix(".git")
+        # An http(s) port serves the web UI too; ssh and git ports do not.
+        port = f":{match['port']}" if scheme in ("http", "https") and match["port"] else ""
+        web = "http" if scheme == "http" else "https"
+        return f"{web}://{host}{port}{path}" if path else None
+    if match := _SCP.match(remote):
+        path = match["path"].rstrip("/").removesuffix(".git")
+        return f"https://{match['host']}/{path}"
+    return None  # a path on this machine: `/srv/git/images`, `../images`
 
 
 def state(root: Path) -> GitState:
@@ -83,7 +107,7 @@ def state(root: Path) -> GitState:
         root, "status", "--porcelain", "--branch", "--untracked-files=normal"
     ).partition("\n")
     try:
-        origin: str | None = _clean_url(run_git(root, "remote", "get-url", "origin"))
+        origin = web_url(run_git(root, "remote", "get-url", "origin"))
     except GitError:
         origin = None
     return GitState(

@@ -1,9 +1,9 @@
 """Push with retries for transient failures, then read every tag back from the registry.
 
-Immutable tags go first; ``latest`` moves last and only once every other tag of the push has been
-read back over the registry's HTTP API and found pointing at the local image. Credentials come
-from ``FLEET_REGISTRY_USERNAME``/``FLEET_REGISTRY_PASSWORD`` or Docker's credential store, never
-from arguments, and are never logged.
+The sha tags (the only immutable ones) go first; ``latest`` moves last and only once every other
+tag of the push has been read back over the registry's HTTP API and found pointing at the local
+image. Credentials come from ``FLEET_REGISTRY_USERNAME``/``FLEET_REGISTRY_PASSWORD`` or Docker's
+credential store, never from arguments, and are never logged.
 """
 
 from __future__ import annotations
@@ -365,7 +365,7 @@ def retag(
     on_tag: Callable[[PushedTag], None] | None = None,
 ) -> list[PushedTag]:
     """Give the manifest ``target/image_name:source`` more tags inside the registry (no blob is
-    uploaded, nothing is pulled): immutable tags first, each read back, ``latest`` last."""
+    uploaded, nothing is pulled): sha tags first, each read back, ``latest`` last."""
     client, prefix = client_for(target)
     path = f"{prefix}{image_name}"
     repository = target.repository(image_name)

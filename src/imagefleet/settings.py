@@ -29,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "default_branch": "main",
     "platforms": [],  # empty: the daemon's native platform
     "builder": "auto",
-    "source_url": None,  # OCI source label; default: the git remote "origin"
+    "source_url": None,  # OCI source label; default: the web URL of the git remote "origin"
     "push": {"attempts": 5, "max_wait": 8.0},
     # apprise URLs told what each successful push made available (imagefleet.notify); URLs that
     # carry tokens belong in the FLEET_NOTIFY_URLS environment variable instead.

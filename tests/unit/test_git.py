@@ -59,11 +59,26 @@ def test_detached_head_takes_the_branch_from_github_actions(
         ("https://user:t0ken@github.com/acme/images.git", "https://github.com/acme/images"),
         ("git@github.com:acme/images.git", "https://github.com/acme/images"),
         ("https://example.invalid/acme/images", "https://example.invalid/acme/images"),
+        ("https://github.com/acme/images.git", "https://github.com/acme/images"),
+        ("ssh://git@github.com:22/acme/images.git", "https://github.com/acme/images"),
+        ("git://example.invalid/acme/images.git/", "https://example.invalid/acme/images"),
+        ("http://git.local:3000/acme/images.git", "http://git.local:3000/acme/images"),
+        ("example.invalid:acme/images.git", "https://example.invalid/acme/images"),
     ],
 )
-def test_origin_never_carries_credentials(repo: Path, remote: str, shown: str) -> None:
+def test_origin_is_a_web_url_without_credentials(repo: Path, remote: str, shown: str) -> None:
     git(repo, "remote", "add", "origin", remote)
     assert git_mod.state(repo).origin == shown
+
+
+@pytest.mark.parametrize(
+    "remote", ["/srv/git/images.git", "../images", "./a:b", "file:///srv/git/images.git", "C:/x"]
+)
+def test_a_local_path_remote_is_no_source(repo: Path, remote: str) -> None:
+    # `git clone /work/main` leaves such an origin: a path is no source a reader can open.
+    git(repo, "remote", "add", "origin", remote)
+    assert git_mod.state(repo).origin is None
+    assert git_mod.web_url(remote) is None
 
 
 def test_not_a_checkout(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from imagefleet import lint, tools
+from imagefleet.reference import parse_target
 from tests.helpers import FIXTURES, REPO, git, invoke, require
 
 KNOWN = FIXTURES / "lint" / "known-findings"
@@ -95,3 +96,60 @@ def test_invoke_lint_json_and_sarif(dirty_project: Path, tmp_path: Path) -> None
         "imagefleet-policy",
     ]
     assert invoke(dirty_project, "lint", "--format", "xml").code == 2
+
+
+def _family(root: Path) -> list[tuple[str, Path]]:
+    images = root / "images"
+    dockerfiles = {
+        "parent": "FROM alpine:3.21.3\nUSER nobody\n",
+        # A bare name and a registry reference to an image of this repository: no tag needed.
+        "child": "FROM parent\nUSER nobody\n",
+        "pushed-child": "FROM docker.io/webgrip/parent\nUSER nobody\n",
+        # `:latest` of a parent is fine too; an outside image without a tag still is not.
+        "mixed": "FROM parent:latest AS build\nFROM debian\nCOPY --from=build /x /x\nUSER nobody\n",
+    }
+    found = []
+    for name, text in dockerfiles.items():
+        (images / name).mkdir(parents=True)
+        (images / name / "Dockerfile").write_text(text)
+        found.append((name, images / name / "Dockerfile"))
+    return found
+
+
+def test_a_from_naming_an_image_of_the_repository_needs_no_tag(tmp_path: Path) -> None:
+    dockerfiles = _family(tmp_path)
+    names = [n for n, _ in dockerfiles]
+    in_repo = lint.in_repo_from_lines(dockerfiles, names, [parse_target("docker.io/webgrip")])
+    assert in_repo == {
+        "parent": frozenset(),
+        "child": frozenset({1}),
+        "pushed-child": frozenset({1}),
+        "mixed": frozenset({1}),
+    }
+    config = REPO / lint.CONFIG
+    plain = lint.run(dockerfiles, tmp_path, config)
+    assert {(f.image, f.code, f.line) for f in plain.findings} == {
+        ("child", "DL3006", 1),
+        ("pushed-child", "DL3006", 1),
+        ("mixed", "DL3007", 1),
+        ("mixed", "DL3006", 2),
+    }
+    result = lint.run(dockerfiles, tmp_path, config, in_repo)
+    assert {(f.image, f.code, f.line) for f in result.findings} == {("mixed", "DL3006", 2)}
+    assert result.failed  # the outside `FROM debian` is still a warning
+    clean = [d for d in dockerfiles if d[0] != "mixed"]
+    assert lint.run(clean, tmp_path, config, in_repo) == lint.Result((), failed=False)
+    log = lint.sarif(dockerfiles, tmp_path, config, in_repo)
+    assert [r["ruleId"] for r in log["runs"][0]["results"]] == ["DL3006"]
+
+
+def test_invoke_lint_accepts_a_parent_named_by_bare_name(tmp_path: Path) -> None:
+    _family(tmp_path)
+    shutil.copy2(REPO / lint.CONFIG, tmp_path / lint.CONFIG)
+    git(tmp_path, "init", "-q", "-b", "main")
+    result = invoke(tmp_path, "lint", "--image", "child", "--format", "json")
+    data = json.loads(result.stdout)
+    assert data["hadolint"] == []
+    assert data["hadolint_failed"] is False
+    mixed = json.loads(invoke(tmp_path, "lint", "--image", "mixed", "--format", "json").stdout)
+    assert [(f["code"], f["line"]) for f in mixed["hadolint"]] == [("DL3006", 2)]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -105,6 +106,15 @@ def test_source_setting_wins_over_origin(project: Path) -> None:
         [catalog.get("app")], _settings(project, source_url="https://src.invalid/x"), _git()
     )
     assert p.labels["org.opencontainers.image.source"] == "https://src.invalid/x"
+
+
+def test_no_source_label_without_a_web_remote(project: Path) -> None:
+    # A checkout whose origin is a local path (or that has none) gets no source label at all.
+    catalog = discover(project / "images")
+    git = dataclasses.replace(_git(), origin=None)
+    [p] = plan_images([catalog.get("app")], _settings(project), git)
+    assert "org.opencontainers.image.source" not in p.labels
+    assert p.labels["org.opencontainers.image.revision"] == SHA
 
 
 def test_cli_arg_goes_only_to_images_that_declare_it(project: Path) -> None:

@@ -1,9 +1,11 @@
-"""The one seam to helm (and to kubectl, for the deploy lock): run locally or in a container.
+"""The runners every deploy command goes through: helm and kubectl, locally or in a container.
 
-:class:`LocalRunner` runs the binaries on this machine; :class:`ContainerRunner` runs the same
-commands in the helm-deploy image with the kubeconfig, chart and values mounted read-only, so a
-CI machine needs nothing but Docker. Helm 3 and Helm 4 are told apart by ``helm version``; their
-flags differ (``--atomic`` became ``--rollback-on-failure``, ``--wait`` took a strategy).
+A deploy runs helm (``template``, ``status``, ``history``, ``upgrade``, ``rollback``) and kubectl
+(the namespace, the Lease), all through one runner: :class:`LocalRunner` runs the binaries on this
+machine; :class:`ContainerRunner` runs the same commands in the helm-deploy image with the
+kubeconfig, chart and values mounted read-only, so a CI machine needs nothing but Docker. Helm 3
+and Helm 4 are told apart by ``helm version``; their flags differ (``--atomic`` became
+``--rollback-on-failure``, ``--wait`` took a strategy).
 """
 
 from __future__ import annotations

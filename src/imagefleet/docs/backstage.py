@@ -1,7 +1,8 @@
 """Backstage entities: one Component per image, generated into ``catalog-info.yml``.
 
 The repository's own Component is written by hand; the image entities go between the file's
-``# BEGIN GENERATED images`` and ``# END GENERATED images`` lines and point their TechDocs at it.
+``# BEGIN GENERATED images`` and ``# END GENERATED images`` lines, point their TechDocs at it, and
+take their source location from its ``github.com/project-slug``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ IMAGE_TYPE = "container-image"  # spec.type of the image Components in catalog-i
 TECHDOCS_REF = "backstage.io/techdocs-ref"
 TECHDOCS_ENTITY = "backstage.io/techdocs-entity"
 TECHDOCS_ENTITY_PATH = "backstage.io/techdocs-entity-path"
+PROJECT_SLUG = "github.com/project-slug"  # owner/repo on GitHub, on the hand-written Component
+SOURCE_LOCATION = "backstage.io/source-location"
 # Annotations whose value is a path in this repository (``dir:`` location references too).
 PATH_ANNOTATIONS = ("backstage.io/adr-location",)
 
@@ -42,6 +45,11 @@ def _repository_component(text: str) -> dict[str, Any]:
         if document.get("kind") == "Component" and TECHDOCS_REF in annotations:
             return document
     raise MissingRepositoryComponentError(path=CATALOG_INFO, annotation=TECHDOCS_REF)
+
+
+def source_location(slug: str, branch: str, path: str) -> str:
+    """``url:https://github.com/<slug>/tree/<branch>/<path>/``, Backstage's "View source" link."""
+    return f"url:https://github.com/{slug}/tree/{branch}/{path.strip('/')}/"
 
 
 def image_entity(
@@ -80,6 +88,13 @@ def image_entity(
         TECHDOCS_ENTITY: f"component:{namespace}/{meta.get('name')}",
         TECHDOCS_ENTITY_PATH: f"/images/{image.name}/",
     }
+    slug = (meta.get("annotations") or {}).get(PROJECT_SLUG)
+    if slug:
+        metadata["annotations"][PROJECT_SLUG] = slug
+        directory = image.directory.relative_to(settings.root).as_posix()
+        metadata["annotations"][SOURCE_LOCATION] = source_location(
+            slug, settings.default_branch, directory
+        )
     metadata["tags"] = [IMAGE_TYPE]
     if links:
         metadata["links"] = links

@@ -159,7 +159,7 @@ def image_page(root: Path, image: catalog_mod.Image, graph: Graph, settings: Set
         return f"[{name}]({name}.md)"
 
     facts = [
-        ("Repository", md.code(repository)),
+        ("Repository", md.token(repository)),
         ("Description", md.text(image.description) or "(none: add `description` to `image.yml`)"),
         ("Owner", md.code(manifest.owner) if manifest.owner else "(not set)"),
         ("Lifecycle", manifest.lifecycle),
@@ -169,7 +169,7 @@ def image_page(root: Path, image: catalog_mod.Image, graph: Graph, settings: Set
             ", ".join(md.code(p) for p in manifest.platforms or settings.platforms)
             or "the Docker daemon's own",
         ),
-        ("Base image", md.code(image.base_image())),
+        ("Base image", md.token(image.base_image())),
         ("Builds on", ", ".join(link(p) for p in parents) or "no image of this repository"),
         ("Built on by", ", ".join(link(c) for c in children) or "no image of this repository"),
         ("Runs as", md.code(final.user) if final.user else "root (no `USER`)"),
@@ -290,15 +290,23 @@ def image_page(root: Path, image: catalog_mod.Image, graph: Graph, settings: Set
     return md.page(lines)
 
 
+def _tool_list(image: catalog_mod.Image) -> str:
+    """``helm 4.3.0, kubectl 1.37.1``: the pinned tools, named after their ``*_VERSION`` ARG."""
+    pinned = [
+        f"{t.arg.removesuffix('_VERSION').lower().replace('_', '-')} {t.version}"
+        for t in tools(image)
+    ]
+    return ", ".join(md.token(t) for t in pinned) or "(from the base image)"
+
+
 def images_index(root: Path, images: Sequence[catalog_mod.Image], graph: Graph) -> str:
-    """The Images section's front page: a table, the family tree, the build order."""
+    """The Images section's front page: the fleet table, the family tree, the build order."""
     rows = [
         (
             f"[{i.name}]({i.name}.md)",
+            md.token(i.base_image()),
+            _tool_list(i),
             md.text(i.description),
-            md.code(i.base_image()),
-            md.code(i.version) if i.version else "-",
-            i.manifest.lifecycle,
         )
         for i in images
     ]
@@ -325,7 +333,10 @@ def images_index(root: Path, images: Sequence[catalog_mod.Image], graph: Graph) 
         "directory (its `image.yml`, `Dockerfile`, `README.md` and `tests/`) by `invoke docs`, so "
         "adding an image adds its page; see [Adding an image](../operations/adding-an-image.md).",
         "",
-        *md.table(("image", "what it is for", "base image", "version", "lifecycle"), rows),
+        "The whole fleet: each image's base, the tool versions its Dockerfile pins in `*_VERSION` "
+        "build arguments, and what it is for (version, owner and lifecycle: on its page).",
+        "",
+        *md.table(("image", "base image", "pinned tools", "purpose"), rows),
         "",
         "## Where they come from",
         "",

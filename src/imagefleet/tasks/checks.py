@@ -59,6 +59,7 @@ def lint(
     if format not in FORMATS:
         raise InvalidFormatError(format=format, choices=", ".join(FORMATS))
     directories = catalog_mod.image_directories(s.images_dir)
+    everyone = [d.name for d in directories]
     names = listify(image)
     if names:
         known = {d.name for d in directories}
@@ -68,11 +69,13 @@ def lint(
         directories = [d for d in directories if d.name in names]
     dockerfiles = [(d.name, d / catalog_mod.DOCKERFILE) for d in directories]
     config = s.root / lint_mod.CONFIG
-    linted = lint_mod.run(dockerfiles, s.root, config)
+    # `FROM parent` (bare name or through the registry) is built in this run: no DL3006/DL3007.
+    in_repo = lint_mod.in_repo_from_lines(dockerfiles, everyone, s.targets)
+    linted = lint_mod.run(dockerfiles, s.root, config, in_repo)
     violations = policy.check(s.images_dir, s.targets, s.root, only=[d.name for d in directories])
 
     if format == "sarif":
-        log = lint_mod.sarif(dockerfiles, s.root, config)
+        log = lint_mod.sarif(dockerfiles, s.root, config, in_repo)
         log.setdefault("runs", []).append(policy.sarif_run(violations))
         _write(log, output)
     elif format == "json":

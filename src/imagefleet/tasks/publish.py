@@ -116,7 +116,7 @@ def push(
     latest: bool = False,
     json: bool = False,
 ) -> None:
-    """Push built images in dependency order: immutable tags first, verified, latest last."""
+    """Push built images in dependency order: immutable sha tags first, verified, latest last."""
     from .. import content
     from .. import registry as registry_mod
     from ..engine import Engine

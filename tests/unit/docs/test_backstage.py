@@ -47,6 +47,23 @@ def test_every_annotation_path_exists() -> None:
     assert checked >= 2 + 2 * 6  # techdocs-ref, adr-location, and two per image
 
 
+def test_every_image_links_its_source_on_github() -> None:
+    found = entities()
+    [repository] = [
+        e for e in found if backstage.TECHDOCS_REF in (e["metadata"].get("annotations") or {})
+    ]
+    slug = repository["metadata"]["annotations"][backstage.PROJECT_SLUG]
+    assert slug.count("/") == 1
+    images = [e for e in found if e["spec"].get("type") == backstage.IMAGE_TYPE]
+    assert images
+    for entity in images:
+        name, annotations = entity["metadata"]["name"], entity["metadata"]["annotations"]
+        assert annotations[backstage.PROJECT_SLUG] == slug
+        location = annotations[backstage.SOURCE_LOCATION]
+        assert location == f"url:https://github.com/{slug}/tree/main/images/{name}/"
+        assert (REPO / "images" / name / "Dockerfile").is_file()
+
+
 def test_parents_become_dependencies(tmp_path: Path) -> None:
     pages = family(tmp_path)
     found = {

@@ -9,6 +9,7 @@ import yaml
 
 from imagefleet import catalog
 from imagefleet.docs import images
+from imagefleet.docs import markdown as md
 from imagefleet.errors import ManifestError
 from imagefleet.tags import version_tags
 from imagefleet.tasks import docs as docs_tasks
@@ -27,7 +28,7 @@ def test_image_pages_show_tools_tags_and_structure_tests() -> None:
         assert f"| `{tool.version}` | `{tool.arg}` |" in page
     assert image.version is not None
     assert ", ".join(f"`{t}`" for t in version_tags(image.version)) in page
-    assert f"`{image.base_image()}`" in page
+    assert md.token(image.base_image()) in page
     structure = yaml.safe_load(image.structure_tests.read_text())
     for test in structure["commandTests"]:
         assert test["name"] in page
@@ -51,3 +52,17 @@ def test_parents_become_links_inherited_tests_and_build_order(tmp_path: Path) ->
     index = pages[(images.IMAGES_PAGES / "index.md").as_posix()]
     assert "img_fx_base --> img_fx_middle" in index
     assert "1. [fx-base](fx-base.md), [fx-solo](fx-solo.md)" in index
+
+
+def test_the_index_is_a_fleet_table_of_base_tools_and_purpose() -> None:
+    index = (REPO / "docs" / "images" / "index.md").read_text(encoding="utf-8")
+    assert "| image | base image | pinned tools | purpose |" in index
+    helm = catalog.discover(REPO / "images").get("helm-deploy")
+    tools = images.tools(helm)
+    row = next(line for line in index.splitlines() if line.startswith("| [helm-deploy]"))
+    # The base breaks only after a `/` on the page (see markdown.token).
+    assert f"| {md.token(helm.base_image())} |" in row
+    for tool in tools:
+        name = tool.arg.removesuffix("_VERSION").lower()
+        assert md.token(f"{name} {tool.version}") in row
+    assert images._tool_list(helm) in row

@@ -16,6 +16,20 @@ def test_code_spans_survive_backticks() -> None:
     assert md.code("`edge`") == "`` `edge` ``"
 
 
+def test_tokens_are_code_with_the_class_the_css_keeps_whole() -> None:
+    assert md.token("alpine:3.21.3") == (
+        '<code class="fleet-token"><span>alpine:3.21.3</span></code>'
+    )
+    assert md.token("ghcr.io/a/b:1") == (
+        '<code class="fleet-token"><span>ghcr.io/</span><wbr><span>a/</span><wbr>'
+        "<span>b:1</span></code>"
+    )
+    assert md.token("helm 4.3.0") == (
+        '<code class="fleet-token"><span>helm </span><wbr><span>4.3.0</span></code>'
+    )
+    assert md.token("a<b|c") == '<code class="fleet-token"><span>a&lt;b&#124;c</span></code>'
+
+
 def test_tables_keep_their_shape_and_pages_end_once() -> None:
     assert md.table(("a", "b"), [("1", "")]) == ["| a | b |", "|---|---|", "| 1 |   |"]
     assert md.page(["# Title", "", "", "", "text", "", ""]) == "# Title\n\ntext\n"
