@@ -26,7 +26,8 @@ DIRTY_SUFFIX = "-dirty"
 
 @dataclass(frozen=True)
 class TagSet:
-    """Tags for one image, in push order: immutable ones first, ``latest`` (if any) last."""
+    """Tags for one image, in push order: the sha tags (the immutable ones) first, then the
+    floating ones, ``latest`` (if any) last."""
 
     primary: str  # the tag `build` gives the image; identifies "this image for this commit"
     tags: tuple[str, ...]
