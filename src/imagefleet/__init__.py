@@ -10,6 +10,7 @@ __all__ = [
     "catalog",
     "changes",
     "commits",
+    "config",
     "console",
     "content",
     "deploy",
