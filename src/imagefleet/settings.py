@@ -1,4 +1,5 @@
-"""Project settings: one frozen object built once from Invoke's layered config.
+"""Project settings: one frozen object built once from Invoke's layered config, and checked then
+(the schema is :mod:`imagefleet.config`).
 
 Precedence is Invoke's own: defaults below → ``invoke.yaml`` → ``INVOKE_FLEET_*`` environment →
 task flags. Library functions take a :class:`Settings`, never the Invoke context.
