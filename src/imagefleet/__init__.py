@@ -12,6 +12,7 @@ __all__ = [
     "catalog",
     "changes",
     "commits",
+    "config",
     "console",
     "content",
     "deploy",

@@ -60,6 +60,15 @@ class LocalRegistry:
         return f"http://127.0.0.1:{self.port}"
 
 
+@dataclass(frozen=True)
+class Stopped:
+    """What :func:`stop` ended: the registry its state recorded, and whether it still ran (one
+    that died on its own only had its state cleaned up)."""
+
+    registry: LocalRegistry
+    was_running: bool
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -99,9 +108,14 @@ def status(directory: Path) -> LocalRegistry | None:
     if not state.is_file():
         return None
     registry = LocalRegistry(**json.loads(state.read_text()))
-    if registry.pid is not None and not _alive(registry.pid):
-        return None
-    return registry
+    return registry if _running(registry) else None
+
+
+def _running(registry: LocalRegistry) -> bool:
+    if registry.pid is not None:
+        return _alive(registry.pid)
+    # A container: whether its port still answers (asking the engine would load the Docker SDK).
+    return _port_in_use(registry.port)
 
 
 def _alive(pid: int) -> bool:
@@ -223,14 +237,18 @@ def _terminate(pid: int, timeout: float = 10.0) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-def stop(directory: Path, *, keep_storage: bool = False) -> LocalRegistry | None:
-    """Stop the registry recorded in ``directory`` and remove its state; return what was stopped."""
+def stop(directory: Path, *, keep_storage: bool = False) -> Stopped | None:
+    """Stop the registry recorded in ``directory`` and remove its state; say what was stopped
+    (``None``: nothing was recorded there)."""
     state = directory / STATE
     if not state.is_file():
         return None
     registry = LocalRegistry(**json.loads(state.read_text()))
-    if registry.pid is not None:
+    was_running = _running(registry)
+    if registry.pid is not None and was_running:
         _terminate(registry.pid)
+    elif registry.pid is not None:  # died on its own: never signal a pid that may be reused
+        _CHILDREN.pop(registry.pid, None)
     if registry.container is not None:
         from .engine import Engine
 
@@ -238,7 +256,7 @@ def stop(directory: Path, *, keep_storage: bool = False) -> LocalRegistry | None
     state.unlink()
     if not keep_storage:
         shutil.rmtree(directory / "storage", ignore_errors=True)
-    return registry
+    return Stopped(registry, was_running)
 
 
 @contextlib.contextmanager

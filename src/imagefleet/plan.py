@@ -14,7 +14,12 @@ from typing import Any
 
 from .catalog import Image
 from .engine import BuildRequest
-from .errors import InvalidBuildArgError, InvalidPlatformError, UnusedBuildArgError
+from .errors import (
+    InvalidBuildArgError,
+    InvalidPlatformError,
+    UnknownPlatformError,
+    UnusedBuildArgError,
+)
 from .git import GitState
 from .settings import Settings
 from .tags import TagSet, policy
@@ -34,8 +39,41 @@ def parse_build_args(values: Sequence[str]) -> dict[str, str]:
     return parsed
 
 
+# The platforms images can be built for: Go's GOOS and GOARCH values (what BuildKit and the OCI
+# image index use), the spellings Docker normalizes to them, and the variants of the OCI spec.
+KNOWN_OS = frozenset(
+    {
+        *("aix", "android", "darwin", "dragonfly", "freebsd", "illumos", "ios", "js", "linux"),
+        *("netbsd", "openbsd", "plan9", "solaris", "wasip1", "windows"),
+    }
+)
+KNOWN_VARIANTS: dict[str, frozenset[str]] = {
+    "386": frozenset(),
+    "amd64": frozenset({"v1", "v2", "v3", "v4"}),
+    "arm": frozenset({"v5", "v6", "v7", "v8"}),
+    "arm64": frozenset({"v8", "v9"}),
+    "loong64": frozenset(),
+    "mips": frozenset(),
+    "mips64": frozenset(),
+    "mips64le": frozenset(),
+    "mipsle": frozenset(),
+    "ppc64": frozenset(),
+    "ppc64le": frozenset(),
+    "riscv64": frozenset(),
+    "s390x": frozenset(),
+    "wasm": frozenset(),
+    # Spellings Docker accepts and normalizes (uname -m and Debian names).
+    "x86_64": frozenset({"v1", "v2", "v3", "v4"}),
+    "aarch64": frozenset({"v8", "v9"}),
+    "i386": frozenset(),
+    "armhf": frozenset(),
+    "armel": frozenset(),
+}
+
+
 def parse_platforms(values: Sequence[str]) -> tuple[str, ...]:
-    """``--platform`` may repeat and may hold comma-separated lists."""
+    """``--platform`` (and ``fleet.platforms``) may repeat and may hold comma-separated lists;
+    each item is os/arch[/variant] from the known set."""
     from .catalog import PLATFORM_RE
 
     platforms: list[str] = []
@@ -44,8 +82,32 @@ def parse_platforms(values: Sequence[str]) -> tuple[str, ...]:
             item = raw.strip()
             if not PLATFORM_RE.match(item):
                 raise InvalidPlatformError(platform=item)
+            _check_known(item)
             platforms.append(item)
     return tuple(dict.fromkeys(platforms))
+
+
+def _check_known(platform: str) -> None:
+    os_name, arch, *variant = platform.split("/")
+    if os_name not in KNOWN_OS:
+        raise UnknownPlatformError(
+            platform=platform, part="OS", value=os_name, choices=", ".join(sorted(KNOWN_OS))
+        )
+    if arch not in KNOWN_VARIANTS:
+        raise UnknownPlatformError(
+            platform=platform,
+            part="architecture",
+            value=arch,
+            choices=", ".join(sorted(KNOWN_VARIANTS)),
+        )
+    known = KNOWN_VARIANTS[arch]
+    if variant and variant[0] not in known:
+        raise UnknownPlatformError(
+            platform=platform,
+            part=f"{arch} variant",
+            value=variant[0],
+            choices=", ".join(sorted(known)) or "none",
+        )
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Project settings: one frozen object built once from Invoke's layered config.
+"""Project settings: one frozen object built once from Invoke's layered config, and checked then
+(the schema is :mod:`imagefleet.config`).
 
 Precedence is Invoke's own: defaults below → ``invoke.yaml`` → ``INVOKE_FLEET_*`` environment →
 task flags. Library functions take a :class:`Settings`, never the Invoke context.
@@ -8,13 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import InvalidBuilderError
-from .reference import Target, parse_target
+from .errors import (
+    InvalidBuilderError,
+    InvalidReferenceError,
+    InvalidRegistrySettingError,
+    InvalidSettingError,
+    UsageError,
+)
+from .reference import Target, parse_reference, parse_target
 
 Builder = Literal["auto", "buildx", "classic"]
 
@@ -99,42 +106,121 @@ class Settings:
         return (self.target, *self.aliases)
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Settings:
-        """Build settings from the ``fleet`` section of the Invoke config (a mapping)."""
-        merged: dict[str, Any] = {**DEFAULTS, **dict(config)}
-        root = Path(merged["root"] or Path.cwd()).resolve()
-        builder = str(merged["builder"])
-        if builder not in ("auto", "buildx", "classic"):
-            raise InvalidBuilderError(builder=builder)
-        push = {**DEFAULTS["push"], **dict(merged.get("push") or {})}
-        notify = {**DEFAULTS["notify"], **dict(merged.get("notify") or {})}
-        local = {**DEFAULTS["local_registry"], **dict(merged.get("local_registry") or {})}
-        helm = {**DEFAULTS["helm"], **dict(merged.get("helm") or {})}
-        keys = {**DEFAULTS["helm"]["image_keys"], **dict(helm.get("image_keys") or {})}
-        state_dir = Path(local["state_dir"])
+    def from_config(
+        cls, config: Mapping[str, Any], *, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Build settings from the ``fleet`` section of the Invoke config (a mapping), checked
+        once: a bad value is a :class:`~imagefleet.errors.UsageError` naming the setting, and
+        where it came from (``environ``: the process environment, to name ``INVOKE_FLEET_*``)."""
+        from . import config as schema  # pydantic: loaded when a task starts, not by --list
+
+        fleet = schema.validate(schema.merged(DEFAULTS, schema.plain(config)), environ)
+
+        def where(*path: str) -> str:
+            return schema.source(path, environ)
+
+        root = Path(fleet.root or Path.cwd()).resolve()
+        if fleet.builder not in ("auto", "buildx", "classic"):
+            raise InvalidBuilderError(builder=fleet.builder, source=where("builder"))
+        helm = fleet.helm
+        if helm.deploy_image:
+            _check(("helm", "deploy_image"), helm.deploy_image, environ, parse_reference)
+        state_dir = Path(fleet.local_registry.state_dir)
         return cls(
             root=root,
-            images_dir=root / str(merged["images_dir"]),
-            target=parse_target(str(merged["registry"])),
-            aliases=tuple(parse_target(str(a)) for a in merged["registry_aliases"] or ()),
-            global_paths=tuple(str(g) for g in merged["global_paths"] or ()),
-            default_branch=str(merged["default_branch"]),
-            platforms=tuple(str(p) for p in merged["platforms"] or ()),
-            builder=builder,  # type: ignore[arg-type]  # checked just above
-            source_url=merged["source_url"],
-            push_attempts=int(push["attempts"]),
-            push_max_wait=float(push["max_wait"]),
-            notify_urls=tuple(str(u) for u in notify["urls"] or ()),
-            local_registry_port=int(local["port"]),
-            local_registry_dir=state_dir if state_dir.is_absolute() else root / state_dir,
+            images_dir=_inside(root, ("images_dir",), fleet.images_dir, environ),
+            target=_registry(("registry",), fleet.registry, environ),
+            aliases=tuple(
+                _registry(("registry_aliases",), a, environ) for a in fleet.registry_aliases
+            ),
+            global_paths=tuple(fleet.global_paths),
+            default_branch=fleet.default_branch,
+            platforms=_platforms(fleet.platforms, environ),
+            builder=fleet.builder,  # type: ignore[arg-type]  # checked just above
+            source_url=fleet.source_url,
+            push_attempts=fleet.push.attempts,
+            push_max_wait=fleet.push.max_wait,
+            notify_urls=tuple(fleet.notify.urls),
+            local_registry_port=fleet.local_registry.port,
+            # An absolute state directory is taken as written (e.g. a volume outside the tree).
+            local_registry_dir=state_dir
+            if state_dir.is_absolute()
+            else _inside(root, ("local_registry", "state_dir"), str(state_dir), environ),
             helm=HelmSettings(
-                binary=str(helm["binary"]),
-                image_repository_key=str(keys["repository"]),
-                image_tag_key=str(keys["tag"]),
-                timeout=str(helm["timeout"]),
-                history_max=int(helm["history_max"]),
-                lock_wait=float(helm["lock_wait"]),
-                kubernetes_version=str(helm["kubernetes_version"] or ""),
-                deploy_image=str(helm["deploy_image"] or ""),
+                binary=helm.binary,
+                image_repository_key=helm.image_keys.repository,
+                image_tag_key=helm.image_keys.tag,
+                timeout=helm.timeout,
+                history_max=helm.history_max,
+                lock_wait=helm.lock_wait,
+                kubernetes_version=helm.kubernetes_version,
+                deploy_image=helm.deploy_image,
             ),
         )
+
+
+def _check(
+    path: tuple[str, ...],
+    value: str,
+    environ: Mapping[str, str] | None,
+    parse: Callable[[str], object],
+) -> None:
+    """Run ``parse`` on a setting's value; its usage error becomes one that names the setting."""
+    from . import config as schema
+
+    try:
+        parse(value)
+    except UsageError as exc:
+        raise InvalidSettingError(
+            setting=schema.setting_name(path),
+            value=schema.shown(value),
+            source=schema.source(path, environ),
+            reason=exc.message,
+            expected=f"{schema.expected(path)}; {exc.hint}",
+        ) from None
+
+
+def _registry(path: tuple[str, ...], value: str, environ: Mapping[str, str] | None) -> Target:
+    from . import config as schema
+
+    try:
+        return parse_target(value)
+    except InvalidReferenceError as exc:
+        prefix = f"invalid registry {value.strip().rstrip('/')!r}"
+        reason = exc.message.removeprefix(prefix).removeprefix(": ") or "not HOST[:PORT]/NAMESPACE"
+        raise InvalidRegistrySettingError(
+            setting=schema.setting_name(path),
+            value=schema.shown(value),
+            source=schema.source(path, environ),
+            reason=reason,
+        ) from None
+
+
+def _platforms(values: list[str], environ: Mapping[str, str] | None) -> tuple[str, ...]:
+    if not values:  # the common case: no need to load the build planner
+        return ()
+    from .plan import parse_platforms
+
+    for value in values:
+        _check(("platforms",), value, environ, lambda v: parse_platforms([v]))
+    return parse_platforms(values)
+
+
+def _inside(
+    root: Path, path: tuple[str, ...], value: str, environ: Mapping[str, str] | None
+) -> Path:
+    """``root / value``, refused when it leads out of the repository."""
+    from . import config as schema
+
+    # Lexically: a symlinked images/ may point anywhere, but ../ may not lead out of the tree.
+    resolved = Path(os.path.normpath(root / value))
+    if resolved != root and root not in resolved.parents:
+        raise InvalidSettingError(
+            setting=schema.setting_name(path),
+            value=schema.shown(value),
+            source=schema.source(path, environ),
+            reason=f"{resolved} is outside the repository {root}",
+            expected=schema.expected(path),
+        )
+    # Keep the path as written below the root (a symlinked images/ stays what it is).
+    return root / value

@@ -195,3 +195,24 @@ def test_manifest_platforms_narrow_on_a_classic_image_store(
     assert "app lists linux/amd64, linux/arm64" in capsys.readouterr().err
     kept = native_if_needed(_Daemon(multi=True), plans)  # type: ignore[arg-type]
     assert kept[0].platforms == ("linux/amd64", "linux/arm64")
+
+
+@pytest.mark.parametrize(
+    "platform", ["linux/amd64", "linux/arm64/v8", "linux/arm/v7", "windows/amd64", "linux/s390x"]
+)
+def test_known_platforms(platform: str) -> None:
+    assert parse_platforms([platform]) == (platform,)
+
+
+@pytest.mark.parametrize(
+    ("platform", "needle"),
+    [
+        ("linux/amd46", "architecture 'amd46'"),
+        ("lnux/amd64", "OS 'lnux'"),
+        ("linux/arm/v9", "arm variant 'v9'"),
+        ("linux/s390x/v1", "s390x variant 'v1'"),
+    ],
+)
+def test_unknown_platforms_are_refused(platform: str, needle: str) -> None:
+    with pytest.raises(UsageError, match=f"unknown platform '{platform}': {needle}"):
+        parse_platforms([platform])

@@ -9,6 +9,7 @@ import pytest
 
 from imagefleet.errors import InvalidReferenceError, UsageError
 from imagefleet.settings import DEFAULTS, HelmSettings, Settings
+from tests.helpers import REPO
 
 
 def test_defaults_alone(tmp_path: Path) -> None:
@@ -80,3 +81,158 @@ def test_unknown_builder_is_a_usage_error(tmp_path: Path) -> None:
 def test_bad_registry_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidReferenceError, match="no URL scheme"):
         Settings.from_config({"root": str(tmp_path), "registry": "https://ghcr.io/team"})
+
+
+# -- validated once: types, ranges, references, paths, unknown keys --------------------------------
+
+
+def _refused(tmp_path: Path, fleet: dict[str, object], env: dict[str, str] | None = None) -> str:
+    with pytest.raises(UsageError) as caught:
+        Settings.from_config({"root": str(tmp_path), **fleet}, environ=env)
+    assert caught.value.exit_code == 2
+    assert caught.value.hint
+    return f"{caught.value.message}\n{caught.value.hint}"
+
+
+@pytest.mark.parametrize(
+    ("fleet", "needles"),
+    [
+        ({"push": {"attempts": -3}}, ("fleet.push.attempts -3", "must be at least 1")),
+        ({"push": {"attempts": 0}}, ("fleet.push.attempts 0", "1 or more")),
+        ({"push": {"attempts": "abc"}}, ("fleet.push.attempts 'abc'", "not a whole number")),
+        ({"push": {"attempts": 2.5}}, ("fleet.push.attempts 2.5", "not a whole number")),
+        ({"push": {"attempts": True}}, ("fleet.push.attempts True", "not a boolean")),
+        ({"push": {"max_wait": -5}}, ("fleet.push.max_wait -5", "more than 0")),
+        ({"push": {"max_wait": 0}}, ("fleet.push.max_wait 0", "more than 0")),
+        ({"push": {"max_wait": "soon"}}, ("fleet.push.max_wait 'soon'", "not a number")),
+        ({"push": 3}, ("fleet.push 3", "not a mapping")),
+        ({"local_registry": {"port": -1}}, ("fleet.local_registry.port -1", "1 to 65535")),
+        ({"local_registry": {"port": 0}}, ("fleet.local_registry.port 0", "at least 1")),
+        ({"local_registry": {"port": 65536}}, ("fleet.local_registry.port", "at most 65535")),
+        ({"local_registry": {"state_dir": ""}}, ("fleet.local_registry.state_dir", "empty")),
+        ({"local_registry": {"state_dir": "../out"}}, ("outside the repository",)),
+        ({"helm": {"history_max": -1}}, ("fleet.helm.history_max -1", "0 or more")),
+        ({"helm": {"lock_wait": -0.5}}, ("fleet.helm.lock_wait -0.5", "at least 0")),
+        ({"helm": {"binary": ""}}, ("fleet.helm.binary", "must not be empty")),
+        ({"helm": {"image_keys": {"tag": ""}}}, ("fleet.helm.image_keys.tag",)),
+        ({"helm": {"deploy_image": "Not A Ref"}}, ("fleet.helm.deploy_image", "invalid image")),
+        ({"images_dir": "../elsewhere"}, ("fleet.images_dir", "outside the repository")),
+        ({"images_dir": "/etc"}, ("fleet.images_dir '/etc'", "outside the repository")),
+        ({"images_dir": 5}, ("fleet.images_dir 5", "not text")),
+        ({"default_branch": ""}, ("fleet.default_branch", "must not be empty")),
+        ({"platforms": ["amd64"]}, ("fleet.platforms 'amd64'", "os/arch[/variant]")),
+        ({"platforms": ["linux/amd46"]}, ("architecture 'amd46' is not known", "amd64")),
+        ({"platforms": ["lnux/amd64"]}, ("OS 'lnux' is not known", "linux")),
+        ({"platforms": ["linux/arm/v9"]}, ("arm variant 'v9' is not known", "v7")),
+        ({"platforms": "linux/amd64,bogus"}, ("fleet.platforms 'bogus'",)),
+        ({"platforms": 7}, ("fleet.platforms 7", "not a list")),
+        ({"registry": "https://ghcr.io/team"}, ("fleet.registry", "no URL scheme")),
+        ({"registry": "ghcr.io/Team"}, ("fleet.registry", "HOST[:PORT]/NAMESPACE")),
+        ({"registry_aliases": ["ghcr.io/ok", "http://x/y"]}, ("fleet.registry_aliases",)),
+        ({"builder": "podman"}, ("invalid builder 'podman' in fleet.builder", "buildx")),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_setting(
+    tmp_path: Path, fleet: dict[str, object], needles: tuple[str, ...]
+) -> None:
+    text = _refused(tmp_path, fleet)
+    assert "(from invoke.yaml)" in text
+    for needle in needles:
+        assert needle in text
+
+
+@pytest.mark.parametrize(
+    ("fleet", "unknown", "close"),
+    [
+        ({"platfroms": []}, "fleet.platfroms", "did you mean fleet.platforms?"),
+        ({"push": {"atempts": 2}}, "fleet.push.atempts", "did you mean fleet.push.attempts?"),
+        ({"helm": {"image_keys": {"tags": "x"}}}, "fleet.helm.image_keys.tags", "image_keys.tag?"),
+        ({"push": {"xyzzy": 1}}, "fleet.push.xyzzy", "the settings there are: attempts, max_wait"),
+    ],
+)
+def test_unknown_settings_name_the_closest_key(
+    tmp_path: Path, fleet: dict[str, object], unknown: str, close: str
+) -> None:
+    text = _refused(tmp_path, fleet)
+    assert f"unknown setting {unknown} (in invoke.yaml)" in text
+    assert close in text
+
+
+@pytest.mark.parametrize(
+    ("variable", "fleet", "needle"),
+    [
+        ("INVOKE_FLEET_PUSH_ATTEMPTS", {"push": {"attempts": "abc"}}, "not a whole number"),
+        ("INVOKE_FLEET_PUSH_MAX_WAIT", {"push": {"max_wait": "-5"}}, "more than 0"),
+        ("INVOKE_FLEET_LOCAL_REGISTRY_PORT", {"local_registry": {"port": "99999"}}, "65535"),
+        ("INVOKE_FLEET_PLATFORMS", {"platforms": "linux/amd64,windows/arm/v3"}, "variant"),
+        ("INVOKE_FLEET_REGISTRY", {"registry": "http://x.io/y"}, "no URL scheme"),
+        ("INVOKE_FLEET_BUILDER", {"builder": "kaniko"}, "invalid builder 'kaniko'"),
+    ],
+)
+def test_values_from_the_environment_name_their_variable(
+    tmp_path: Path, variable: str, fleet: dict[str, object], needle: str
+) -> None:
+    text = _refused(tmp_path, fleet, env={variable: "whatever"})
+    assert f"(from ${variable})" in text
+    assert needle in text
+
+
+def test_environment_strings_are_cast_and_lists_comma_separated(tmp_path: Path) -> None:
+    # What Invoke hands over for INVOKE_FLEET_* variables: text, never cast.
+    s = Settings.from_config(
+        {
+            "root": str(tmp_path),
+            "platforms": "linux/amd64, linux/arm64/v8,,",
+            "registry_aliases": "ghcr.io/a,quay.io/b",
+            "global_paths": "",
+            "notify": {"urls": "json://a.example/x"},
+            "push": {"attempts": "3", "max_wait": "0.5"},
+            "local_registry": {"port": "5999"},
+            "helm": {"history_max": "0", "lock_wait": "0"},
+        }
+    )
+    assert s.platforms == ("linux/amd64", "linux/arm64/v8")
+    assert [str(a) for a in s.aliases] == ["ghcr.io/a", "quay.io/b"]
+    assert s.global_paths == ()
+    assert s.notify_urls == ("json://a.example/x",)
+    assert (s.push_attempts, s.push_max_wait, s.local_registry_port) == (3, 0.5, 5999)
+    assert (s.helm.history_max, s.helm.lock_wait) == (0, 0.0)
+
+
+def test_empty_yaml_keys_keep_their_defaults(tmp_path: Path) -> None:
+    # `registry_aliases:` with nothing after it is None in YAML: an empty list, as before.
+    s = Settings.from_config(
+        {"root": str(tmp_path), "registry_aliases": None, "push": None, "helm": None}
+    )
+    assert s.aliases == ()
+    assert s.push_attempts == DEFAULTS["push"]["attempts"]
+    assert s.helm == HelmSettings()
+
+
+def test_paths_inside_the_repository(tmp_path: Path) -> None:
+    s = Settings.from_config(
+        {"root": str(tmp_path), "images_dir": "src/images", "local_registry": {"state_dir": "x/.."}}
+    )
+    assert s.images_dir == tmp_path.resolve() / "src" / "images"
+    assert s.local_registry_dir == tmp_path.resolve() / "x/.."
+
+
+def test_the_settings_page_lists_every_setting() -> None:
+    from pydantic import BaseModel
+
+    from imagefleet.config import FleetConfig
+
+    page = (REPO / "docs" / "reference" / "settings.md").read_text(encoding="utf-8")
+
+    def names(model: type[BaseModel], prefix: str) -> list[str]:
+        found = []
+        for name, info in model.model_fields.items():
+            sub = info.annotation
+            if isinstance(sub, type) and issubclass(sub, BaseModel):
+                found += names(sub, f"{prefix}{name}.")
+            else:
+                found.append(f"{prefix}{name}")
+        return found
+
+    for name in names(FleetConfig, "fleet."):
+        assert f"`{name}`" in page, name

@@ -134,6 +134,83 @@ def test_bad_input_is_rejected_before_docker(
     _fails_cleanly(invoke(project, *args, env=NO_DAEMON), 2, needle)
 
 
+@pytest.mark.parametrize(
+    ("args", "env", "needle"),
+    [
+        (("build", "--image", "fx-hello", "--jobs", "abc"), {}, "invalid --jobs abc"),
+        (("build", "--image", "fx-hello", "--jobs", "-2"), {}, "invalid --jobs -2"),
+        (("build", "--image", "fx-hello", "--platform", "linux/amd46"), {}, "unknown platform"),
+        (
+            ("push", "--image", "fx-hello"),
+            {"INVOKE_FLEET_PUSH_ATTEMPTS": "abc"},
+            "invalid fleet.push.attempts 'abc' (from $INVOKE_FLEET_PUSH_ATTEMPTS)",
+        ),
+        (
+            ("push", "--image", "fx-hello"),
+            {"INVOKE_FLEET_PUSH_MAX_WAIT": "-5"},
+            "invalid fleet.push.max_wait '-5' (from $INVOKE_FLEET_PUSH_MAX_WAIT)",
+        ),
+        (
+            ("plan", "--all"),
+            {"INVOKE_FLEET_PLATFORMS": "linux/amd64,linux/amd46"},
+            "(from $INVOKE_FLEET_PLATFORMS): unknown platform 'linux/amd46'",
+        ),
+        (("registry.status",), {"INVOKE_FLEET_LOCAL_REGISTRY_PORT": "0"}, "must be at least 1"),
+        (("list",), {"INVOKE_FLEET_IMAGES_DIR": "../x"}, "outside the repository"),
+        (("helm-deploy",), {}, "helm-deploy needs --release, --chart and --namespace"),
+        (("helm-deploy", "--release", "r", "--chart", "c"), {}, "needs --namespace"),
+        (("registry.start", "--port", "99999"), {}, "invalid --port 99999"),
+        (("registry.start", "--port", "0"), {}, "invalid --port 0"),
+        (("registry.start", "--port", "abc"), {}, "invalid --port abc"),
+    ],
+)
+def test_bad_flags_and_settings_are_refused_by_the_task(
+    project: Path, args: tuple[str, ...], env: dict[str, str], needle: str
+) -> None:
+    _fails_cleanly(invoke(project, *args, env={**NO_DAEMON, **env}), 2, needle)
+    assert not (project / ".fleet").exists()  # no registry state, nothing started
+
+
+def test_bad_settings_in_invoke_yaml_name_the_file(project: Path, tmp_path: Path) -> None:
+    runtime = tmp_path / "fleet.yaml"
+    runtime.write_text("fleet:\n  push:\n    attempts: -3\n")
+    _fails_cleanly(
+        invoke(project, "-f", str(runtime), "list"),
+        2,
+        "invalid fleet.push.attempts -3 (from invoke.yaml): must be at least 1",
+    )
+    runtime.write_text("fleet:\n  local_registry:\n    prot: 5001\n")
+    _fails_cleanly(
+        invoke(project, "-f", str(runtime), "registry.status"),
+        2,
+        "unknown setting fleet.local_registry.prot",
+        "did you mean fleet.local_registry.port?",
+    )
+
+
+def test_list_settings_from_the_environment_are_comma_separated(project: Path) -> None:
+    result = invoke(
+        project,
+        "plan",
+        "--all",
+        "--json",
+        env={"INVOKE_FLEET_PLATFORMS": "linux/amd64,linux/arm64"},
+    )
+    assert result.code == 0, result.output
+    images = json.loads(result.stdout)["images"]
+    assert {tuple(i["platforms"]) for i in images} == {("linux/amd64", "linux/arm64")}
+
+
+@pytest.mark.parametrize(
+    "args", [("no-such-task",), ("build", "--no-such-flag"), ("build", "--jobs")]
+)
+def test_invokes_own_parse_errors_stay_exit_1(args: tuple[str, ...]) -> None:
+    # Refused by Invoke before any task code runs: its message, its exit code (the README says so).
+    result = invoke(Path.cwd(), *args)
+    assert result.code == 1, result.output
+    assert "Traceback" not in result.output
+
+
 def test_missing_daemon(project: Path) -> None:
     _fails_cleanly(
         invoke(project, "build", "--image", "fx-hello", env=NO_DAEMON),

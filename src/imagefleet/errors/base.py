@@ -12,7 +12,9 @@ from typing import Any, ClassVar
 
 _MEANINGS = {
     0: "success",
-    1: "a bug: an unexpected exception (rerun with FLEET_DEBUG=1 for the traceback)",
+    1: "a bug: an unexpected exception (rerun with FLEET_DEBUG=1 for the traceback); also "
+    "Invoke's own refusal of a command line before any task runs (unknown task or flag, a flag "
+    "without its value)",
     2: "bad input: unknown image, invalid reference or tag, bad manifest or flag value",
     3: "a needed tool or service is missing: Docker daemon, buildx, git, trivy, syft",
     4: "a build failed, including a base image that cannot be pulled",
@@ -23,6 +25,7 @@ _MEANINGS = {
     9: "a Helm deploy failed (the previous revision is left live) or timed out",
     10: "scan findings at or above --fail-on",
     130: "Ctrl-C",
+    143: "terminated (SIGTERM)",
 }
 
 
@@ -41,6 +44,7 @@ class ExitCode(IntEnum):
     DEPLOY = 9
     SCAN = 10
     INTERRUPTED = 130
+    TERMINATED = 143
 
     @property
     def meaning(self) -> str:

@@ -68,10 +68,10 @@ class GithubOutputUnsetError(UsageError):
 
 
 class InvalidJobsError(UsageError):
-    """``--jobs`` below 1."""
+    """``--jobs`` that is not a whole number of 1 or more."""
 
     template = "invalid --jobs {jobs}"
-    hint_template = "use 1 or more"
+    hint_template = "use a whole number, 1 or more"
 
 
 class InvalidFormatError(UsageError):
@@ -102,6 +102,13 @@ class InvalidPlatformError(UsageError):
     hint_template = "write os/arch[/variant], e.g. linux/amd64 or linux/arm64"
 
 
+class UnknownPlatformError(UsageError):
+    """A platform written as os/arch[/variant] whose OS, architecture or variant does not exist."""
+
+    template = "unknown platform {platform!r}: {part} {value!r} is not known"
+    hint_template = "known {part}s: {choices}"
+
+
 class MultiPlatformUnsupportedError(UsageError):
     """Several platforms in one build without the containerd image store."""
 
@@ -115,8 +122,52 @@ class MultiPlatformUnsupportedError(UsageError):
 class InvalidBuilderError(UsageError):
     """``fleet.builder`` is not one of the known builders."""
 
-    template = "invalid builder {builder!r} in fleet.builder"
+    template = "invalid builder {builder!r} in fleet.builder (from {source})"
     hint_template = "use one of: auto, buildx, classic"
+
+
+class InvalidSettingError(UsageError):
+    """A ``fleet:`` setting of the wrong type, out of range, or naming what does not exist.
+
+    Checked once when a task starts, from ``invoke.yaml`` or its ``INVOKE_FLEET_*`` variable.
+    """
+
+    template = "invalid {setting} {value} (from {source}): {reason}"
+    hint_template = "{setting} takes {expected}"
+
+
+class UnknownSettingError(UsageError):
+    """A key under ``fleet:`` that is not a setting, with the closest one."""
+
+    template = "unknown setting {setting} (in {source})"
+    hint_template = "did you mean {close}?"
+
+
+class UnknownSettingNoMatchError(UnknownSettingError):
+    """A key under ``fleet:`` that is not a setting, and not close to any."""
+
+    hint_template = "the settings there are: {choices}"
+
+
+class MissingFlagError(UsageError):
+    """A task run without a flag it cannot do without."""
+
+    template = "{task} needs {flags}"
+    hint_template = "e.g. invoke {task} {usage}"
+
+
+class InvalidPortError(UsageError):
+    """A ``--port`` that is not a TCP port number."""
+
+    template = "invalid --port {port}"
+    hint_template = "use a port from 1 to 65535, or --any-port"
+
+
+class RegistryRunningElsewhereError(UsageError):
+    """``registry.start --port`` while the local registry already runs on another port."""
+
+    template = "a local registry already runs on {address}, not on port {port}"
+    hint_template = "stop it first (`invoke registry.stop`), then start it on the port you want"
 
 
 class UnknownSeverityError(UsageError):
@@ -184,6 +235,15 @@ class InvalidImageNameError(InvalidReferenceError):
     template = "invalid image name {name!r}"
     hint_template = (
         "image names are lower-case letters and digits, separated by '.', '_', '__' or '-'"
+    )
+
+
+class InvalidRegistrySettingError(InvalidReferenceError):
+    """``fleet.registry`` or one of ``fleet.registry_aliases`` that is not HOST[:PORT]/NAMESPACE."""
+
+    template = "invalid {setting} {value} (from {source}): {reason}"
+    hint_template = (
+        "write it as HOST[:PORT]/NAMESPACE, e.g. localhost:5000/team or docker.io/webgrip"
     )
 
 
@@ -311,13 +371,17 @@ __all__ = [
     "InvalidJobsError",
     "InvalidNamespaceError",
     "InvalidPlatformError",
+    "InvalidPortError",
     "InvalidReferenceError",
     "InvalidRegistryError",
     "InvalidRegistryNamespaceError",
+    "InvalidRegistrySettingError",
     "InvalidReleaseNameError",
     "InvalidSetError",
+    "InvalidSettingError",
     "InvalidTagError",
     "InvalidTimeoutError",
+    "MissingFlagError",
     "MissingNamespaceError",
     "MissingValuesFileError",
     "MultiPlatformUnsupportedError",
@@ -326,11 +390,15 @@ __all__ = [
     "NotBuiltError",
     "NothingToRunError",
     "PortInUseError",
+    "RegistryRunningElsewhereError",
     "RegistryUrlSchemeError",
     "SelectionConflictError",
     "StaleParentError",
     "UnknownImageError",
     "UnknownImageNoMatchError",
+    "UnknownPlatformError",
+    "UnknownSettingError",
+    "UnknownSettingNoMatchError",
     "UnknownSeverityError",
     "UnusedBuildArgError",
     "UpperCaseRepositoryError",

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import functools
+import os
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec, TypeVar
 
+from invoke import config as invoke_config
 from invoke.context import Context
+from invoke.env import Environment
 from invoke.exceptions import Exit
 
 from .. import console
@@ -19,8 +22,35 @@ R = TypeVar("R")
 
 
 def settings(c: Context) -> Settings:
-    """The frozen settings for this invocation (defaults → invoke.yaml → INVOKE_FLEET_* env)."""
-    return Settings.from_config(dict(c.config.get("fleet", {})))
+    """The frozen settings for this invocation (defaults → invoke.yaml → INVOKE_FLEET_* env),
+    checked once: a bad value is an ``error:`` naming the setting and its source, exit 2."""
+    return Settings.from_config(c.config.get("fleet", {}), environ=os.environ)
+
+
+class _FleetEnvironment(Environment):
+    """Invoke's reader of ``INVOKE_*`` variables, handing ``INVOKE_FLEET_*`` values over as the
+    strings they are. Invoke casts a value by the type of the setting it replaces, before any
+    task runs: ``INVOKE_FLEET_PUSH_ATTEMPTS=abc`` was a traceback, and a list setting cannot be
+    set at all. :meth:`Settings.from_config` casts and checks them instead (lists
+    comma-separated), naming the variable when one is wrong."""
+
+    def _path_set(self, key_path: Sequence[str], value: str) -> None:
+        if not key_path or key_path[0] != "fleet":
+            super()._path_set(key_path, value)
+            return
+        data = self.data
+        for key in key_path[:-1]:
+            data = data.setdefault(key, {})
+        data[key_path[-1]] = value
+
+
+def read_fleet_environment_as_text() -> None:
+    """Make Invoke read ``INVOKE_FLEET_*`` variables as text (see :class:`_FleetEnvironment`).
+
+    Invoke builds its reader from ``invoke.config.Environment`` for each task it runs; the
+    ``invoke`` program offers no other hook a ``tasks.py`` can reach.
+    """
+    invoke_config.Environment = _FleetEnvironment  # type: ignore[attr-defined]
 
 
 def speaks_errors(func: Callable[P, R]) -> Callable[P, R]:
@@ -46,6 +76,18 @@ def speaks_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise Exit(code=int(ExitCode.INTERNAL)) from None
 
     return wrapper
+
+
+def whole_number(value: str | int | None, default: int) -> int | None:
+    """A numeric flag, taken as text: Invoke's own cast of ``--jobs abc`` is a traceback before
+    the task runs. ``None`` when it is not a whole number (the task refuses it, naming the flag);
+    ``default`` when the flag was not given."""
+    if value is None:
+        return default
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
 
 
 def listify(value: Any) -> list[str]:

@@ -18,7 +18,7 @@ from ..errors import (
     StaleParentError,
 )
 from ..reference import parse_target
-from ._common import listify, settings, speaks_errors
+from ._common import listify, settings, speaks_errors, whole_number
 from .images import show_plan
 from .selection import HELP, Selection, plans_for, select
 
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
             "BuildKit: how many bake calls run at once (each hands up to 100 images to BuildKit, "
             "which builds the independent ones in parallel: more jobs only help past 100); "
             "classic builder: how many images build at once. Dependency order is always kept; "
-            "default 1"
+            "a whole number, default 1"
         ),
         "dry_run": "print what would be built (order, args, labels, tags) and touch nothing",
         "json": HELP["json"],
@@ -68,7 +68,8 @@ def build(
     no_cache: bool = False,
     force: bool = False,
     registry: str | None = None,
-    jobs: int = 1,
+    # Text, not int: Invoke would cast it before the task runs (a traceback for --jobs abc).
+    jobs: str | None = None,
     dry_run: bool = False,
     json: bool = False,
 ) -> None:
@@ -77,7 +78,8 @@ def build(
     from ..engine import Engine
 
     s = settings(c)
-    if jobs < 1:
+    workers = whole_number(jobs, default=1)
+    if workers is None or workers < 1:
         raise InvalidJobsError(jobs=jobs)
     target = parse_target(registry) if registry else None
     selection = select(
@@ -126,7 +128,7 @@ def build(
             engine,
             selection.graph,
             to_build,
-            jobs=jobs,
+            jobs=workers,
             no_cache=no_cache,
             reporter=reporter,
             ready=ready,

@@ -12,6 +12,7 @@ from invoke.tasks import task
 from rich.markup import escape
 
 from .. import console
+from ..errors import MissingFlagError
 from ..reference import validate_tag
 from ._common import listify, settings, speaks_errors
 
@@ -79,9 +80,9 @@ def _container_session(
     auto_shortflags=False,  # too many flags share initials: long names only, no surprises
     iterable=["values", "set"],
     help={
-        "release": "Helm release name",
-        "chart": "chart: a local path, repo/name, or oci://registry/path",
-        "namespace": "namespace of the release (created unless --no-create-namespace)",
+        "release": "Helm release name (required)",
+        "chart": "chart: a local path, repo/name, or oci://registry/path (required)",
+        "namespace": "namespace of the release (required; created unless --no-create-namespace)",
         "values": "values file; repeatable, later files win",
         "set": "KEY=VALUE value override; repeatable (KEY like a.b.c)",
         "image": "an image of this repository: sets the chart's image repository (and tag)",
@@ -101,9 +102,10 @@ def _container_session(
 @speaks_errors
 def helm_deploy(
     c: Context,
-    release: str,
-    chart: str,
-    namespace: str,
+    # Required, but checked here rather than by Invoke: Invoke's refusal has no hint and exit 1.
+    release: str | None = None,
+    chart: str | None = None,
+    namespace: str | None = None,
     values: list[str] | None = None,
     set: list[str] | None = None,
     image: str | None = None,
@@ -124,6 +126,14 @@ def helm_deploy(
     from ..deploy.helm import LocalRunner
 
     s = settings(c)
+    if not (release and chart and namespace):
+        given = {"--release": release, "--chart": chart, "--namespace": namespace}
+        missing = [flag for flag, value in given.items() if not value]
+        raise MissingFlagError(
+            task="helm-deploy",
+            flags=" and ".join((", ".join(missing[:-1]), missing[-1])).removeprefix(" and "),
+            usage="--release NAME --chart CHART --namespace NAMESPACE",
+        )
     request = deploy_mod.DeployRequest(
         release=release,
         chart=chart,

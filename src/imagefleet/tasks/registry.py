@@ -6,7 +6,8 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from .. import console
-from ._common import settings, speaks_errors
+from ..errors import InvalidPortError, RegistryRunningElsewhereError
+from ._common import settings, speaks_errors, whole_number
 
 # `localregistry` is imported in each task: its HTTP client is slow to load, and `invoke --list`
 # loads this module.
@@ -14,21 +15,27 @@ from ._common import settings, speaks_errors
 
 @task(
     help={
-        "port": "port on 127.0.0.1 (default: fleet.local_registry.port, 5000)",
+        "port": "port on 127.0.0.1, 1 to 65535 (default: fleet.local_registry.port, 5000)",
         "any_port": "pick any free port instead (printed on stdout)",
     }
 )
 @speaks_errors
-def start(c: Context, port: int = 0, any_port: bool = False) -> None:
+def start(c: Context, port: str | None = None, any_port: bool = False) -> None:
     """Start a local registry on loopback (registry binary, else a registry:2 container)."""
     from .. import localregistry
 
     s = settings(c)
+    # Text, not int: Invoke would cast it before the task runs (a traceback for --port abc).
+    wanted = whole_number(port, default=s.local_registry_port)
+    if wanted is None or not 1 <= wanted <= 65535:
+        raise InvalidPortError(port=port)
     running = localregistry.status(s.local_registry_dir)
     if running is not None:
+        if port is not None and not any_port and running.port != wanted:
+            raise RegistryRunningElsewhereError(address=running.address, port=wanted)
         console.info(f"a local registry is already running on {running.address}")
     else:
-        chosen = None if any_port else (port or s.local_registry_port)
+        chosen = None if any_port else wanted
         running = localregistry.start(s.local_registry_dir, chosen)
         console.info(f"[green]started[/] local registry on {running.address} ({running.kind})")
     console.info(f"push to it with: invoke push --image NAME --registry {running.address}/dev")
@@ -45,8 +52,13 @@ def stop(c: Context, keep_storage: bool = False) -> None:
     stopped = localregistry.stop(s.local_registry_dir, keep_storage=keep_storage)
     if stopped is None:
         console.info("no local registry was running")
+    elif not stopped.was_running:
+        console.info(
+            f"the local registry on {stopped.registry.address} was not running (it had "
+            "stopped on its own); cleaned up what it left"
+        )
     else:
-        console.info(f"[green]stopped[/] local registry on {stopped.address}")
+        console.info(f"[green]stopped[/] local registry on {stopped.registry.address}")
 
 
 @task
