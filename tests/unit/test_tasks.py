@@ -159,6 +159,8 @@ def test_bad_input_is_rejected_before_docker(
         (("list",), {"INVOKE_FLEET_IMAGES_DIR": "../x"}, "outside the repository"),
         (("helm-deploy",), {}, "helm-deploy needs --release, --chart and --namespace"),
         (("helm-deploy", "--release", "r", "--chart", "c"), {}, "needs --namespace"),
+        (("run",), {}, "run needs --image"),
+        (("shell",), {}, "shell needs --image"),
         (("registry.start", "--port", "99999"), {}, "invalid --port 99999"),
         (("registry.start", "--port", "0"), {}, "invalid --port 0"),
         (("registry.start", "--port", "abc"), {}, "invalid --port abc"),

@@ -12,7 +12,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from ..errors import NothingToRunError, PullFailedError, RunPullFailedError
+from ..errors import MissingFlagError, NothingToRunError, PullFailedError, RunPullFailedError
 from ._common import listify, settings, speaks_errors
 from .selection import select
 
@@ -87,7 +87,7 @@ def _reference(s: Settings, engine: Engine, image: str, tag: str | None, pull: b
 
 def _run(
     c: Context,
-    image: str,
+    image: str | None,
     tag: str | None,
     pull: bool,
     env: list[str],
@@ -98,6 +98,9 @@ def _run(
     from .. import attach, workspace
     from ..engine import Engine
 
+    if not image:  # optional at Invoke's level, so its absence is refused here, with a hint
+        task = "shell" if open_shell else "run"
+        raise MissingFlagError(task=task, flags="--image", usage=f"--image NAME{_USAGE[task]}")
     s = settings(c)
     names = workspace.env_names(env)  # bad names fail before Docker is asked anything
     engine = Engine.connect(s.builder)
@@ -118,11 +121,14 @@ def _run(
         raise Exit(code=code)
 
 
+_USAGE = {"run": " [-- CMD ARGS…]", "shell": ""}
+
+
 @task(iterable=["env"], help=RUN_HELP)
 @speaks_errors
 def run(
     c: Context,
-    image: str,
+    image: str | None = None,
     tag: str | None = None,
     pull: bool = False,
     env: list[str] | None = None,
@@ -143,7 +149,7 @@ def run(
 @speaks_errors
 def shell(
     c: Context,
-    image: str,
+    image: str | None = None,
     tag: str | None = None,
     pull: bool = False,
     env: list[str] | None = None,
