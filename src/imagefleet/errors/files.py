@@ -19,6 +19,37 @@ class UnreadableImageFileError(ManifestError):
     hint_template = "check the file"
 
 
+class NotAFileError(ManifestError):
+    """An ``image.yml`` or Dockerfile that is a directory (or another non-file)."""
+
+    template = "{path}: is a directory, not a file"
+    hint_template = "an image's Dockerfile and image.yml must be regular files"
+
+
+class NotUtf8Error(ManifestError):
+    """An ``image.yml`` or Dockerfile with bytes that are not UTF-8."""
+
+    template = "{path}:{line}: not UTF-8 text (byte {byte} at column {column})"
+    hint_template = "save the file as UTF-8"
+
+
+class ImageWithoutDockerfileError(ManifestError):
+    """A directory under ``images/`` with an ``image.yml`` but no Dockerfile."""
+
+    template = "{path}: an image manifest without a Dockerfile beside it"
+    hint_template = (
+        "add {directory}/Dockerfile (every images/*/ with a Dockerfile is an image), "
+        "or remove the directory"
+    )
+
+
+class ManifestDuplicateKeyError(ManifestError):
+    """An ``image.yml`` mapping that has one key twice (YAML would keep the last silently)."""
+
+    template = "{where}: duplicate key {key!r} (first on line {first})"
+    hint_template = "keep one of the two; YAML would silently use the last"
+
+
 class ManifestYamlError(ManifestError):
     """An ``image.yml`` that is not YAML."""
 
@@ -216,9 +247,11 @@ __all__ = [
     "DockerfileFromError",
     "DockerfileQuotingError",
     "DuplicateImageNameError",
+    "ImageWithoutDockerfileError",
     "InstructionBeforeFromError",
     "InvalidImageDirectoryError",
     "KubernetesSchemaError",
+    "ManifestDuplicateKeyError",
     "ManifestError",
     "ManifestFieldError",
     "ManifestFieldsError",
@@ -230,6 +263,8 @@ __all__ = [
     "NoFromError",
     "NoImagesDirectoryError",
     "NoKubeContextError",
+    "NotAFileError",
+    "NotUtf8Error",
     "StructureTestConfigError",
     "StructureTestYamlError",
     "UndeclaredBuildArgsError",
