@@ -62,6 +62,7 @@ LOGGER = logging.getLogger(__name__)
 # A BUILDX_GIT_INFO the user sets still wins.
 _BAKE_ENV = {"BUILDX_GIT_INFO": "0"}
 
+
 def _sdk() -> Any:
     """The Docker SDK, imported on first use: it is slow to import and most tasks never need it."""
     import docker
