@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, Result, invoke, make_project
+from tests.helpers import REPO, Result, git, invoke, make_project
 
 NO_DAEMON = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
 
@@ -271,3 +271,46 @@ def test_every_short_flag_is_a_letter() -> None:
         for argument in task.get_arguments():
             shorts = [n for n in argument.names if len(n) == 1]
             assert all(n.isalpha() for n in shorts), (name, argument.names)
+
+
+MARKUP = "Says [/bold] [red]x[/] :smile: hello"
+
+
+@pytest.fixture(scope="module")
+def marked_up(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project whose description holds rich markup and an emoji code."""
+    root = make_project(tmp_path_factory.mktemp("markup"), with_busybox=False)
+    manifest = root / "images" / "fx-hello" / "image.yml"
+    text = manifest.read_text()
+    start = text.index("description:")
+    end = text.index("\n", start)
+    manifest.write_text(text[:start] + f'description: "{MARKUP}"' + text[end:])
+    git(root, "commit", "-qam", "markup in a description")
+    return root
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("plan", "--all"), ("list",), ("build", "--image", "fx-hello", "--dry-run")],
+)
+def test_user_text_prints_literally(marked_up: Path, args: tuple[str, ...]) -> None:
+    result = invoke(marked_up, *args, env=NO_DAEMON)
+    assert result.code == 0, result.output
+    assert MARKUP in result.stdout
+    assert "😄" not in result.output
+
+
+@pytest.mark.parametrize("args", [("plan", "--all", "--json"), ("list", "--json")])
+def test_user_text_in_json_is_the_text(marked_up: Path, args: tuple[str, ...]) -> None:
+    result = invoke(marked_up, *args, env=NO_DAEMON)
+    assert result.code == 0, result.output
+    assert MARKUP in json.dumps(json.loads(result.stdout), ensure_ascii=False)
+
+
+def test_lint_prints_user_text_literally(tmp_path: Path) -> None:
+    root = make_project(tmp_path, with_busybox=False)
+    (root / "images" / "fx-plain" / "image.yml").write_text(f'version: "{MARKUP}"\n')
+    result = invoke(root, "lint", "--image", "fx-plain")
+    assert result.code == 8, result.output
+    assert "Traceback" not in result.output
+    assert MARKUP in result.stderr

@@ -149,7 +149,7 @@ def _parents_first(assessment: content.Assessment, selection: Selection, *, no_d
                 name=child, parent=stale.plan.name, reason="; ".join(stale.reasons)
             )
         console.info(
-            f"[yellow]building parent {stale.plan.name} first[/]: its image is out of date "
+            f"[yellow]building parent {escape(stale.plan.name)} first[/]: its image is out of date "
             f"({escape('; '.join(stale.reasons))})"
         )
 
@@ -273,18 +273,19 @@ class _BoardReporter:
             line.close()
         if outcome.status == "built":
             console.info(
-                f"[green]built[/] {outcome.reference}  "
-                f"[dim]{(outcome.image_id or '')[:19]}  {outcome.seconds:.1f}s[/]"
+                f"[green]built[/] {escape(str(outcome.reference))}  "
+                f"[dim]{escape((outcome.image_id or '')[:19])}  {outcome.seconds:.1f}s[/]"
             )
         elif outcome.status == "up-to-date":
             console.info(
-                f"[green]up-to-date[/] {outcome.reference}  [dim]{(outcome.image_id or '')[:19]}[/]"
+                f"[green]up-to-date[/] {escape(str(outcome.reference))}  "
+                f"[dim]{escape((outcome.image_id or '')[:19])}[/]"
             )
         elif outcome.status == "failed" and outcome.error is not None:
             if not self._single:  # a single image's error is the run's error, printed once
                 console.error(outcome.error)
         else:
-            console.info(f"[yellow]skipped[/] {outcome.name}: {escape(outcome.reason)}")
+            console.info(f"[yellow]skipped[/] {escape(outcome.name)}: {escape(outcome.reason)}")
 
 
 def native_if_needed(
@@ -300,7 +301,8 @@ def native_if_needed(
         if quiet(p.name):
             continue
         console.info(
-            f"[yellow]note[/]: {p.name} lists {', '.join(p.platforms)}; this Docker daemon's "
+            f"[yellow]note[/]: {escape(p.name)} lists {escape(', '.join(p.platforms))}; "
+            "this Docker daemon's "
             "classic image store holds one platform, so it is built for this machine's only "
             "(enable the containerd image store to build them all)"
         )

@@ -33,7 +33,7 @@ def _write(data: dict[str, Any], output: str | None) -> None:
     text = jsonlib.dumps(data, indent=2)
     if output:
         Path(output).write_text(text + "\n", encoding="utf-8")
-        console.info(f"report written to {output}")
+        console.info(f"report written to {escape(output)}")
     else:
         console.emit(text)
 
@@ -170,11 +170,11 @@ def scan(
         for finding in report.findings:
             where = f"{finding.target}:{finding.line}" if finding.line else finding.target
             console.info(
-                f"  [red]{finding.severity}[/] {finding.kind} {escape(finding.id)} "
+                f"  [red]{escape(finding.severity)}[/] {escape(finding.kind)} {escape(finding.id)} "
                 f"{escape(where)}: {escape(finding.title)}"
             )
         console.info(
-            f"scanned {p.name}: {len(report.findings)} finding(s), SBOM "
+            f"scanned {escape(p.name)}: {len(report.findings)} finding(s), SBOM "
             f"{escape(report.sbom or '-')}"
         )
     if json:

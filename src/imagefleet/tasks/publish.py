@@ -91,7 +91,7 @@ def tag(
                 engine.tag(ids[p.name], repository, t)
                 refs.append(f"{repository}:{t}")
         results[p.name] = refs
-        console.info(f"[green]tagged[/] {p.name}: {', '.join(p.tags.tags)}")
+        console.info(f"[green]tagged[/] {escape(p.name)}: {escape(', '.join(p.tags.tags))}")
     if json:
         console.emit_json(results)
 
@@ -163,8 +163,8 @@ def push(
         pushed_by[p.name] = pushed
         digest = pushed[0].digest if pushed else "-"
         console.info(
-            f"[green]pushed[/] {target.repository(p.name)} "
-            f"({len(pushed)} tags, {digest[:19]}…, {time.monotonic() - started:.1f}s)"
+            f"[green]pushed[/] {escape(target.repository(p.name))} "
+            f"({len(pushed)} tags, {escape(digest[:19])}…, {time.monotonic() - started:.1f}s)"
         )
     table = [(ref, d) for tags in results.values() for ref, d in tags.items()]
     for name, announcement in _announce(s, target, plans, pushed_by, json=json).items():
@@ -204,7 +204,7 @@ def _announce(
     notify.write_step_summary(announcements)
     sent, _ = notify.send(urls, announcements)
     if sent:
-        console.info(f"[green]notified[/] {', '.join(sent)}")
+        console.info(f"[green]notified[/] {escape(', '.join(sent))}")
     return {a.image: a.as_dict() for a in announcements}
 
 
@@ -253,7 +253,8 @@ def run_tests(
         mark = "[green]passed[/]" if result.ok else "[red]failed[/]"
         whose = "" if result.source == result.image else f" (from {result.source})"
         console.info(
-            f"{mark} {result.image} {result.kind}{whose}: {result.passed} passed, "
+            f"{mark} {escape(result.image)} {escape(result.kind)}{escape(whose)}: "
+            f"{result.passed:d} passed, "
             f"{len(result.failures)} failed  [dim]{result.seconds:.1f}s[/]"
         )
         for name in result.failures:
@@ -270,7 +271,9 @@ def run_tests(
                 on_suite=report,
             )
         if not found:
-            console.info(f"[yellow]no tests[/] for {p.name} (add images/{p.name}/tests/)")
+            console.info(
+                f"[yellow]no tests[/] for {escape(p.name)} (add images/{escape(p.name)}/tests/)"
+            )
         results.extend(found)
     if json:
         console.emit_json([r.as_dict() for r in results])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from invoke.context import Context
 from invoke.tasks import task
+from rich.markup import escape
 
 from .. import console
 from ._common import settings, speaks_errors
@@ -26,13 +27,18 @@ def start(c: Context, port: int = 0, any_port: bool = False) -> None:
     s = settings(c)
     running = localregistry.status(s.local_registry_dir)
     if running is not None:
-        console.info(f"a local registry is already running on {running.address}")
+        console.info(f"a local registry is already running on {escape(running.address)}")
     else:
         chosen = None if any_port else (port or s.local_registry_port)
         running = localregistry.start(s.local_registry_dir, chosen)
-        console.info(f"[green]started[/] local registry on {running.address} ({running.kind})")
-    console.info(f"push to it with: invoke push --image NAME --registry {running.address}/dev")
-    console.out.print(running.address)
+        console.info(
+            f"[green]started[/] local registry on {escape(running.address)} "
+            f"({escape(running.kind)})"
+        )
+    console.info(
+        f"push to it with: invoke push --image NAME --registry {escape(running.address)}/dev"
+    )
+    console.out.print(running.address, markup=False)
 
 
 @task(help={"keep_storage": "keep the pushed images for the next start"})
@@ -46,7 +52,7 @@ def stop(c: Context, keep_storage: bool = False) -> None:
     if stopped is None:
         console.info("no local registry was running")
     else:
-        console.info(f"[green]stopped[/] local registry on {stopped.address}")
+        console.info(f"[green]stopped[/] local registry on {escape(stopped.address)}")
 
 
 @task
@@ -60,4 +66,4 @@ def status(c: Context) -> None:
     if running is None:
         console.info("no local registry is running; start one with `invoke registry.start`")
     else:
-        console.out.print(running.address)
+        console.out.print(running.address, markup=False)
