@@ -35,6 +35,7 @@ __all__ = [
     "tags",
     "tasks",
     "testing",
+    "textfile",
     "tools",
     "versions",
 ]
