@@ -18,7 +18,7 @@ from ..errors import (
     StaleParentError,
 )
 from ..reference import parse_target
-from ._common import listify, settings, speaks_errors
+from ._common import listify, partial, settings, speaks_errors
 from .images import show_plan
 from .selection import HELP, Selection, plans_for, select
 
@@ -156,8 +156,8 @@ def _parents_first(assessment: content.Assessment, selection: Selection, *, no_d
 
 def _summarize(outcomes: list[pipeline.Outcome], seconds: float, *, json: bool) -> None:
     """The run's table (and JSON); raise the run's error when an image failed."""
-    if json:
-        console.emit_json([o.as_dict() for o in outcomes])
+    images = [o.as_dict() for o in outcomes]
+    partial(images=images)  # a failing run prints them beside its error
     current = sum(o.status == "up-to-date" for o in outcomes)
     shown = (
         outcomes if len(outcomes) <= _LISTED else [o for o in outcomes if o.status != "up-to-date"]
@@ -195,6 +195,8 @@ def _summarize(outcomes: list[pipeline.Outcome], seconds: float, *, json: bool) 
                 skipped_names=", ".join(skipped),
             )
         raise ImagesFailedError(failed=len(failed), total=len(outcomes), names=", ".join(failed))
+    if json:
+        console.emit_json(images)
 
 
 def _reuse(engine: Engine, decision: content.Decision) -> pipeline.Outcome:

@@ -19,7 +19,7 @@ from ..errors import (
     require_built,
 )
 from ..reference import parse_target
-from ._common import listify, settings, speaks_errors
+from ._common import listify, partial, settings, speaks_errors
 from .build import in_registry
 from .selection import HELP, Selection, plans_for, select
 
@@ -83,6 +83,7 @@ def tag(
     engine = Engine.connect(s.builder)
     ids = {p.name: require_built(engine, p.local_ref, p.name) for p in plans}
     results: dict[str, list[str]] = {}
+    partial(images=results)  # filled in as it goes: a failing run prints what was tagged
     for p in plans:
         repositories = [p.name] + ([target.repository(p.name)] if target else [])
         refs = []
@@ -132,6 +133,7 @@ def push(
         if p.name not in remote:
             require_built(engine, p.local_ref, p.name)
     results: dict[str, dict[str, Any]] = {}
+    partial(images=results)  # filled in as it goes: a failing run prints what was pushed
     pushed_by: dict[str, list[PushedTag]] = {}
     for p in plans:
         started = time.monotonic()
@@ -248,8 +250,11 @@ def run_tests(
         require_built(engine, p.local_ref, p.name)
     junit_dir = Path(junit).resolve() if junit else None
     results: list[testing.SuiteResult] = []
+    done: list[dict[str, Any]] = []
+    partial(images=done)  # a failing run prints the suites that ran beside its error
 
     def report(result: testing.SuiteResult) -> None:
+        done.append(result.as_dict())
         mark = "[green]passed[/]" if result.ok else "[red]failed[/]"
         whose = "" if result.source == result.image else f" (from {result.source})"
         console.info(
@@ -275,8 +280,6 @@ def run_tests(
                 f"[yellow]no tests[/] for {escape(p.name)} (add images/{escape(p.name)}/tests/)"
             )
         results.extend(found)
-    if json:
-        console.emit_json([r.as_dict() for r in results])
     failed = [r for r in results if not r.ok]
     if failed:
         checks = sum(len(r.failures) for r in failed)
@@ -286,3 +289,5 @@ def run_tests(
             images=", ".join(sorted({r.image for r in failed})),
             failures=textwrap.shorten(names, 400, placeholder=" …"),
         )
+    if json:
+        console.emit_json([r.as_dict() for r in results])
