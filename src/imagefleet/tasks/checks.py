@@ -123,7 +123,8 @@ def _lint_error(linted: lint_mod.Result, violations: list[Violation], *, images:
     iterable=["image"],
     help={
         **{k: HELP[k] for k in ("image", "all", "changed", "base")},
-        "sbom_dir": "write each image's CycloneDX SBOM (syft) here (default: sbom/)",
+        "sbom_dir": "write each image's CycloneDX SBOM (syft) here "
+        "(default: .fleet/sbom/ in the repository, which git ignores)",
         "fail_on": "exit 10 when a finding is at or above this severity "
         "(UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL); default: report only",
         "vulnerabilities": "scan for vulnerabilities when trivy's DB is reachable (default on)",
@@ -137,7 +138,7 @@ def scan(
     all: bool = False,
     changed: bool = False,
     base: str | None = None,
-    sbom_dir: str = "sbom",
+    sbom_dir: str | None = None,
     fail_on: str | None = None,
     vulnerabilities: bool = True,
     json: bool = False,
@@ -156,7 +157,7 @@ def scan(
     engine = Engine.connect(s.builder)
     for p in chosen:
         require_built(engine, p.local_ref, p.name)
-    out_dir = Path(sbom_dir).resolve()
+    out_dir = Path(sbom_dir).resolve() if sbom_dir else s.root / scan_mod.SBOM_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     reports: list[scan_mod.ScanReport] = []
     done: list[dict[str, Any]] = []
