@@ -178,6 +178,16 @@ class ClusterUnreachableError(EnvironmentProblem):
     )
 
 
+class ChartRegistryUnreachableError(EnvironmentProblem):
+    """The OCI registry of an ``oci://`` chart does not answer (the cluster is not to blame)."""
+
+    template = "chart registry {host} unreachable: {reason}"
+    hint_template = (
+        "check the oci:// reference (host and port), the network and that the registry is up; "
+        "the Kubernetes cluster has nothing to do with it"
+    )
+
+
 class KubeconfigUnreadableError(EnvironmentProblem):
     """A kubeconfig that cannot be read or parsed."""
 
@@ -240,6 +250,7 @@ class SyftFailedError(ScanError):
 
 __all__ = [
     "BuildxMissingError",
+    "ChartRegistryUnreachableError",
     "ClusterUnreachableError",
     "DaemonUnreachableError",
     "DeployToolMissingError",

@@ -201,6 +201,30 @@ class ChartUnresolvedError(ChartNotFoundError):
     hint_template = "check the path, `helm repo add`/`helm repo update`, or the oci:// reference"
 
 
+class NotAChartError(UsageError):
+    """A chart argument that names something that is not a Helm chart."""
+
+    template = "not a Helm chart: {reason}"
+    hint_template = "pass a chart directory (with its Chart.yaml), a packaged .tgz, repo/name or oci://…"
+
+
+class ChartTemplateError(UsageError):
+    """A chart whose templates do not render (helm names the template and line)."""
+
+    template = "the chart does not render: {reason}"
+    hint_template = (
+        "fix the template or the values named above; nothing was deployed "
+        "(`helm template --debug` shows the rendered output)"
+    )
+
+
+class KubeconfigInvalidError(UsageError):
+    """A kubeconfig that is not YAML, or not shaped like a kubeconfig."""
+
+    template = "{path}: not a valid kubeconfig: {reason}"
+    hint_template = "fix the file (`kubectl config view` reads it the same way), or set KUBECONFIG"
+
+
 class ChartYamlError(UsageError):
     """A chart that renders something that is not YAML."""
 
@@ -240,6 +264,7 @@ class UndefinedClusterError(UsageError):
 
 __all__ = [
     "ChartNotFoundError",
+    "ChartTemplateError",
     "ChartUnresolvedError",
     "ChartYamlError",
     "DependencyCycleError",
@@ -250,6 +275,7 @@ __all__ = [
     "ImageWithoutDockerfileError",
     "InstructionBeforeFromError",
     "InvalidImageDirectoryError",
+    "KubeconfigInvalidError",
     "KubernetesSchemaError",
     "ManifestDuplicateKeyError",
     "ManifestError",
@@ -263,6 +289,7 @@ __all__ = [
     "NoFromError",
     "NoImagesDirectoryError",
     "NoKubeContextError",
+    "NotAChartError",
     "NotAFileError",
     "NotUtf8Error",
     "StructureTestConfigError",
