@@ -124,6 +124,16 @@ class StructureTestNoReportError(EnvironmentProblem):
     hint_template = "run container-structure-test by hand against {probe}"
 
 
+class ContainerStartError(EnvironmentProblem):
+    """A container of the image under test could not start: the machine, not the tests."""
+
+    template = "a test container of {ref} could not start: {reason}"
+    hint_template = (
+        "the checks did not run; fix the engine, e.g. an image for another CPU (exec format "
+        "error) needs QEMU/binfmt, and a lost Docker network (bridge) needs a daemon restart"
+    )
+
+
 class PytestRunError(EnvironmentProblem):
     """pytest could not run an image's test files."""
 
@@ -252,6 +262,7 @@ __all__ = [
     "BuildxMissingError",
     "ChartRegistryUnreachableError",
     "ClusterUnreachableError",
+    "ContainerStartError",
     "DaemonUnreachableError",
     "DeployToolMissingError",
     "EnvironmentProblem",

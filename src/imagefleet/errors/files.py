@@ -205,7 +205,9 @@ class NotAChartError(UsageError):
     """A chart argument that names something that is not a Helm chart."""
 
     template = "not a Helm chart: {reason}"
-    hint_template = "pass a chart directory (with its Chart.yaml), a packaged .tgz, repo/name or oci://…"
+    hint_template = (
+        "pass a chart directory (with its Chart.yaml), a packaged .tgz, repo/name or oci://…"
+    )
 
 
 class ChartTemplateError(UsageError):
