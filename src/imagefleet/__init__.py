@@ -38,6 +38,7 @@ __all__ = [
     "tags",
     "tasks",
     "testing",
+    "textfile",
     "tools",
     "versions",
     "workspace",

@@ -25,27 +25,61 @@ from pydantic import (
     field_validator,
 )
 
-from . import dockerfile
+from . import dockerfile, textfile
 from .errors import (
     DuplicateImageNameError,
+    ImageWithoutDockerfileError,
     InvalidImageDirectoryError,
     InvalidReferenceError,
+    ManifestDuplicateKeyError,
     ManifestFieldError,
     ManifestFieldsError,
     ManifestNotMappingError,
     ManifestUnknownFieldError,
     ManifestYamlError,
     NoImagesDirectoryError,
+    NotAFileError,
     UndeclaredBuildArgsError,
     UnknownImageError,
     UnknownImageNoMatchError,
-    UnreadableImageFileError,
 )
 from .reference import PATH_COMPONENT_RE, TAG_RE, validate_image_name
 
 MANIFEST = "image.yml"
 # libyaml's safe loader when PyYAML was built with it (several times faster), else pure Python.
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _DuplicateKey(yaml.constructor.ConstructorError):
+    """A mapping with one key twice: PyYAML alone would keep the last value without a word."""
+
+    def __init__(self, key: object, first: yaml.Mark, second: yaml.Mark) -> None:
+        super().__init__(None, None, f"duplicate key {key!r}", second)
+        self.key = key
+        self.first_line = first.line + 1
+
+
+class _StrictLoader(_BASE_LOADER):  # type: ignore[valid-type,misc]
+    """The safe loader, refusing duplicate keys (merge keys ``<<`` may still be overridden)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[object, yaml.Mark] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
+                continue
+            key = self.construct_object(key_node)
+            try:
+                first = seen.setdefault(key, key_node.start_mark)
+            except TypeError:  # an unhashable key: the base constructor refuses it itself
+                continue
+            if first is not key_node.start_mark:
+                raise _DuplicateKey(key, first, key_node.start_mark)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
+
+
+_LOADER: type[yaml.SafeLoader] = _StrictLoader
 DOCKERFILE = "Dockerfile"
 STRUCTURE_TESTS = Path("tests") / "structure.yaml"  # container-structure-test config
 README = "README.md"  # the human part of the image's docs page
@@ -219,12 +253,12 @@ def _node_line(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
 
 def load_manifest(path: Path) -> Manifest:
     """Read and validate one manifest; errors name the file, the line and what was expected."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UnreadableImageFileError(path=path, reason=exc.strerror) from exc
+    text = textfile.read(path)
     try:
         data: Any = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a SafeLoader (C or Python)
+    except _DuplicateKey as exc:
+        where = f"{path}:{exc.problem_mark.line + 1}" if exc.problem_mark else str(path)
+        raise ManifestDuplicateKeyError(where=where, key=exc.key, first=exc.first_line) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
@@ -308,10 +342,23 @@ class Catalog:
 
 
 def image_directories(images_dir: Path) -> list[Path]:
-    """Every directory under ``images_dir`` with a Dockerfile, sorted: the list of images."""
+    """Every directory under ``images_dir`` with a Dockerfile, sorted: the list of images.
+
+    A directory that looks meant as an image but is not one (an ``image.yml`` without a
+    Dockerfile, a ``Dockerfile`` that is a directory) is refused rather than silently left out.
+    """
     if not images_dir.is_dir():
         raise NoImagesDirectoryError(path=images_dir)
-    return [d for d in sorted(images_dir.iterdir()) if (d / DOCKERFILE).is_file()]
+    found = []
+    for directory in sorted(d for d in images_dir.iterdir() if d.is_dir()):
+        dockerfile_path = directory / DOCKERFILE
+        if dockerfile_path.is_file():
+            found.append(directory)
+        elif dockerfile_path.exists():
+            raise NotAFileError(path=dockerfile_path)
+        elif (directory / MANIFEST).exists():
+            raise ImageWithoutDockerfileError(path=directory / MANIFEST, directory=directory)
+    return found
 
 
 def discover(images_dir: Path) -> Catalog:

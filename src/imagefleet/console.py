@@ -27,8 +27,10 @@ if TYPE_CHECKING:
 SECRET_ENV = ("FLEET_REGISTRY_PASSWORD", "FLEET_NOTIFY_URLS")
 DEBUG_ENV = "FLEET_DEBUG"
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+# No emoji codes: user text (descriptions, Dockerfile lines, build logs) is data, and `:smile:`
+# in it must print as written. Markup is ours; every value put into a markup string is escaped.
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+out = Console(highlight=False, soft_wrap=True, emoji=False)
 
 
 def debug_enabled() -> bool:
@@ -108,14 +110,15 @@ def emit_json(data: Any) -> None:
 def table(
     title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], *, stderr: bool = False
 ) -> None:
-    """A table on stdout (on stderr when stdout carries JSON)."""
+    """A table on stdout (on stderr when stdout carries JSON); cells are printed literally."""
     from rich.table import Table
+    from rich.text import Text
 
     result = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for column in columns:
         result.add_column(column, overflow="fold")
     for row in rows:
-        result.add_row(*(escape(redact(c)) for c in row))
+        result.add_row(*(Text(redact(c)) for c in row))
     (err if stderr else out).print(result)
 
 
@@ -125,7 +128,8 @@ class Step:
     def __init__(self, progress: Progress | None, label: str) -> None:
         self._progress = progress
         self._label = label
-        self._task = progress.add_task(escape(label), total=None) if progress else None
+        # The live line's column prints descriptions literally (markup=False): no escaping there.
+        self._task = progress.add_task(label, total=None) if progress else None
         self.started = time.monotonic()
 
     @property
@@ -136,9 +140,7 @@ class Step:
     def __call__(self, step: str) -> None:
         step = redact(step)
         if self._progress is not None and self._task is not None:
-            self._progress.update(
-                self._task, description=f"{escape(self._label)} {escape(step[:80])}"
-            )
+            self._progress.update(self._task, description=f"{self._label} {step[:80]}")
         else:
             err.print(f"  {escape(self._label)} {escape(step[:120])}  [dim]+{self.elapsed:.1f}s[/]")
 
@@ -178,7 +180,7 @@ def board() -> Iterator[Board]:
 
         with Progress(
             SpinnerColumn(),
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             TimeElapsedColumn(),
             console=err,
             transient=True,

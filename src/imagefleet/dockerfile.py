@@ -12,13 +12,13 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import textfile
 from .errors import (
     DockerfileEscapeError,
     DockerfileFromError,
     DockerfileQuotingError,
     InstructionBeforeFromError,
     NoFromError,
-    UnreadableImageFileError,
 )
 
 _DIRECTIVE_RE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9_-]*)\s*=\s*(.+?)\s*$")
@@ -363,10 +363,7 @@ def _parse_from(inst: Instruction, path: Path, index: int) -> _StageBuilder:
 def parse(path: Path, text: str | None = None) -> Dockerfile:
     """Parse the Dockerfile at ``path`` (or ``text`` read from it)."""
     if text is None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UnreadableImageFileError(path=path, reason=exc.strerror) from exc
+        text = textfile.read(path)
     instructions, directives, escape = _logical_lines(path, text)
     global_args: list[Arg] = []
     builders: list[_StageBuilder] = []

@@ -38,6 +38,7 @@ from .errors import (
     BuildError,
     BuildxMissingError,
     BuiltImageMissingError,
+    ContainerStartError,
     DaemonUnreachableError,
     FleetError,
     ImageNotAvailableError,
@@ -213,6 +214,22 @@ class Engine:
         finally:
             with contextlib.suppress(_sdk().errors.NotFound):
                 container.remove(force=True)
+
+    def start_sleeper(self, image: str, *, labels: Mapping[str, str]) -> Any:
+        """Start a container of ``image`` that only sleeps (tests exec into it); return the SDK's
+        handle. A container the engine cannot start is :class:`ContainerStartError`, with the
+        engine's own words (exec format error, a lost network, …)."""
+        try:
+            return self.client.containers.run(
+                image,
+                entrypoint=["sleep"],
+                command=["3600"],
+                detach=True,
+                labels=dict(labels),
+            )
+        except _sdk().errors.APIError as exc:
+            said = str(getattr(exc, "explanation", "") or "") or _short(exc)
+            raise ContainerStartError(ref=image, reason=" ".join(said.split())[:300]) from exc
 
     def remove_containers(self, *, label: str) -> int:
         """Remove every container (running or not) carrying ``label``; return how many."""

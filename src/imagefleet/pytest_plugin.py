@@ -18,12 +18,14 @@ import os
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from .engine import Engine
-from .testing import SESSION_ENV, SESSION_LABEL
+from .errors import ContainerStartError
+from .testing import SESSION_ENV, SESSION_LABEL, START_ERRORS_ENV
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -134,13 +136,16 @@ def image(engine: Engine, image_ref: str) -> ImageInfo:
 def container(engine: Engine, image_ref: str) -> Iterator[Container]:
     """A fresh container of the image per test, removed afterwards whatever happens."""
     labels = {SESSION_LABEL: os.environ.get(SESSION_ENV, "manual")}
-    handle = engine.client.containers.run(
-        image_ref,
-        entrypoint=["sleep"],
-        command=["3600"],
-        detach=True,
-        labels=labels,
-    )
+    try:
+        handle = engine.start_sleeper(image_ref, labels=labels)
+    except ContainerStartError as exc:
+        # Not a failing test: the machine cannot run the image. Tell the runner (which turns it
+        # into exit 3 with the engine's words) and stop, rather than fail every test alike.
+        where = os.environ.get(START_ERRORS_ENV)
+        if where:
+            with Path(where).open("a", encoding="utf-8") as out:
+                out.write(exc.fields["reason"] + "\n")
+        pytest.exit(exc.message, returncode=pytest.ExitCode.INTERRUPTED)
     try:
         yield Container(handle)
     finally:

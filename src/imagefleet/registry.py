@@ -36,6 +36,7 @@ from .errors import (
     AuthRefusedError,
     AuthRequiredError,
     RegistryAuthError,
+    RegistryHostUnknownError,
     RegistryRefusedError,
     RegistryServerError,
     RegistryTimeoutError,
@@ -47,6 +48,7 @@ from .errors import (
     UnexpectedRegistryAnswerError,
     require_built,
 )
+from .pusherrors import unresolved
 from .reference import DOCKER_HUB, Target, canonical_path
 from .tags import LATEST, TagSet
 
@@ -179,6 +181,8 @@ class RegistryClient:
                         auth=(self.credentials.username, self.credentials.password),
                     )
         except requests.exceptions.ConnectionError as exc:
+            if unresolved(exc):
+                raise RegistryHostUnknownError(domain=self.domain) from exc
             raise RegistryRefusedError(domain=self.domain) from exc
         except requests.exceptions.Timeout as exc:
             raise RegistryTimeoutError(domain=self.domain) from exc
@@ -327,18 +331,41 @@ def push(
 
     pushed: list[PushedTag] = []
     ordered = (*tags.before_latest, *((LATEST,) if tags.moves_latest else ()))
-    for tag in ordered:
-        started = time.monotonic()
-        engine.tag(image_id, repository, tag)
-        digest = _with_retries(partial(engine.push, repository, tag, auth), attempts, max_wait)
-        remote = _with_retries(partial(client.manifest, path, tag), attempts, max_wait)
-        _verify(repository, tag, digest, image_id, remote)
-        result = PushedTag(f"{repository}:{tag}", digest, time.monotonic() - started)
-        LOGGER.info("pushed %s %s", result.reference, digest)
-        pushed.append(result)
-        if on_tag:
-            on_tag(result)
+    before: dict[str, str | None] = {}  # local tags this push made or moved: what they were
+    try:
+        for tag in ordered:
+            started = time.monotonic()
+            before.setdefault(tag, engine.image_id(f"{repository}:{tag}"))
+            engine.tag(image_id, repository, tag)
+            digest = _with_retries(partial(engine.push, repository, tag, auth), attempts, max_wait)
+            remote = _with_retries(partial(client.manifest, path, tag), attempts, max_wait)
+            _verify(repository, tag, digest, image_id, remote)
+            result = PushedTag(f"{repository}:{tag}", digest, time.monotonic() - started)
+            LOGGER.info("pushed %s %s", result.reference, digest)
+            pushed.append(result)
+            if on_tag:
+                on_tag(result)
+    except BaseException:
+        # A push that fails or is interrupted (Ctrl-C, SystemExit) leaves no HOST:PORT/… tag of
+        # its own behind locally: tags it made go, tags it moved point where they did.
+        _restore_local_tags(engine, repository, before, image_id)
+        raise
     return pushed
+
+
+def _restore_local_tags(
+    engine: Engine, repository: str, before: dict[str, str | None], image_id: str
+) -> None:
+    for tag, previous in before.items():
+        if previous == image_id:
+            continue
+        try:
+            if previous is None:
+                engine.remove(f"{repository}:{tag}")
+            else:
+                engine.tag(previous, repository, tag)
+        except Exception as exc:  # best effort: the push's own error is what the user must see
+            LOGGER.warning("could not remove the local tag %s:%s: %s", repository, tag, exc)
 
 
 def client_for(target: Target) -> tuple[RegistryClient, str]:

@@ -44,6 +44,9 @@ CONFIG_TIMEOUT = 120.0  # seconds for one Dockerfile
 # A first download of trivy's DB is ~70 MB; offline it fails in well under a second (no DNS,
 # connection refused), and a firewall that drops packets costs at most this long.
 DB_TIMEOUT = 120.0
+# Where SBOMs go unless --sbom-dir says otherwise, relative to the repository root: under .fleet/,
+# which is ignored, so a scan never dirties the tree (a dirty tree tags the next build -dirty).
+SBOM_DIR = Path(".fleet") / "sbom"
 _GRACE = 15.0  # beyond trivy's own --timeout, so that it can report before we kill it
 _TAIL_CHARS = 240
 

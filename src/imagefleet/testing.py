@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -22,6 +23,7 @@ from . import tools
 from .catalog import Image
 from .engine import Engine
 from .errors import (
+    ContainerStartError,
     PytestRunError,
     StructureTestConfigError,
     StructureTestNoReportError,
@@ -36,6 +38,8 @@ LOGGER = logging.getLogger(__name__)
 # from the environment, so the runner can remove whatever a crash or Ctrl-C left behind.
 SESSION_LABEL = "imagefleet.test-session"
 SESSION_ENV = "FLEET_TEST_SESSION"
+# Where the plugin writes the engine's words when a test container cannot start (one per line).
+START_ERRORS_ENV = "FLEET_TEST_START_ERRORS"
 
 CST = "container-structure-test"
 Kind = Literal["structure", "pytest"]
@@ -113,6 +117,23 @@ def _config_errors(path: Path) -> list[str]:
     ]
 
 
+# container-structure-test's words when the engine cannot create or start a test's container
+# ("Error creating container: API error (500): … exec format error"), inside a failed case.
+_START_FAILED = re.compile(r"error creating container:?\s*(.*)", re.IGNORECASE | re.DOTALL)
+
+
+def _start_errors(path: Path) -> list[str]:
+    """The engine's reasons for containers container-structure-test could not start."""
+    root = ET.parse(path).getroot()  # noqa: S314 - our own child process wrote it
+    found = []
+    for case in root.iter("testcase"):
+        for failure in (*case.iter("failure"), *case.iter("error")):
+            match = _START_FAILED.search(failure.text or failure.get("message") or "")
+            if match:
+                found.append(" ".join(match[1].split())[:300] or "no reason given")
+    return found
+
+
 def _junit(path: Path) -> tuple[int, tuple[str, ...]]:
     """(passed, names of failed test cases) from a JUnit XML report."""
     root = ET.parse(path).getroot()  # noqa: S314 - our own child process wrote it
@@ -155,6 +176,9 @@ def run_structure(ref: str, suite: Suite, report: Path) -> tuple[int, tuple[str,
     errors = _config_errors(report)
     if errors:
         raise StructureTestConfigError(files=", ".join(map(str, suite.files)), problem=errors[0])
+    start_errors = _start_errors(report)
+    if start_errors:
+        raise ContainerStartError(ref=ref, reason=start_errors[0])
     return _junit(report)
 
 
@@ -176,6 +200,8 @@ def _pytest(
     ref: str, suite: Suite, report: Path, session: str, scratch: Path
 ) -> tuple[int, tuple[str, ...]]:
     config = scratch / f"{report.stem}.ini"
+    start_errors = scratch / f"{report.stem}.start-errors"
+    start_errors.unlink(missing_ok=True)
     # A config of our own: the image's tests must not inherit this repository's pytest settings.
     config.write_text("[pytest]\n")
     argv = [
@@ -202,10 +228,12 @@ def _pytest(
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, SESSION_ENV: session},
+        env={**os.environ, SESSION_ENV: session, START_ERRORS_ENV: str(start_errors)},
         stdin=subprocess.DEVNULL,
     )
     LOGGER.debug("pytest for %s:\n%s%s", ref, done.stdout, done.stderr)
+    if start_errors.is_file() and (reasons := start_errors.read_text().splitlines()):
+        raise ContainerStartError(ref=ref, reason=reasons[0])
     if not report.is_file():
         raise PytestRunError(ref=ref, reason=last_line(done.stdout))
     return _junit(report)

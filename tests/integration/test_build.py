@@ -150,7 +150,10 @@ def test_a_failure_in_a_batch_keeps_the_siblings(
     result = invoke(broken_project, "build", "--all", "--json", env=docker_calls.env)
     assert result.code == 4, result.output
     assert "Traceback" not in result.output
-    outcomes = {o["image"]: o for o in json.loads(result.stdout)}
+    failure = json.loads(result.stdout)  # one object: the error and the outcomes
+    assert failure["error"]["code"] == 4
+    assert failure["error"]["message"] == "2 of 4 images failed (fx-fails, fx-nobase)"
+    outcomes = {o["image"]: o for o in failure["images"]}
     assert {n: o["status"] for n, o in outcomes.items()} == {
         "fx-fails": "failed",
         "fx-leaky": "built",

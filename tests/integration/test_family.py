@@ -127,7 +127,7 @@ def test_failing_middle_skips_its_leaves_and_builds_the_rest(
     result = invoke(project, "build", "--all", "--jobs", "2", "--json", env=env)
     assert result.code == 4, result.output
     assert "Traceback" not in result.output
-    outcomes = {o["image"]: o for o in json.loads(result.stdout)}
+    outcomes = {o["image"]: o for o in json.loads(result.stdout)["images"]}
     assert outcomes["fx-middle"]["status"] == "failed"
     assert outcomes["fx-leaf-a"] == {
         **outcomes["fx-leaf-a"],

@@ -155,7 +155,9 @@ def test_invoke_scan_fails_on_the_planted_secret(broken_project: Path, tmp_path:
     )
     assert result.code == 10, result.output
     assert "Traceback" not in result.output
-    [report] = json.loads(result.stdout)
+    failure = json.loads(result.stdout)
+    assert failure["error"]["code"] == 10
+    [report] = failure["images"]
     assert any(f["id"] == "aws-access-key-id" for f in report["findings"])
     assert "vulnerability scan skipped" in result.stderr
     assert "error: " in result.stderr

@@ -5,7 +5,14 @@ from pathlib import Path
 import pytest
 
 from imagefleet.catalog import discover, load_manifest
-from imagefleet.errors import ManifestError, UnknownImageError
+from imagefleet.errors import (
+    ImageWithoutDockerfileError,
+    ManifestDuplicateKeyError,
+    ManifestError,
+    NotAFileError,
+    NotUtf8Error,
+    UnknownImageError,
+)
 
 DOCKERFILE = "ARG BASE=alpine:3.21.3\nFROM ${BASE}\nARG TOOL_VERSION=1.0.0\nUSER 1000\n"
 
@@ -130,3 +137,68 @@ def test_repository_fixtures_load() -> None:
     assert hello.version == "1.4.2"
     assert hello.build_args() == {"BASE": "scratch", "GREETING": "hello", "AUDIENCE": "fleet"}
     assert catalog.get("fx-plain").description.startswith("A plain fixture")
+
+
+@pytest.mark.parametrize(
+    ("manifest", "where", "key"),
+    [
+        ('description: a\nversion: "1.0.0"\ndescription: b\n', ":3:", "'description'"),
+        ("build_args:\n  BASE: a\n  BASE: b\n", ":3:", "'BASE'"),
+        ("docs:\n  - url: https://a\n    title: t\n    url: https://b\n", ":4:", "'url'"),
+    ],
+)
+def test_duplicate_keys_are_refused_with_both_lines(
+    tmp_path: Path, manifest: str, where: str, key: str
+) -> None:
+    directory = _image(tmp_path, "dup", manifest)
+    with pytest.raises(ManifestDuplicateKeyError) as info:
+        discover(tmp_path)
+    assert info.value.exit_code == 2
+    assert f"{directory / 'image.yml'}{where} duplicate key {key}" in info.value.message
+    assert "first on line" in info.value.message
+
+
+def test_merge_keys_may_still_be_overridden(tmp_path: Path) -> None:
+    manifest = "docs:\n  - &d {url: 'https://a', title: t}\n  - <<: *d\n    title: u\n"
+    _image(tmp_path, "merge", manifest)
+    docs = discover(tmp_path).get("merge").manifest.docs
+    assert [(d.url, d.title) for d in docs] == [("https://a", "t"), ("https://a", "u")]
+
+
+def test_manifest_that_is_not_utf8_names_file_and_line(tmp_path: Path) -> None:
+    directory = _image(tmp_path, "latin", None)
+    (directory / "image.yml").write_bytes(b"version: 1.0.0\ndescription: caf\xe9\n")
+    with pytest.raises(NotUtf8Error) as info:
+        discover(tmp_path)
+    assert info.value.message == (
+        f"{directory / 'image.yml'}:2: not UTF-8 text (byte 0xe9 at column 17)"
+    )
+    assert info.value.exit_code == 2
+
+
+def test_manifest_without_dockerfile_is_refused(tmp_path: Path) -> None:
+    _image(tmp_path, "fine")
+    lonely = tmp_path / "lonely"
+    lonely.mkdir()
+    (lonely / "image.yml").write_text("description: forgot the Dockerfile\n")
+    with pytest.raises(ImageWithoutDockerfileError) as info:
+        discover(tmp_path)
+    assert str(lonely / "image.yml") in info.value.message
+    assert f"add {lonely}/Dockerfile" in info.value.hint
+    assert info.value.exit_code == 2
+
+
+def test_dockerfile_that_is_a_directory_is_refused(tmp_path: Path) -> None:
+    odd = tmp_path / "odd"
+    (odd / "Dockerfile").mkdir(parents=True)
+    with pytest.raises(NotAFileError) as info:
+        discover(tmp_path)
+    assert info.value.message == f"{odd / 'Dockerfile'}: is a directory, not a file"
+    assert info.value.exit_code == 2
+
+
+def test_manifest_that_is_a_directory_is_refused(tmp_path: Path) -> None:
+    directory = _image(tmp_path, "odd")
+    (directory / "image.yml").mkdir()
+    with pytest.raises(NotAFileError):
+        discover(tmp_path)

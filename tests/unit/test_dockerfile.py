@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from imagefleet.dockerfile import parse, substitute
-from imagefleet.errors import ManifestError
+from imagefleet.errors import ManifestError, NotAFileError, NotUtf8Error
 
 P = Path("Dockerfile")
 
@@ -136,3 +136,19 @@ def test_errors_name_the_line(text: str, message: str) -> None:
 )
 def test_substitute(text: str, scope: dict[str, str], expected: str) -> None:
     assert substitute(text, scope) == expected
+
+
+def test_dockerfile_that_is_not_utf8_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "Dockerfile"
+    path.write_bytes(b'FROM scratch\nLABEL maintainer="Jos\xe9"\n')
+    with pytest.raises(NotUtf8Error) as info:
+        parse(path)
+    assert info.value.message == f"{path}:2: not UTF-8 text (byte 0xe9 at column 22)"
+    assert info.value.hint == "save the file as UTF-8"
+
+
+def test_dockerfile_that_is_a_directory_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").mkdir()
+    with pytest.raises(NotAFileError) as info:
+        parse(tmp_path / "Dockerfile")
+    assert info.value.exit_code == 2

@@ -16,6 +16,8 @@ from imagefleet.engine import BuildRequest, Engine
 from imagefleet.errors import (
     BuildDroppedError,
     BuildStepError,
+    ContainerStartError,
+    ExitCode,
     MultiPlatformUnsupportedError,
 )
 
@@ -212,3 +214,33 @@ def test_a_lone_dropped_build_raises_the_dropped_error(
     bake.code = -9
     with pytest.raises(BuildDroppedError, match="killed by signal 9"):
         engine.build(_request("fx-solo"))
+
+
+class _Refusing:
+    """A client whose engine cannot start containers (the daemon's own words)."""
+
+    def __init__(self, explanation: str) -> None:
+        self.explanation = explanation
+        self.containers = self
+
+    def run(self, image: str, **kwargs: Any) -> Any:
+        import docker.errors
+
+        raise docker.errors.APIError("500 Server Error", explanation=self.explanation)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "failed to create task for container: failed to create shim task: OCI runtime create "
+        "failed: runc create failed: unable to start container process: exec: /bin/sleep: "
+        "exec format error: unknown",
+        "network bridge not found",
+    ],
+)
+def test_a_container_the_engine_cannot_start_is_an_environment_problem(said: str) -> None:
+    engine = Engine(cast(Any, _Refusing(said)), use_buildx=False)
+    with pytest.raises(ContainerStartError) as caught:
+        engine.start_sleeper("fx:1", labels={"a": "b"})
+    assert caught.value.exit_code == ExitCode.ENVIRONMENT
+    assert caught.value.message == f"a test container of fx:1 could not start: {said}"

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from imagefleet.errors import PushRejectedError, RegistryAuthError, TransientRegistryError
+from imagefleet.errors import (
+    PushHostUnknownError,
+    PushReadOnlyError,
+    PushRejectedError,
+    RegistryAuthError,
+    TransientRegistryError,
+)
 from imagefleet.pusherrors import classify_push_error
 
 
@@ -45,3 +51,25 @@ def test_hint_follows_the_kind() -> None:
     assert "docker login" in hint("unauthorized: authentication required")
     assert "reachable" in hint("received unexpected HTTP status: 503 Service Unavailable")
     assert "refused the image" in hint("manifest invalid: manifest invalid")
+
+
+@pytest.mark.parametrize(
+    ("message", "kind"),
+    [
+        (
+            'Get "https://registry.invalid/v2/": dial tcp: lookup registry.invalid on '
+            "10.0.0.53:53: no such host",
+            PushHostUnknownError,
+        ),
+        ("received unexpected HTTP status: 405 Method Not Allowed", PushReadOnlyError),
+        ("unsupported: registry is in read-only mode", PushReadOnlyError),
+        ("received unexpected HTTP status: 403 Forbidden", RegistryAuthError),
+        ("received unexpected HTTP status: 401 Unauthorized", RegistryAuthError),
+    ],
+)
+def test_failures_that_are_not_transient_are_not_retried(
+    message: str, kind: type[Exception]
+) -> None:
+    found = classify_push_error(message)
+    assert issubclass(found, kind)
+    assert not issubclass(found, TransientRegistryError)

@@ -8,20 +8,31 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar, cast
+from typing import Any, ClassVar, cast
 
 import pytest
 
-from imagefleet.errors import RegistryAuthError, TransientRegistryError
+from imagefleet import registry
+from imagefleet.engine import Engine
+from imagefleet.errors import (
+    RegistryAuthError,
+    RegistryError,
+    RegistryHostUnknownError,
+    TransientRegistryError,
+)
+from imagefleet.pusherrors import classify_push_error
 from imagefleet.reference import parse_target
 from imagefleet.registry import (
     Credentials,
     ImageFacts,
+    PushedTag,
     RegistryClient,
+    RemoteManifest,
     credentials_for,
     describe,
     is_loopback,
 )
+from imagefleet.tags import TagSet
 
 DIGEST = "sha256:" + "d" * 64
 CONFIG = "sha256:" + "c" * 64
@@ -223,3 +234,127 @@ def test_describe_one_manifest_reads_its_config(
     }
     facts = describe(parse_target(f"127.0.0.1:{double}/team"), "app", DIGEST)
     assert facts == ImageFacts(("linux/arm64",), 750)
+
+
+# --- push: fail fast when no retry can help, and leave no local tag behind --------------------
+
+
+class _Engine:
+    """Local tags in a dict; ``push`` answers from a script (an exception to raise, or a
+    digest)."""
+
+    def __init__(self, replies: list[BaseException | str], tags: dict[str, str] | None = None):
+        self.tags = {"app:abc": IMAGE, **(tags or {})}
+        self.replies = replies
+        self.pushes: list[str] = []
+
+    def image_id(self, ref: str) -> str | None:
+        return self.tags.get(ref)
+
+    def tag(self, source: str, repository: str, tag: str) -> None:
+        self.tags[f"{repository}:{tag}"] = self.tags.get(source, source)
+
+    def remove(self, ref: str) -> None:
+        self.tags.pop(ref, None)
+
+    def push(self, repository: str, tag: str, auth: object = None) -> str:
+        self.pushes.append(f"{repository}:{tag}")
+        reply = self.replies[min(len(self.pushes), len(self.replies)) - 1]
+        if isinstance(reply, BaseException):
+            raise reply
+        return reply
+
+
+IMAGE = "sha256:" + "1" * 64
+
+
+class _Client:
+    """A registry that answers every tag with the pushed image."""
+
+    def __init__(self, domain: str, credentials: object = None) -> None:
+        self.domain = domain
+
+    def ping(self) -> None:
+        pass
+
+    def manifest(self, path: str, reference: str) -> RemoteManifest:
+        return RemoteManifest(DIGEST, "application/vnd.oci.image.manifest.v1+json", IMAGE)
+
+
+def _push(engine: _Engine, monkeypatch: pytest.MonkeyPatch) -> list[PushedTag]:
+    monkeypatch.setattr(registry, "RegistryClient", _Client)
+    monkeypatch.setattr(registry, "credentials_for", lambda domain: None)
+    tags = TagSet(primary="abc", tags=("abc", "1.0", "latest"))
+    return registry.push(
+        cast(Engine, engine),
+        "app:abc",
+        parse_target("127.0.0.1:5000/team"),
+        "app",
+        tags,
+        attempts=5,
+        max_wait=0.01,
+    )
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "received unexpected HTTP status: 405 Method Not Allowed",  # a read-only registry
+        "dial tcp: lookup registry.invalid on 10.0.0.53:53: no such host",
+        "unauthorized: authentication required",
+        "denied: requested access to the resource is denied",
+    ],
+)
+def test_a_push_that_no_retry_can_help_fails_at_once_and_untags(
+    monkeypatch: pytest.MonkeyPatch, message: str
+) -> None:
+    failure = classify_push_error(message)(reference="r:t", reason=message)
+    engine = _Engine([DIGEST, failure])
+    with pytest.raises(RegistryError) as caught:
+        _push(engine, monkeypatch)
+    assert caught.value is failure
+    assert len(engine.pushes) == 2  # the first tag, then one try of the second: no retries
+    assert engine.tags == {"app:abc": IMAGE}  # no 127.0.0.1:5000/team/app:… left behind
+
+
+def test_transient_failures_are_still_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    busy = classify_push_error("received unexpected HTTP status: 503 Service Unavailable")
+    engine = _Engine([busy(reference="r:t", reason="503"), DIGEST])
+    pushed = _push(engine, monkeypatch)
+    assert [p.reference.rsplit(":", 1)[1] for p in pushed] == ["abc", "1.0", "latest"]
+    assert len(engine.pushes) == 4
+    assert "127.0.0.1:5000/team/app:latest" in engine.tags  # a finished push keeps its tags
+
+
+@pytest.mark.parametrize("signal", [KeyboardInterrupt(), SystemExit(143)])
+def test_an_interrupted_push_untags_and_restores_what_it_moved(
+    monkeypatch: pytest.MonkeyPatch, signal: BaseException
+) -> None:
+    older = "sha256:" + "9" * 64
+    engine = _Engine([DIGEST, signal], tags={"127.0.0.1:5000/team/app:1.0": older})
+    with pytest.raises(type(signal)):
+        _push(engine, monkeypatch)
+    assert engine.tags == {"app:abc": IMAGE, "127.0.0.1:5000/team/app:1.0": older}
+
+
+def test_an_unresolvable_registry_host_is_not_retried() -> None:
+    import socket
+
+    import requests
+    import urllib3
+
+    class Session(requests.Session):
+        calls = 0
+
+        def request(self, *args: object, **kwargs: object) -> requests.Response:
+            type(self).calls += 1
+            cause = socket.gaierror(-2, "Name or service not known")
+            raise requests.exceptions.ConnectionError(
+                urllib3.exceptions.MaxRetryError(cast(Any, None), "/v2/", reason=cause)
+            )
+
+    client = RegistryClient("registry.invalid:5000", session=Session())
+    with pytest.raises(RegistryHostUnknownError) as caught:
+        registry._with_retries(client.ping, 5, 0.01)
+    assert Session.calls == 1
+    assert caught.value.message == "registry host registry.invalid:5000 does not resolve"

@@ -249,3 +249,55 @@ def _alive(pid: int) -> bool:
     except (ProcessLookupError, FileNotFoundError):
         return False
     return state != "Z"
+
+
+class _Built:
+    """An engine where every image is built."""
+
+    def image_id(self, ref: str) -> str:
+        return "sha256:" + "0" * 64
+
+
+@pytest.mark.parametrize("flag", [None, "custom-sboms"])
+def test_scan_writes_sboms_under_an_ignored_directory_by_default(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    flag: str | None,
+) -> None:
+    # A scan must not dirty the tree: a dirty tree tags the next build -dirty.
+    from invoke.config import Config
+    from invoke.context import Context
+
+    from imagefleet import engine
+    from imagefleet.tasks import checks
+    from tests.helpers import git, make_project
+
+    root = make_project(tmp_path / "project", with_busybox=False)
+    written: list[Path] = []
+
+    def fake_scan(eng: object, name: str, ref: str, *, sbom: Path, **_: object) -> ScanReport:
+        sbom.write_text("{}")
+        written.append(sbom)
+        return ScanReport(name, ref, (), str(sbom), None)
+
+    monkeypatch.setattr(engine.Engine, "connect", classmethod(lambda cls, builder: _Built()))
+    monkeypatch.setattr(scan, "scan_image", fake_scan)
+    monkeypatch.chdir(tmp_path)
+    context = Context(Config(overrides={"fleet": {"root": str(root)}}))
+    checks.scan(context, image=["fx-hello"], sbom_dir=flag, json=True)
+    [report] = json.loads(capsys.readouterr().out)
+    expected = (tmp_path / flag) if flag else (root / ".fleet" / "sbom")
+    assert written == [expected / "fx-hello.cdx.json"]
+    assert report["sbom"] == str(expected / "fx-hello.cdx.json")
+    assert git(root, "status", "--porcelain") == ""
+
+
+def test_the_repository_ignores_the_default_sbom_directory() -> None:
+    from imagefleet.scan import SBOM_DIR
+    from tests.helpers import REPO
+
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", str(SBOM_DIR / "x.cdx.json")], cwd=REPO, check=False
+    )
+    assert ignored.returncode == 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, Result, invoke, make_project
+from tests.helpers import REPO, Result, git, invoke, make_project
 
 NO_DAEMON = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
 
@@ -381,3 +381,170 @@ def test_run_help_covers_every_flag() -> None:
     help_text = invoke(Path.cwd(), "--help", "act").stdout
     for flag in ("-w", "--workflow", "-j", "--job", "--list", "--dry-run"):
         assert flag in help_text
+
+
+MARKUP = "Says [/bold] [red]x[/] :smile: hello"
+
+
+@pytest.fixture(scope="module")
+def marked_up(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project whose description holds rich markup and an emoji code."""
+    root = make_project(tmp_path_factory.mktemp("markup"), with_busybox=False)
+    manifest = root / "images" / "fx-hello" / "image.yml"
+    text = manifest.read_text()
+    start = text.index("description:")
+    end = text.index("\n", start)
+    manifest.write_text(text[:start] + f'description: "{MARKUP}"' + text[end:])
+    git(root, "commit", "-qam", "markup in a description")
+    return root
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("plan", "--all"), ("list",), ("build", "--image", "fx-hello", "--dry-run")],
+)
+def test_user_text_prints_literally(marked_up: Path, args: tuple[str, ...]) -> None:
+    result = invoke(marked_up, *args, env=NO_DAEMON)
+    assert result.code == 0, result.output
+    assert MARKUP in result.stdout
+    assert "😄" not in result.output
+
+
+@pytest.mark.parametrize("args", [("plan", "--all", "--json"), ("list", "--json")])
+def test_user_text_in_json_is_the_text(marked_up: Path, args: tuple[str, ...]) -> None:
+    result = invoke(marked_up, *args, env=NO_DAEMON)
+    assert result.code == 0, result.output
+    assert MARKUP in json.dumps(json.loads(result.stdout), ensure_ascii=False)
+
+
+def test_lint_prints_user_text_literally(tmp_path: Path) -> None:
+    root = make_project(tmp_path, with_busybox=False)
+    (root / "images" / "fx-plain" / "image.yml").write_text(f'version: "{MARKUP}"\n')
+    result = invoke(root, "lint", "--image", "fx-plain")
+    assert result.code == 8, result.output
+    assert "Traceback" not in result.output
+    assert MARKUP in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (("build", "--image", "fx-helo", "--json"), 2),
+        (("build", "--image", "fx-hello", "--json"), 3),  # no daemon
+        (("plan", "--image", "fx-helo", "--json"), 2),
+        (("changed", "--github-output", "--json"), 2),  # $GITHUB_OUTPUT unset
+        (("tag", "--image", "fx-helo", "--json"), 2),
+        (("push", "--image", "fx-hello", "--registry", "not a registry", "--json"), 2),
+        (("push", "--image", "fx-hello", "--json"), 3),  # no daemon
+        (("test", "--image", "fx-helo", "--json"), 2),
+        (("scan", "--image", "fx-hello", "--fail-on", "nope", "--json"), 2),
+        (("release", "--image", "fx-helo", "--json"), 2),
+        (
+            (
+                "helm-deploy",
+                "--release",
+                "r",
+                "--namespace",
+                "ns",
+                "--chart",
+                "/no/chart",
+                "--json",
+            ),
+            2,
+        ),
+    ],
+)
+def test_failing_json_runs_print_one_json_object(
+    project: Path, args: tuple[str, ...], code: int
+) -> None:
+    result = invoke(project, *args, env={**NO_DAEMON, "GITHUB_OUTPUT": ""})
+    _fails_cleanly(result, code)
+    failure = json.loads(result.stdout)  # exactly one JSON document, nothing else on stdout
+    error_line = next(x for x in result.stderr.splitlines() if x.startswith("error: "))
+    hint_line = result.stderr.splitlines()[-1]
+    assert failure["error"] == {
+        "code": code,
+        "message": error_line.removeprefix("error: "),
+        "hint": hint_line.removeprefix("hint: "),
+    }
+
+
+def test_failing_list_json_prints_one_json_object(tmp_path: Path) -> None:
+    root = make_project(tmp_path, with_busybox=False)
+    (root / "images" / "fx-plain" / "image.yml").write_text("version: 1\nversion: 2\n")
+    result = invoke(root, "list", "--json")
+    _fails_cleanly(result, 2, "duplicate key 'version'")
+    assert json.loads(result.stdout)["error"]["code"] == 2
+
+
+def test_failing_lint_json_prints_the_report_beside_its_error(tmp_path: Path) -> None:
+    root = make_project(tmp_path, with_busybox=False)
+    result = invoke(root, "lint", "--image", "fx-plain", "--format", "json")
+    assert result.code == 8, result.output
+    failure = json.loads(result.stdout)
+    assert failure["error"]["code"] == 8
+    assert {v["rule"] for v in failure["policy"]} >= {"readme"}
+    assert "hadolint" in failure
+
+
+def test_manifest_without_dockerfile_is_refused_by_every_task(tmp_path: Path) -> None:
+    root = make_project(tmp_path, with_busybox=False)
+    (root / "images" / "fx-plain" / "Dockerfile").rename(root / "images" / "fx-plain" / "x")
+    (root / "images" / "fx-plain" / "image.yml").write_text("description: no Dockerfile\n")
+    for args in (("list",), ("plan", "--all"), ("lint",)):
+        _fails_cleanly(invoke(root, *args), 2, "an image manifest without a Dockerfile")
+
+
+def test_speaks_errors_prints_partial_results_beside_the_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from invoke.exceptions import Exit
+
+    from imagefleet.errors import ImagesFailedError
+    from imagefleet.tasks._common import partial, speaks_errors
+
+    @speaks_errors
+    def task(c: object, json: bool = False) -> None:
+        partial(images=[{"image": "a", "status": "built"}])
+        raise ImagesFailedError(failed=1, total=2, names="b")
+
+    with pytest.raises(Exit) as ended:
+        task(None, json=True)
+    assert ended.value.code == 4
+    printed = capsys.readouterr()
+    assert json.loads(printed.out) == {
+        "error": {
+            "code": 4,
+            "message": "1 of 2 images failed (b)",
+            "hint": ImagesFailedError(failed=1, total=2, names="b").hint,
+        },
+        "images": [{"image": "a", "status": "built"}],
+    }
+    assert "error: 1 of 2 images failed (b)" in printed.err
+
+    with pytest.raises(Exit):
+        task(None)  # without --json: nothing on stdout
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    ("raised", "code", "message"),
+    [(KeyboardInterrupt(), 130, "interrupted"), (ValueError("boom"), 1, "unexpected ValueError")],
+)
+def test_speaks_errors_json_for_interrupts_and_bugs(
+    capsys: pytest.CaptureFixture[str], raised: BaseException, code: int, message: str
+) -> None:
+    from invoke.exceptions import Exit
+
+    from imagefleet.tasks._common import speaks_errors
+
+    @speaks_errors
+    def task(c: object, json: bool = False) -> None:
+        raise raised
+
+    with pytest.raises(Exit) as ended:
+        task(None, json=True)
+    assert ended.value.code == code
+    failure = json.loads(capsys.readouterr().out)
+    assert failure["error"]["code"] == code
+    assert failure["error"]["message"].startswith(message)

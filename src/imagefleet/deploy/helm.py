@@ -23,6 +23,8 @@ from typing import Any, Protocol
 from .. import tools
 from ..engine import Engine
 from ..errors import (
+    ChartRegistryUnreachableError,
+    ChartTemplateError,
     ChartUnresolvedError,
     ClusterUnreachableError,
     DeployToolMissingError,
@@ -31,6 +33,8 @@ from ..errors import (
     HelmSetError,
     HelmVersionUnknownError,
     HelmVersionUnsupportedError,
+    KubeconfigInvalidError,
+    NotAChartError,
     NotMountedError,
     PermissionDeniedError,
 )
@@ -149,6 +153,32 @@ _UNREACHABLE = (
     "connection refused",
     "no such host",
     "i/o timeout",
+    "the connection to the server",  # kubectl: "The connection to the server H:P was refused"
+)
+# A registry answering for an oci:// chart: its URLs are /v2/… (the Kubernetes API's never are).
+_REGISTRY_URL = re.compile(r'"https?://([^/"\s]+)/v2/')
+_NETWORK = (
+    *_UNREACHABLE[1:],
+    "tls handshake timeout",
+    "http response to https client",
+    "connection reset",
+    "network is unreachable",
+)
+# kubectl and helm: `error loading config file "PATH": yaml: line 2: …` (nothing was contacted).
+_KUBECONFIG = re.compile(r'error loading config file "([^"]+)": (.+)', re.IGNORECASE)
+# What helm says about a chart that is not one, or whose templates do not render. Seen on helm
+# 3.x and 4.x: `helm template` and `upgrade --install` (then after `UPGRADE FAILED: ` or
+# `INSTALLATION FAILED: `; rendering comes before anything is stored, so nothing was deployed).
+_NOT_A_CHART = (
+    "unable to detect chart at",
+    "does not appear to be a gzipped archive",
+    "chart.yaml file is missing",
+    "validation: chart.metadata",
+    "chart metadata (chart.yaml) missing",
+)
+_TEMPLATE = re.compile(
+    r"parse error at \(|yaml parse error on |template: \S+:\d+:\d+: executing |"
+    r"error converting yaml to json|function \"[^\"]+\" not defined"
 )
 _FORBIDDEN = ("forbidden", "unauthorized")
 _NO_CHART = (
@@ -163,7 +193,13 @@ _NO_REPO = re.compile(r"\brepo \S+ not found")  # helm: "Error: repo bitnami not
 
 
 def classify(done: Completed, *, what: str) -> FleetError:
-    """Turn a failed helm/kubectl command into the error that says what to do next."""
+    """Turn a failed helm/kubectl command into the error that says what to do next.
+
+    Bad input (a malformed kubeconfig, a file that is not a chart, a template that does not
+    render) is a usage error, and an unreachable chart registry is not blamed on the cluster.
+    """
+    if (named := _input_or_chart_source(done)) is not None:
+        return named
     message = done.message
     low = done.stderr.lower()
     if any(phrase in low for phrase in _UNREACHABLE):
@@ -175,6 +211,31 @@ def classify(done: Completed, *, what: str) -> FleetError:
     if "failed parsing --set" in low:
         return HelmSetError(reason=message)
     return HelmCommandError(what=what, reason=message)
+
+
+def _input_or_chart_source(done: Completed) -> FleetError | None:
+    """A failure caused by the kubeconfig, the chart, or the chart's registry, if it is one."""
+    message = done.message
+    low = done.stderr.lower()
+    if kubeconfig := _KUBECONFIG.search(scrub(done.stderr)):
+        return KubeconfigInvalidError(path=kubeconfig[1], reason=kubeconfig[2].strip())
+    registry = _REGISTRY_URL.search(done.stderr)
+    if (
+        registry
+        and "kubernetes cluster unreachable" not in low
+        and any(phrase in low for phrase in _NETWORK)
+    ):
+        return ChartRegistryUnreachableError(host=registry[1], reason=message)
+    if any(phrase in low for phrase in _NOT_A_CHART):
+        return NotAChartError(reason=_without_stage(message))
+    if _TEMPLATE.search(low):
+        return ChartTemplateError(reason=_without_stage(message))
+    return None
+
+
+def _without_stage(message: str) -> str:
+    """``UPGRADE FAILED: parse error …`` -> ``parse error …``: the stage says nothing here."""
+    return re.sub(r"^(UPGRADE|INSTALLATION) FAILED: ", "", message)
 
 
 class Helm:

@@ -16,6 +16,7 @@ import yaml
 
 from ..errors import (
     KubeconfigFileUnreadableError,
+    KubeconfigInvalidError,
     KubeconfigUnreadableError,
     NoKubeconfigError,
     NoKubeContextError,
@@ -70,13 +71,10 @@ def load() -> Kubeconfig:
         if not path.is_file():
             continue
         found = True
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise KubeconfigUnreadableError(path=path) from exc
+        data = _read(path)
         current = current or data.get("current-context") or None
         for section, known in merged.items():
-            for entry in data.get(section) or ():
+            for entry in _entries(data, section, path):
                 name = entry.get("name")
                 key = section[:-1]  # contexts -> context, clusters -> cluster, users -> user
                 if name and name not in known:
@@ -85,6 +83,35 @@ def load() -> Kubeconfig:
     if not found:
         raise NoKubeconfigError(paths=os.pathsep.join(map(str, paths())))
     return Kubeconfig(current, merged["contexts"], merged["clusters"], merged["users"], sources)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """One kubeconfig file as a mapping; bad YAML or a bad shape is bad input (file and line)."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise KubeconfigUnreadableError(path=path) from exc
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "not YAML"
+        raise KubeconfigInvalidError(path=path, reason=f"{where}{problem}") from exc
+    if not isinstance(data, dict):
+        kind = type(data).__name__
+        raise KubeconfigInvalidError(path=path, reason=f"expected a mapping, got {kind}")
+    return data
+
+
+def _entries(data: dict[str, Any], section: str, path: Path) -> list[dict[str, Any]]:
+    """The named entries of ``clusters``/``contexts``/``users``: a list of mappings."""
+    entries = data.get(section) or []
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise KubeconfigInvalidError(
+            path=path, reason=f"{section} must be a list of entries with a name"
+        )
+    return entries
 
 
 def _inline(entry: dict[str, Any], base: Path) -> dict[str, Any]:

@@ -133,6 +133,16 @@ class StructureTestNoReportError(EnvironmentProblem):
     hint_template = "run container-structure-test by hand against {probe}"
 
 
+class ContainerStartError(EnvironmentProblem):
+    """A container of the image under test could not start: the machine, not the tests."""
+
+    template = "a test container of {ref} could not start: {reason}"
+    hint_template = (
+        "the checks did not run; fix the engine, e.g. an image for another CPU (exec format "
+        "error) needs QEMU/binfmt, and a lost Docker network (bridge) needs a daemon restart"
+    )
+
+
 class PytestRunError(EnvironmentProblem):
     """pytest could not run an image's test files."""
 
@@ -184,6 +194,16 @@ class ClusterUnreachableError(EnvironmentProblem):
     template = "Kubernetes cluster unreachable: {reason}"
     hint_template = (
         "check KUBECONFIG / --kube-context and that the API server is up (kubectl cluster-info)"
+    )
+
+
+class ChartRegistryUnreachableError(EnvironmentProblem):
+    """The OCI registry of an ``oci://`` chart does not answer (the cluster is not to blame)."""
+
+    template = "chart registry {host} unreachable: {reason}"
+    hint_template = (
+        "check the oci:// reference (host and port), the network and that the registry is up; "
+        "the Kubernetes cluster has nothing to do with it"
     )
 
 
@@ -249,7 +269,9 @@ class SyftFailedError(ScanError):
 
 __all__ = [
     "BuildxMissingError",
+    "ChartRegistryUnreachableError",
     "ClusterUnreachableError",
+    "ContainerStartError",
     "DaemonUnreachableError",
     "DeployToolMissingError",
     "DockerCliMissingError",

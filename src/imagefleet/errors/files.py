@@ -19,6 +19,37 @@ class UnreadableImageFileError(ManifestError):
     hint_template = "check the file"
 
 
+class NotAFileError(ManifestError):
+    """An ``image.yml`` or Dockerfile that is a directory (or another non-file)."""
+
+    template = "{path}: is a directory, not a file"
+    hint_template = "an image's Dockerfile and image.yml must be regular files"
+
+
+class NotUtf8Error(ManifestError):
+    """An ``image.yml`` or Dockerfile with bytes that are not UTF-8."""
+
+    template = "{path}:{line}: not UTF-8 text (byte {byte} at column {column})"
+    hint_template = "save the file as UTF-8"
+
+
+class ImageWithoutDockerfileError(ManifestError):
+    """A directory under ``images/`` with an ``image.yml`` but no Dockerfile."""
+
+    template = "{path}: an image manifest without a Dockerfile beside it"
+    hint_template = (
+        "add {directory}/Dockerfile (every images/*/ with a Dockerfile is an image), "
+        "or remove the directory"
+    )
+
+
+class ManifestDuplicateKeyError(ManifestError):
+    """An ``image.yml`` mapping that has one key twice (YAML would keep the last silently)."""
+
+    template = "{where}: duplicate key {key!r} (first on line {first})"
+    hint_template = "keep one of the two; YAML would silently use the last"
+
+
 class ManifestYamlError(ManifestError):
     """An ``image.yml`` that is not YAML."""
 
@@ -170,6 +201,32 @@ class ChartUnresolvedError(ChartNotFoundError):
     hint_template = "check the path, `helm repo add`/`helm repo update`, or the oci:// reference"
 
 
+class NotAChartError(UsageError):
+    """A chart argument that names something that is not a Helm chart."""
+
+    template = "not a Helm chart: {reason}"
+    hint_template = (
+        "pass a chart directory (with its Chart.yaml), a packaged .tgz, repo/name or oci://…"
+    )
+
+
+class ChartTemplateError(UsageError):
+    """A chart whose templates do not render (helm names the template and line)."""
+
+    template = "the chart does not render: {reason}"
+    hint_template = (
+        "fix the template or the values named above; nothing was deployed "
+        "(`helm template --debug` shows the rendered output)"
+    )
+
+
+class KubeconfigInvalidError(UsageError):
+    """A kubeconfig that is not YAML, or not shaped like a kubeconfig."""
+
+    template = "{path}: not a valid kubeconfig: {reason}"
+    hint_template = "fix the file (`kubectl config view` reads it the same way), or set KUBECONFIG"
+
+
 class ChartYamlError(UsageError):
     """A chart that renders something that is not YAML."""
 
@@ -209,6 +266,7 @@ class UndefinedClusterError(UsageError):
 
 __all__ = [
     "ChartNotFoundError",
+    "ChartTemplateError",
     "ChartUnresolvedError",
     "ChartYamlError",
     "DependencyCycleError",
@@ -216,9 +274,12 @@ __all__ = [
     "DockerfileFromError",
     "DockerfileQuotingError",
     "DuplicateImageNameError",
+    "ImageWithoutDockerfileError",
     "InstructionBeforeFromError",
     "InvalidImageDirectoryError",
+    "KubeconfigInvalidError",
     "KubernetesSchemaError",
+    "ManifestDuplicateKeyError",
     "ManifestError",
     "ManifestFieldError",
     "ManifestFieldsError",
@@ -230,6 +291,9 @@ __all__ = [
     "NoFromError",
     "NoImagesDirectoryError",
     "NoKubeContextError",
+    "NotAChartError",
+    "NotAFileError",
+    "NotUtf8Error",
     "StructureTestConfigError",
     "StructureTestYamlError",
     "UndeclaredBuildArgsError",

@@ -137,6 +137,30 @@ class PushAuthError(RegistryAuthError):
     )
 
 
+class RegistryHostUnknownError(RegistryError):
+    """The registry's host name does not resolve: no retry helps."""
+
+    template = "registry host {domain} does not resolve"
+    hint_template = "check the registry (HOST[:PORT]/NAMESPACE) for a typo, and this machine's DNS"
+
+
+class PushHostUnknownError(RegistryError):
+    """Docker's push found no address for the registry's host name: no retry helps."""
+
+    template = "push of {reference} failed: {reason}"
+    hint_template = "check the registry (HOST[:PORT]/NAMESPACE) for a typo, and the daemon's DNS"
+
+
+class PushReadOnlyError(RegistryError):
+    """The registry refuses uploads (405: read-only or in maintenance): no retry helps."""
+
+    template = "push of {reference} failed: {reason}"
+    hint_template = (
+        "the registry accepts no uploads (read-only or maintenance mode); push to another "
+        "registry or ask its owner"
+    )
+
+
 class TransientRegistryError(RegistryError):
     """A failure worth retrying: 5xx, connection reset or refused, timeout, unknown blob."""
 
@@ -255,12 +279,15 @@ __all__ = [
     "NoImageBuiltError",
     "PullFailedError",
     "PushAuthError",
+    "PushHostUnknownError",
     "PushInterruptedError",
+    "PushReadOnlyError",
     "PushRejectedError",
     "PushTransientError",
     "PushWithoutDigestError",
     "RegistryAuthError",
     "RegistryError",
+    "RegistryHostUnknownError",
     "RegistryRefusedError",
     "RegistryServerError",
     "RegistryTimeoutError",

@@ -18,7 +18,7 @@ from ..errors import (
     StaleParentError,
 )
 from ..reference import parse_target
-from ._common import listify, settings, speaks_errors, whole_number
+from ._common import listify, partial, settings, speaks_errors, whole_number
 from .images import show_plan
 from .selection import HELP, Selection, plans_for, select
 
@@ -151,15 +151,15 @@ def _parents_first(assessment: content.Assessment, selection: Selection, *, no_d
                 name=child, parent=stale.plan.name, reason="; ".join(stale.reasons)
             )
         console.info(
-            f"[yellow]building parent {stale.plan.name} first[/]: its image is out of date "
+            f"[yellow]building parent {escape(stale.plan.name)} first[/]: its image is out of date "
             f"({escape('; '.join(stale.reasons))})"
         )
 
 
 def _summarize(outcomes: list[pipeline.Outcome], seconds: float, *, json: bool) -> None:
     """The run's table (and JSON); raise the run's error when an image failed."""
-    if json:
-        console.emit_json([o.as_dict() for o in outcomes])
+    images = [o.as_dict() for o in outcomes]
+    partial(images=images)  # a failing run prints them beside its error
     current = sum(o.status == "up-to-date" for o in outcomes)
     shown = (
         outcomes if len(outcomes) <= _LISTED else [o for o in outcomes if o.status != "up-to-date"]
@@ -197,6 +197,8 @@ def _summarize(outcomes: list[pipeline.Outcome], seconds: float, *, json: bool) 
                 skipped_names=", ".join(skipped),
             )
         raise ImagesFailedError(failed=len(failed), total=len(outcomes), names=", ".join(failed))
+    if json:
+        console.emit_json(images)
 
 
 def _reuse(engine: Engine, decision: content.Decision) -> pipeline.Outcome:
@@ -275,18 +277,19 @@ class _BoardReporter:
             line.close()
         if outcome.status == "built":
             console.info(
-                f"[green]built[/] {outcome.reference}  "
-                f"[dim]{(outcome.image_id or '')[:19]}  {outcome.seconds:.1f}s[/]"
+                f"[green]built[/] {escape(str(outcome.reference))}  "
+                f"[dim]{escape((outcome.image_id or '')[:19])}  {outcome.seconds:.1f}s[/]"
             )
         elif outcome.status == "up-to-date":
             console.info(
-                f"[green]up-to-date[/] {outcome.reference}  [dim]{(outcome.image_id or '')[:19]}[/]"
+                f"[green]up-to-date[/] {escape(str(outcome.reference))}  "
+                f"[dim]{escape((outcome.image_id or '')[:19])}[/]"
             )
         elif outcome.status == "failed" and outcome.error is not None:
             if not self._single:  # a single image's error is the run's error, printed once
                 console.error(outcome.error)
         else:
-            console.info(f"[yellow]skipped[/] {outcome.name}: {escape(outcome.reason)}")
+            console.info(f"[yellow]skipped[/] {escape(outcome.name)}: {escape(outcome.reason)}")
 
 
 def native_if_needed(
@@ -302,7 +305,8 @@ def native_if_needed(
         if quiet(p.name):
             continue
         console.info(
-            f"[yellow]note[/]: {p.name} lists {', '.join(p.platforms)}; this Docker daemon's "
+            f"[yellow]note[/]: {escape(p.name)} lists {escape(', '.join(p.platforms))}; "
+            "this Docker daemon's "
             "classic image store holds one platform, so it is built for this machine's only "
             "(enable the containerd image store to build them all)"
         )

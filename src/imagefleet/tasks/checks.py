@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from .. import console
 from ..errors import (
+    FleetError,
     HadolintFindingsError,
     InvalidFormatError,
     LintFindingsError,
@@ -19,12 +20,14 @@ from ..errors import (
     ScanFindings,
     require_built,
 )
-from ._common import listify, settings, speaks_errors
+from ._common import listify, partial, settings, speaks_errors
 from .selection import HELP, plans_for, select
 
 # The library is imported inside each task: `invoke --list` loads this module and must stay fast.
 if TYPE_CHECKING:
+    from .. import lint as lint_mod
     from .. import scan as scan_mod
+    from ..policy import Violation
 
 FORMATS = ("text", "json", "sarif")
 
@@ -33,7 +36,7 @@ def _write(data: dict[str, Any], output: str | None) -> None:
     text = jsonlib.dumps(data, indent=2)
     if output:
         Path(output).write_text(text + "\n", encoding="utf-8")
-        console.info(f"report written to {output}")
+        console.info(f"report written to {escape(output)}")
     else:
         console.emit(text)
 
@@ -79,49 +82,52 @@ def lint(
         log.setdefault("runs", []).append(policy.sarif_run(violations))
         _write(log, output)
     elif format == "json":
-        _write(
-            {
-                "hadolint": [f.as_dict() for f in linted.findings],
-                "hadolint_failed": linted.failed,
-                "policy": [v.as_dict() for v in violations],
-            },
-            output,
-        )
+        report = {
+            "hadolint": [f.as_dict() for f in linted.findings],
+            "hadolint_failed": linted.failed,
+            "policy": [v.as_dict() for v in violations],
+        }
+        if output or not (linted.failed or violations):
+            _write(report, output)
+        else:  # on stdout, a failing run prints one object: the report beside its error
+            partial(**report)
     else:
         for finding in linted.findings:
             console.info(f"[yellow]hadolint[/] {escape(str(finding))}")
         for violation in violations:
             console.info(f"[red]policy[/] {escape(str(violation))}")
     if linted.failed or violations:
-        codes = ", ".join(sorted({f.code for f in linted.findings}))
-        rules = ", ".join(sorted({v.rule for v in violations}))
-        hadolint = bool(linted.findings or linted.failed)
-        if hadolint and violations:
-            raise LintFindingsError(
-                findings=len(linted.findings),
-                codes=codes,
-                violations=len(violations),
-                rules=rules,
-                images=len(dockerfiles),
-            )
-        if violations:
-            raise PolicyViolationsError(
-                violations=len(violations), rules=rules, images=len(dockerfiles)
-            )
-        raise HadolintFindingsError(
-            findings=len(linted.findings), codes=codes, images=len(dockerfiles)
-        )
+        raise _lint_error(linted, violations, images=len(dockerfiles))
     console.info(
         f"[green]clean[/]: {len(dockerfiles)} Dockerfile(s), hadolint and "
         f"{len(policy.RULES)} policy rules"
     )
 
 
+def _lint_error(linted: lint_mod.Result, violations: list[Violation], *, images: int) -> FleetError:
+    """The run's error: hadolint's findings, the policy's violations, or both."""
+    codes = ", ".join(sorted({f.code for f in linted.findings}))
+    rules = ", ".join(sorted({v.rule for v in violations}))
+    hadolint = bool(linted.findings or linted.failed)
+    if hadolint and violations:
+        return LintFindingsError(
+            findings=len(linted.findings),
+            codes=codes,
+            violations=len(violations),
+            rules=rules,
+            images=images,
+        )
+    if violations:
+        return PolicyViolationsError(violations=len(violations), rules=rules, images=images)
+    return HadolintFindingsError(findings=len(linted.findings), codes=codes, images=images)
+
+
 @task(
     iterable=["image"],
     help={
         **{k: HELP[k] for k in ("image", "all", "changed", "base")},
-        "sbom_dir": "write each image's CycloneDX SBOM (syft) here (default: sbom/)",
+        "sbom_dir": "write each image's CycloneDX SBOM (syft) here "
+        "(default: .fleet/sbom/ in the repository, which git ignores)",
         "fail_on": "exit 10 when a finding is at or above this severity "
         "(UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL); default: report only",
         "vulnerabilities": "scan for vulnerabilities when trivy's DB is reachable (default on)",
@@ -135,7 +141,7 @@ def scan(
     all: bool = False,
     changed: bool = False,
     base: str | None = None,
-    sbom_dir: str = "sbom",
+    sbom_dir: str | None = None,
     fail_on: str | None = None,
     vulnerabilities: bool = True,
     json: bool = False,
@@ -154,9 +160,11 @@ def scan(
     engine = Engine.connect(s.builder)
     for p in chosen:
         require_built(engine, p.local_ref, p.name)
-    out_dir = Path(sbom_dir).resolve()
+    out_dir = Path(sbom_dir).resolve() if sbom_dir else s.root / scan_mod.SBOM_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     reports: list[scan_mod.ScanReport] = []
+    done: list[dict[str, Any]] = []
+    partial(images=done)  # a failing run prints the reports so far beside its error
     for p in chosen:
         with console.working(f"scan {p.name}"):
             report = scan_mod.scan_image(
@@ -168,20 +176,19 @@ def scan(
                 dockerfile=p.image.dockerfile_path,
             )
         reports.append(report)
+        done.append(report.as_dict())
         if report.vulnerabilities_skipped:
             console.info(f"[yellow]note[/]: {escape(report.vulnerabilities_skipped)}")
         for finding in report.findings:
             where = f"{finding.target}:{finding.line}" if finding.line else finding.target
             console.info(
-                f"  [red]{finding.severity}[/] {finding.kind} {escape(finding.id)} "
+                f"  [red]{escape(finding.severity)}[/] {escape(finding.kind)} {escape(finding.id)} "
                 f"{escape(where)}: {escape(finding.title)}"
             )
         console.info(
-            f"scanned {p.name}: {len(report.findings)} finding(s), SBOM "
+            f"scanned {escape(p.name)}: {len(report.findings)} finding(s), SBOM "
             f"{escape(report.sbom or '-')}"
         )
-    if json:
-        console.emit_json([r.as_dict() for r in reports])
     if threshold is not None:
         over = [(r.image, f) for r in reports for f in r.at_or_above(threshold)]
         if over:
@@ -190,3 +197,5 @@ def scan(
                 threshold=threshold,
                 findings=", ".join(sorted({f"{name} {f.id}" for name, f in over}))[:300],
             )
+    if json:
+        console.emit_json(done)

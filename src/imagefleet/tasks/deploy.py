@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from invoke.context import Context
 from invoke.tasks import task
 from rich.markup import escape
+from rich.text import Text
 
 from .. import console
 from ..errors import MissingFlagError
@@ -181,9 +182,9 @@ def helm_deploy(
         console.emit_json(result.as_dict())
         return
     console.info(
-        f"[green]deployed[/] {result.release} to {result.namespace}: revision "
-        f"{result.revision} ({result.status}), chart {result.chart}, app "
-        f"{result.app_version or '-'}, {result.seconds:.1f}s, helm {result.helm}"
+        f"[green]deployed[/] {escape(result.release)} to {escape(result.namespace)}: revision "
+        f"{result.revision:d} ({escape(result.status)}), chart {escape(result.chart)}, app "
+        f"{escape(result.app_version or '-')}, {result.seconds:.1f}s, helm {escape(result.helm)}"
     )
 
 
@@ -198,10 +199,10 @@ def _show_dry_run(
         console.emit_json({"dry_run": True, "kubernetes_version": version, "objects": objects})
         return
     for name in objects:
-        console.out.print(escape(name))
+        console.out.print(name, markup=False)
     console.info(
         f"[green]valid[/]: {len(objects)} object(s) of {escape(request.chart)} "
-        f"against Kubernetes {version} (nothing was deployed)"
+        f"against Kubernetes {escape(version)} (nothing was deployed)"
     )
 
 
@@ -217,12 +218,13 @@ def _show_diff(
         )
         return
     for change in changes:
-        console.out.print(f"[bold]{change.action}[/] {escape(change.key)}")
+        console.out.print(f"[bold]{escape(change.action)}[/] {escape(change.key)}")
         for line in change.diff[2:]:
             style = "green" if line.startswith("+") else "red" if line.startswith("-") else "dim"
-            console.out.print(f"[{style}]{escape(line)}[/]")
+            console.out.print(Text(line, style=style))
     console.info(
-        f"{len(changes)} object(s) would change in release {request.release} (nothing was deployed)"
+        f"{len(changes)} object(s) would change in release {escape(request.release)} "
+        "(nothing was deployed)"
     )
 
 

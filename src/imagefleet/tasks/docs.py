@@ -9,6 +9,7 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 from invoke.util import helpline
+from rich.markup import escape
 
 from .. import console
 from ._common import settings, speaks_errors
@@ -103,7 +104,7 @@ def docs(
         return
     for item in docs_mod.write(root, pages):
         verb = "removed" if item.state == "orphaned" else "wrote"
-        console.info(f"[green]{verb}[/] {item.path}")
+        console.info(f"[green]{verb}[/] {escape(str(item.path))}")
     if no_build:
         return
     if serve:
@@ -111,4 +112,4 @@ def docs(
         return
     site = Path(site_dir)
     docs_mod.build_site(root, site if site.is_absolute() else root / site)
-    console.info(f"[green]built[/] {site_dir}/index.html")
+    console.info(f"[green]built[/] {escape(site_dir)}/index.html")

@@ -117,13 +117,13 @@ def changed(
         console.emit_json(change_set.as_dict())
         return
     for name in change_set.affected:
-        console.out.print(name)
+        console.out.print(name, markup=False)
     for name, why in change_set.reasons.items():
         console.info(f"[dim]{escape(name)}: {escape(why)}[/]")
     for name in change_set.deleted:
         console.info(f"[yellow]deleted:[/] {escape(name)} (not built)")
     if not change_set.affected:
-        console.info(f"no image changed since {change_set.base}")
+        console.info(f"no image changed since {escape(change_set.base)}")
 
 
 @task(
@@ -250,7 +250,7 @@ def show_plan(
         if d.plan.name not in selection.names and not d.up_to_date
     ]
     if stale and not json:
-        console.info(f"[yellow]out-of-date parents built first[/]: {', '.join(stale)}")
+        console.info(f"[yellow]out-of-date parents built first[/]: {escape(', '.join(stale))}")
 
 
 def _status(decision: content.Decision) -> str:

@@ -19,7 +19,7 @@ from ..errors import (
     require_built,
 )
 from ..reference import parse_target
-from ._common import listify, settings, speaks_errors
+from ._common import listify, partial, settings, speaks_errors
 from .build import in_registry
 from .selection import HELP, Selection, plans_for, select
 
@@ -83,6 +83,7 @@ def tag(
     engine = Engine.connect(s.builder)
     ids = {p.name: require_built(engine, p.local_ref, p.name) for p in plans}
     results: dict[str, list[str]] = {}
+    partial(images=results)  # filled in as it goes: a failing run prints what was tagged
     for p in plans:
         repositories = [p.name] + ([target.repository(p.name)] if target else [])
         refs = []
@@ -91,7 +92,7 @@ def tag(
                 engine.tag(ids[p.name], repository, t)
                 refs.append(f"{repository}:{t}")
         results[p.name] = refs
-        console.info(f"[green]tagged[/] {p.name}: {', '.join(p.tags.tags)}")
+        console.info(f"[green]tagged[/] {escape(p.name)}: {escape(', '.join(p.tags.tags))}")
     if json:
         console.emit_json(results)
 
@@ -132,6 +133,7 @@ def push(
         if p.name not in remote:
             require_built(engine, p.local_ref, p.name)
     results: dict[str, dict[str, Any]] = {}
+    partial(images=results)  # filled in as it goes: a failing run prints what was pushed
     pushed_by: dict[str, list[PushedTag]] = {}
     for p in plans:
         started = time.monotonic()
@@ -163,8 +165,8 @@ def push(
         pushed_by[p.name] = pushed
         digest = pushed[0].digest if pushed else "-"
         console.info(
-            f"[green]pushed[/] {target.repository(p.name)} "
-            f"({len(pushed)} tags, {digest[:19]}…, {time.monotonic() - started:.1f}s)"
+            f"[green]pushed[/] {escape(target.repository(p.name))} "
+            f"({len(pushed)} tags, {escape(digest[:19])}…, {time.monotonic() - started:.1f}s)"
         )
     table = [(ref, d) for tags in results.values() for ref, d in tags.items()]
     for name, announcement in _announce(s, target, plans, pushed_by, json=json).items():
@@ -204,7 +206,7 @@ def _announce(
     notify.write_step_summary(announcements)
     sent, _ = notify.send(urls, announcements)
     if sent:
-        console.info(f"[green]notified[/] {', '.join(sent)}")
+        console.info(f"[green]notified[/] {escape(', '.join(sent))}")
     return {a.image: a.as_dict() for a in announcements}
 
 
@@ -248,12 +250,16 @@ def run_tests(
         require_built(engine, p.local_ref, p.name)
     junit_dir = Path(junit).resolve() if junit else None
     results: list[testing.SuiteResult] = []
+    done: list[dict[str, Any]] = []
+    partial(images=done)  # a failing run prints the suites that ran beside its error
 
     def report(result: testing.SuiteResult) -> None:
+        done.append(result.as_dict())
         mark = "[green]passed[/]" if result.ok else "[red]failed[/]"
         whose = "" if result.source == result.image else f" (from {result.source})"
         console.info(
-            f"{mark} {result.image} {result.kind}{whose}: {result.passed} passed, "
+            f"{mark} {escape(result.image)} {escape(result.kind)}{escape(whose)}: "
+            f"{result.passed:d} passed, "
             f"{len(result.failures)} failed  [dim]{result.seconds:.1f}s[/]"
         )
         for name in result.failures:
@@ -270,10 +276,10 @@ def run_tests(
                 on_suite=report,
             )
         if not found:
-            console.info(f"[yellow]no tests[/] for {p.name} (add images/{p.name}/tests/)")
+            console.info(
+                f"[yellow]no tests[/] for {escape(p.name)} (add images/{escape(p.name)}/tests/)"
+            )
         results.extend(found)
-    if json:
-        console.emit_json([r.as_dict() for r in results])
     failed = [r for r in results if not r.ok]
     if failed:
         checks = sum(len(r.failures) for r in failed)
@@ -283,3 +289,5 @@ def run_tests(
             images=", ".join(sorted({r.image for r in failed})),
             failures=textwrap.shorten(names, 400, placeholder=" …"),
         )
+    if json:
+        console.emit_json([r.as_dict() for r in results])

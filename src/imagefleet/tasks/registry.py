@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from invoke.context import Context
 from invoke.tasks import task
+from rich.markup import escape
 
 from .. import console
 from ..errors import InvalidPortError, RegistryRunningElsewhereError
@@ -33,13 +34,18 @@ def start(c: Context, port: str | None = None, any_port: bool = False) -> None:
     if running is not None:
         if port is not None and not any_port and running.port != wanted:
             raise RegistryRunningElsewhereError(address=running.address, port=wanted)
-        console.info(f"a local registry is already running on {running.address}")
+        console.info(f"a local registry is already running on {escape(running.address)}")
     else:
         chosen = None if any_port else wanted
         running = localregistry.start(s.local_registry_dir, chosen)
-        console.info(f"[green]started[/] local registry on {running.address} ({running.kind})")
-    console.info(f"push to it with: invoke push --image NAME --registry {running.address}/dev")
-    console.out.print(running.address)
+        console.info(
+            f"[green]started[/] local registry on {escape(running.address)} "
+            f"({escape(running.kind)})"
+        )
+    console.info(
+        f"push to it with: invoke push --image NAME --registry {escape(running.address)}/dev"
+    )
+    console.out.print(running.address, markup=False)
 
 
 @task(help={"keep_storage": "keep the pushed images for the next start"})
@@ -54,11 +60,11 @@ def stop(c: Context, keep_storage: bool = False) -> None:
         console.info("no local registry was running")
     elif not stopped.was_running:
         console.info(
-            f"the local registry on {stopped.registry.address} was not running (it had "
+            f"the local registry on {escape(stopped.registry.address)} was not running (it had "
             "stopped on its own); cleaned up what it left"
         )
     else:
-        console.info(f"[green]stopped[/] local registry on {stopped.registry.address}")
+        console.info(f"[green]stopped[/] local registry on {escape(stopped.registry.address)}")
 
 
 @task
@@ -72,4 +78,4 @@ def status(c: Context) -> None:
     if running is None:
         console.info("no local registry is running; start one with `invoke registry.start`")
     else:
-        console.out.print(running.address)
+        console.out.print(running.address, markup=False)

@@ -39,14 +39,17 @@ def _show(decisions: list[Decision], *, dry_run: bool) -> None:
         if d.releases:
             how = f"{d.current} → {d.next}, {d.bump}: " if d.current else ""
             console.info(
-                f"[green]{verb}[/] {escape(d.image)} {d.next}  [dim]({how}{escape(d.reason)})[/]"
+                f"[green]{verb}[/] {escape(d.image)} {escape(str(d.next))}  "
+                f"[dim]({escape(how)}{escape(d.reason)})[/]"
             )
             for change in d.changes:
                 if change.bump:
-                    console.info(f"  [dim]{change.short_sha}[/] {escape(change.header)}")
+                    console.info(f"  [dim]{escape(change.short_sha)}[/] {escape(change.header)}")
         else:
             where = f" since {d.current}" if d.current else ""
-            console.info(f"[dim]{escape(d.image)}: nothing to release{where} ({d.reason})[/]")
+            console.info(
+                f"[dim]{escape(d.image)}: nothing to release{escape(where)} ({escape(d.reason)})[/]"
+            )
 
 
 @task(
@@ -94,7 +97,7 @@ def release(
                 if d.releases:
                     path = selection.catalog.get(d.image).directory / release_mod.CHANGELOG
                     if release_mod.write_changelog(path, d, state.committed_at):
-                        console.info(f"[green]wrote[/] {path.relative_to(s.root)}")
+                        console.info(f"[green]wrote[/] {escape(str(path.relative_to(s.root)))}")
         if push and created:
             with console.working(f"push {len(created)} release tags → {remote}"):
                 release_mod.push_tags(s.root, remote, created)

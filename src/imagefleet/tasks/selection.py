@@ -22,7 +22,10 @@ HELP = {
     "changed": "act on the images changed since --base, and everything built on them",
     "base": "git ref to compare with (its merge-base with HEAD); default: origin/<default branch>",
     "include_uncommitted": "with --changed: count uncommitted and untracked files too",
-    "json": "print machine-readable JSON on stdout (progress stays on stderr)",
+    "json": (
+        "print machine-readable JSON on stdout (progress stays on stderr; "
+        'a failing run prints one {"error": …} object there)'
+    ),
 }
 
 

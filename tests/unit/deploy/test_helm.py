@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,14 +14,19 @@ from imagefleet.deploy.helm import Completed, ContainerRunner, Helm, LocalRunner
 from imagefleet.engine import Engine
 from imagefleet.errors import (
     ChartNotFoundError,
+    ChartRegistryUnreachableError,
+    ChartTemplateError,
     ClusterUnreachableError,
     DeployError,
     EnvironmentProblem,
     ExitCode,
     FleetError,
+    KubeconfigInvalidError,
+    NotAChartError,
     PermissionDeniedError,
     UsageError,
 )
+from tests.helpers import FIXTURES
 
 from .fakes import FakeRunner, fail, ok
 
@@ -268,3 +274,137 @@ def test_container_runner_maps_mounted_paths_and_refuses_others(tmp_path: Path) 
     assert runner.path(tmp_path) == "/fleet"
     with pytest.raises(EnvironmentProblem, match="is not mounted"):
         runner.path(tmp_path.parent / "elsewhere.yaml")
+
+
+# helm 4.3's (and kubectl 1.3x's) own words for bad input, recorded by running them here on a broken
+# chart, a file and a directory that are not charts, malformed kubeconfigs and an oci:// registry
+# that does not answer; `upgrade --install` says the same after `UPGRADE FAILED: ` (or
+# `INSTALLATION FAILED: `) when the cluster answers.
+REAL_BAD_INPUT = [
+    (
+        'Error: parse error at (app/templates/bad.yaml:1): function "nosuchfunc" not defined\n\n'
+        "Use --debug flag to render out invalid YAML",
+        ChartTemplateError,
+        'the chart does not render: parse error at (app/templates/bad.yaml:1): function "nosuch',
+    ),
+    (
+        "Error: UPGRADE FAILED: YAML parse error on app/templates/bad.yaml: error converting YAML "
+        "to JSON: yaml: line 4: did not find expected key",
+        ChartTemplateError,
+        "the chart does not render: YAML parse error on app/templates/bad.yaml:",
+    ),
+    (
+        "Error: INSTALLATION FAILED: template: app/templates/deployment.yaml:12:20: executing "
+        '"app/templates/deployment.yaml" at <.Values.image.tag>: nil pointer evaluating',
+        ChartTemplateError,
+        "the chart does not render: template: app/templates/deployment.yaml:12:20: executing",
+    ),
+    (
+        "Error: unable to detect chart at /srv/notachart/Chart.yaml: open "
+        "/srv/notachart/Chart.yaml: no such file or directory",
+        NotAChartError,
+        "not a Helm chart: unable to detect chart at /srv/notachart/Chart.yaml",
+    ),
+    (
+        "Error: file '/srv/file.txt' does not appear to be a gzipped archive; "
+        "got 'application/octet-stream'",
+        NotAChartError,
+        "not a Helm chart: file '/srv/file.txt' does not appear to be a gzipped archive",
+    ),
+    (
+        'Error: kubernetes cluster unreachable: error loading config file "/k/config": yaml: '
+        "line 2: did not find expected node content",
+        KubeconfigInvalidError,
+        "/k/config: not a valid kubeconfig: yaml: line 2: did not find expected node content",
+    ),
+    (
+        'error: error loading config file "/k/config": json: cannot unmarshal string into Go '
+        "struct field Config.clusters of type []v1.NamedCluster",
+        KubeconfigInvalidError,
+        "/k/config: not a valid kubeconfig: json: cannot unmarshal string",
+    ),
+    (
+        'Error: Get "https://127.0.0.1:1/v2/x/tags/list": dial tcp 127.0.0.1:1: connect: '
+        "connection refused",
+        ChartRegistryUnreachableError,
+        "chart registry 127.0.0.1:1 unreachable: Get",
+    ),
+    (
+        'Error: Get "https://charts.invalid/v2/x/tags/list": dial tcp: lookup charts.invalid on '
+        "10.0.0.53:53: no such host",
+        ChartRegistryUnreachableError,
+        "chart registry charts.invalid unreachable: Get",
+    ),
+    (
+        'Error: kubernetes cluster unreachable: Get "https://127.0.0.1:1/version": dial tcp '
+        "127.0.0.1:1: connect: connection refused",
+        ClusterUnreachableError,
+        "Kubernetes cluster unreachable:",
+    ),
+    (
+        "The connection to the server 127.0.0.1:1 was refused - did you specify the right host "
+        "or port?",
+        ClusterUnreachableError,
+        "Kubernetes cluster unreachable: The connection to the server 127.0.0.1:1 was refused",
+    ),
+]
+
+
+@pytest.mark.parametrize(("stderr", "kind", "message"), REAL_BAD_INPUT)
+def test_classify_names_bad_input_and_its_source(
+    stderr: str, kind: type[FleetError], message: str
+) -> None:
+    error = classify(Completed(1, "", stderr), what="helm upgrade")
+    assert type(error) is kind
+    assert error.message.startswith(message), error.message
+    expected = ExitCode.ENVIRONMENT if kind.exit_code == ExitCode.ENVIRONMENT else ExitCode.USAGE
+    assert error.exit_code == expected
+
+
+def test_a_registry_that_refuses_is_not_the_cluster() -> None:
+    # the cluster's unreachability wins when helm says so, even with a registry URL in the text
+    both = (
+        'Error: kubernetes cluster unreachable: Get "https://10.0.0.1:6443/v2/version": dial tcp '
+        "10.0.0.1:6443: connect: connection refused"
+    )
+    assert isinstance(classify(Completed(1, "", both), what="x"), ClusterUnreachableError)
+
+
+def _bad_inputs(tmp_path: Path) -> dict[str, list[str]]:
+    """helm commands on bad input that need no cluster (and no network: loopback port 1)."""
+    broken = tmp_path / "broken"
+    shutil.copytree(FIXTURES / "charts" / "fleet-app", broken)
+    (broken / "templates" / "bad.yaml").write_text("{{ .Values.x | nosuchfunc }}\n")
+    (tmp_path / "notes.txt").write_text("not a chart\n")
+    (tmp_path / "empty").mkdir()
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nclusters: [\n  - oops\n")
+    good = str(FIXTURES / "charts" / "fleet-app")
+    return {
+        "template": ["helm", "template", "r", str(broken)],
+        "file": ["helm", "template", "r", str(tmp_path / "notes.txt")],
+        "directory": ["helm", "template", "r", str(tmp_path / "empty")],
+        "kubeconfig": ["helm", "upgrade", "--install", "r", good, "--kubeconfig", str(kubeconfig)],
+        "registry": ["helm", "template", "r", "oci://127.0.0.1:1/fleet/app"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("case", "kind"),
+    [
+        ("template", ChartTemplateError),
+        ("file", NotAChartError),
+        ("directory", NotAChartError),
+        ("kubeconfig", KubeconfigInvalidError),
+        ("registry", ChartRegistryUnreachableError),
+    ],
+)
+def test_the_real_helm_s_words_are_classified(
+    tmp_path: Path, case: str, kind: type[FleetError]
+) -> None:
+    # Keeps the recorded messages above honest against the helm that is installed.
+    if shutil.which("helm") is None:
+        pytest.skip("helm is not installed")
+    done = LocalRunner().run(_bad_inputs(tmp_path)[case], timeout=60)
+    assert done.code != 0
+    assert type(classify(done, what="helm")) is kind, done.stderr

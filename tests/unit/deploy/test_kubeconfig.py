@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from imagefleet.deploy.kubeconfig import flatten, load, paths
-from imagefleet.errors import EnvironmentProblem, UsageError
+from imagefleet.errors import EnvironmentProblem, KubeconfigInvalidError, UsageError
 
 
 def write(path: Path, data: dict[str, Any]) -> Path:
@@ -108,12 +108,38 @@ def test_missing_kubeconfig_is_an_environment_problem(
         load()
 
 
-def test_unreadable_kubeconfig_names_the_file(
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("clusters: [\n", "line 2: "),  # not YAML: the line helps
+        ("- just\n- a list\n", "expected a mapping, got list"),
+        ("clusters: nope\n", "clusters must be a list of entries with a name"),
+        ("contexts:\n  - name-only\n", "contexts must be a list of entries with a name"),
+    ],
+)
+def test_malformed_kubeconfig_is_bad_input_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, reason: str
+) -> None:
+    bad = tmp_path / "config"
+    bad.write_text(text)
+    monkeypatch.setenv("KUBECONFIG", str(bad))
+    with pytest.raises(KubeconfigInvalidError) as caught:
+        load()
+    assert caught.value.message.startswith(f"{bad}: not a valid kubeconfig: {reason}")
+    assert caught.value.exit_code == 2
+
+
+def test_unreadable_kubeconfig_is_an_environment_problem(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bad = tmp_path / "config"
-    bad.write_text("clusters: [\n")
+    bad.write_text("{}\n")
     monkeypatch.setenv("KUBECONFIG", str(bad))
+
+    def refuse(self: Path, *args: object, **kwargs: object) -> str:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_text", refuse)
     with pytest.raises(EnvironmentProblem, match=f"cannot read kubeconfig {bad}$"):
         load()
 

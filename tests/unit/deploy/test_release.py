@@ -25,10 +25,14 @@ from imagefleet.deploy.release import (
 )
 from imagefleet.errors import (
     ChartNotFoundError,
+    ChartRegistryUnreachableError,
+    ChartTemplateError,
     ClusterUnreachableError,
     DeployError,
     ExitCode,
+    KubeconfigInvalidError,
     KubernetesSchemaError,
+    NotAChartError,
     PermissionDeniedError,
     UsageError,
 )
@@ -657,6 +661,21 @@ def test_without_wait_a_release_still_live_at_its_revision_is_left_alone(tmp_pat
         ('Error: UPGRADE FAILED: deployments.apps is forbidden: User "ci"', PermissionDeniedError),
         ("Error: Kubernetes cluster unreachable: connection refused", ClusterUnreachableError),
         ('Error: failed parsing --set data: key "a" has no value', UsageError),
+        (
+            "Error: UPGRADE FAILED: parse error at (app/templates/x.yaml:3): "
+            'function "nosuchfunc" not defined',
+            ChartTemplateError,
+        ),
+        (
+            "Error: INSTALLATION FAILED: file '/srv/notes.txt' does not appear to be a gzipped "
+            "archive; got 'text/plain; charset=utf-8'",
+            NotAChartError,
+        ),
+        (
+            'Error: Get "https://127.0.0.1:1/v2/app/tags/list": dial tcp 127.0.0.1:1: '
+            "connect: connection refused",
+            ChartRegistryUnreachableError,
+        ),
     ],
 )
 def test_failures_that_changed_nothing_are_raised_as_they_are(
@@ -674,3 +693,54 @@ def test_the_result_as_json_rounds_the_seconds() -> None:
     result = DeployResult("app", "team", 2, "deployed", "app-0.1.0", "1.0", 1.23456, "v4")
     assert result.as_dict()["seconds"] == 1.23
     assert result.as_dict()["recovered"] is None
+
+
+def test_a_malformed_kubeconfig_is_bad_input_before_anything_is_deployed(tmp_path: Path) -> None:
+    # kubectl reads the kubeconfig first (the namespace check): its words, recorded here.
+    runner = cluster().on(
+        "kubectl",
+        "get",
+        "namespace",
+        reply=fail(
+            'error: error loading config file "/k/config": yaml: line 2: did not find expected '
+            "node content"
+        ),
+    )
+    with pytest.raises(KubeconfigInvalidError) as caught:
+        deploy(session(runner, tmp_path), request(chart="x/app"), lock_wait=60)
+    assert caught.value.exit_code == ExitCode.USAGE
+    assert caught.value.message.startswith("/k/config: not a valid kubeconfig: yaml: line 2")
+    assert runner.commands("helm", "upgrade") == []
+    assert runner.commands("kubectl", "create") == []  # no lease taken
+
+
+def test_a_broken_template_is_bad_input_not_a_failed_deploy(tmp_path: Path) -> None:
+    runner = cluster().on(
+        "helm",
+        "upgrade",
+        reply=fail(
+            "Error: UPGRADE FAILED: YAML parse error on app/templates/cm.yaml: error converting "
+            "YAML to JSON: yaml: line 4: did not find expected key"
+        ),
+    )
+    with pytest.raises(ChartTemplateError) as caught:
+        deploy(session(runner, tmp_path), request(chart="x/app"), lock_wait=60)
+    assert caught.value.exit_code == ExitCode.USAGE
+    assert "app/templates/cm.yaml" in caught.value.message
+    assert "previous revision" not in caught.value.message
+    assert runner.commands("helm", "rollback") == []
+
+
+def test_an_unreachable_chart_registry_in_a_dry_run_is_not_the_cluster(tmp_path: Path) -> None:
+    runner = FakeRunner().on(
+        "helm",
+        "template",
+        reply=fail(
+            'Error: Get "https://127.0.0.1:1/v2/app/tags/list": dial tcp 127.0.0.1:1: connect: '
+            "connection refused"
+        ),
+    )
+    with pytest.raises(ChartRegistryUnreachableError) as caught:
+        render(session(runner, tmp_path), request(chart="oci://127.0.0.1:1/app"))
+    assert caught.value.exit_code == ExitCode.ENVIRONMENT
+    assert "Kubernetes" not in caught.value.message
