@@ -120,6 +120,12 @@ def _config_errors(path: Path) -> list[str]:
 # container-structure-test's words when the engine cannot create or start a test's container
 # ("Error creating container: API error (500): … exec format error"), inside a failed case.
 _START_FAILED = re.compile(r"error creating container:?\s*(.*)", re.IGNORECASE | re.DOTALL)
+# ... except a command the image does not have: that is what a structure test checks (a missing
+# tool), so it stays a failed check (exit 7), not an engine problem.
+_MISSING_COMMAND = re.compile(
+    r'exec: "[^"]*": (executable file not found|stat [^:]*: no such file or directory)',
+    re.IGNORECASE,
+)
 
 
 def _start_errors(path: Path) -> list[str]:
@@ -129,7 +135,7 @@ def _start_errors(path: Path) -> list[str]:
     for case in root.iter("testcase"):
         for failure in (*case.iter("failure"), *case.iter("error")):
             match = _START_FAILED.search(failure.text or failure.get("message") or "")
-            if match:
+            if match and not _MISSING_COMMAND.search(match[1]):
                 found.append(" ".join(match[1].split())[:300] or "no reason given")
     return found
 

@@ -65,13 +65,20 @@ def test_a_structure_container_that_cannot_start_is_exit_3_with_the_engine_s_wor
     assert caught.value.message == f"a test container of fx:1 could not start: {reason}"
 
 
+@pytest.mark.parametrize(
+    "failure",
+    [
+        "Expected string 'deploy' not found",
+        # The image lacks the tool a command test runs: exactly what the check is for.
+        "Error creating container: API error (400): failed to create task for container: OCI "
+        'runtime create failed: unable to start container process: exec: "helm": executable '
+        "file not found in $PATH: unknown",
+    ],
+)
 def test_a_failing_structure_check_is_still_a_failing_test(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str
 ) -> None:
-    _fake_cst(
-        monkeypatch,
-        _cst_report(("Command Test: user", "Expected string 'deploy' not found"), ("f", None)),
-    )
+    _fake_cst(monkeypatch, _cst_report(("Command Test: user", failure), ("f", None)))
     passed, failures = testing.run_structure(
         "fx:1", _suite(tmp_path, "structure"), tmp_path / "r.xml"
     )
