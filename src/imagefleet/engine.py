@@ -95,6 +95,10 @@ class BuildRequest:
     parents: Mapping[str, str] = field(default_factory=dict)
     # Parents built in the same bake batch: reference as the Dockerfile names it -> image name.
     batch_parents: Mapping[str, str] = field(default_factory=dict)
+    # Where the result goes (bake ``output`` entries); empty: loaded into the local engine.
+    outputs: tuple[str, ...] = ()
+    cache_from: tuple[str, ...] = ()  # bake ``cache-from`` entries
+    cache_to: tuple[str, ...] = ()  # bake ``cache-to`` entries
 
 
 @dataclass(frozen=True)

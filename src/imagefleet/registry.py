@@ -16,7 +16,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
@@ -391,6 +391,32 @@ def retag(
         if on_tag:
             on_tag(result)
     return pushed
+
+
+def promote(
+    target: Target,
+    images: Sequence[tuple[str, str, TagSet]],
+    *,
+    attempts: int,
+    max_wait: float,
+    on_tag: Callable[[PushedTag], None] | None = None,
+) -> dict[str, list[PushedTag]]:
+    """Tag images pushed by digest (``(name, sha256:…, tags)``, parents first) inside the
+    registry once a whole run has passed: every image's tags but ``latest`` first, each read back,
+    then ``latest`` of each; a failure stops before any ``latest`` moves."""
+    done: dict[str, list[PushedTag]] = {}
+    for name, digest, tags in images:
+        fixed = TagSet(tags.primary, tags.before_latest, tags.version)
+        done[name] = retag(
+            target, name, digest, fixed, attempts=attempts, max_wait=max_wait, on_tag=on_tag
+        )
+    for name, digest, tags in images:
+        if tags.moves_latest:
+            last = TagSet(tags.primary, (LATEST,), tags.version)
+            done[name] += retag(
+                target, name, digest, last, attempts=attempts, max_wait=max_wait, on_tag=on_tag
+            )
+    return done
 
 
 def _verify(

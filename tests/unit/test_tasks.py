@@ -236,9 +236,9 @@ def test_not_a_git_checkout(tmp_path: Path) -> None:
 
 def test_invalid_builder_setting(project: Path) -> None:
     _fails_cleanly(
-        invoke(project, "list", env={"INVOKE_FLEET_BUILDER": "kaniko"}),
+        invoke(project, "list", env={"INVOKE_FLEET_BUILDER": "classic,kaniko"}),
         2,
-        "invalid builder 'kaniko'",
+        "invalid builder 'classic, kaniko'",
     )
 
 

@@ -117,8 +117,6 @@ def push(
     json: bool = False,
 ) -> None:
     """Push built images in dependency order: immutable sha tags first, verified, latest last."""
-    from .. import content
-    from .. import registry as registry_mod
     from ..engine import Engine
 
     s = settings(c)
@@ -131,7 +129,32 @@ def push(
     for p in missing:
         if p.name not in remote:
             require_built(engine, p.local_ref, p.name)
-    results: dict[str, dict[str, Any]] = {}
+    pushed_by = push_plans(s, engine, target, plans, remote)
+    results: dict[str, dict[str, Any]] = {
+        name: {t.reference: t.digest for t in pushed} for name, pushed in pushed_by.items()
+    }
+    table = [(ref, d) for tags in results.values() for ref, d in tags.items()]
+    for name, announcement in _announce(s, target, plans, pushed_by, json=json).items():
+        # Beside the tags (whose keys all hold a ':'), so readers of the old shape go on working.
+        results[name]["announcement"] = announcement
+    if json:
+        console.emit_json(results)
+    else:
+        console.table("pushed tags", ("tag", "digest"), table)
+
+
+def push_plans(
+    s: Settings,
+    engine: Engine,
+    target: Target,
+    plans: list[ImagePlan],
+    remote: dict[str, content.Decision],
+) -> dict[str, list[PushedTag]]:
+    """Push each built plan (or tag in the registry the content found there, ``remote``), in
+    order: immutable tags first, each read back, ``latest`` last; name -> its verified tags."""
+    from .. import content
+    from .. import registry as registry_mod
+
     pushed_by: dict[str, list[PushedTag]] = {}
     for p in plans:
         started = time.monotonic()
@@ -159,21 +182,13 @@ def push(
                     max_wait=s.push_max_wait,
                     on_tag=lambda t: step(f"{t.reference.rsplit(':', 1)[1]} verified"),
                 )
-        results[p.name] = {t.reference: t.digest for t in pushed}
         pushed_by[p.name] = pushed
         digest = pushed[0].digest if pushed else "-"
         console.info(
             f"[green]pushed[/] {target.repository(p.name)} "
             f"({len(pushed)} tags, {digest[:19]}…, {time.monotonic() - started:.1f}s)"
         )
-    table = [(ref, d) for tags in results.values() for ref, d in tags.items()]
-    for name, announcement in _announce(s, target, plans, pushed_by, json=json).items():
-        # Beside the tags (whose keys all hold a ':'), so readers of the old shape go on working.
-        results[name]["announcement"] = announcement
-    if json:
-        console.emit_json(results)
-    else:
-        console.table("pushed tags", ("tag", "digest"), table)
+    return pushed_by
 
 
 def _announce(
