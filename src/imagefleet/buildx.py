@@ -36,7 +36,7 @@ LOGGER = logging.getLogger(__name__)
 PREFIX = "imagefleet-"
 _UNSAFE_RE = re.compile(r"[^A-Za-z0-9_.-]")
 _CACHED_RE = re.compile(r"^#(?P<id>\d+) CACHED$")
-_STEP_RE = re.compile(r"^#(?P<id>\d+) \[[^\]]* \d+/\d+\] ")
+_STEP_RE = re.compile(r"^#(?P<id>\d+) \[(?:[^\]]* )?\d+/\d+\] ")
 # The local engine's own driver: a builder of it builds into the engine, not on a node.
 LOCAL_DRIVER = "docker"
 # Drivers whose one-node builders attach to a daemon someone else runs: removing them is safe.
