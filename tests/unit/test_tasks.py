@@ -381,3 +381,19 @@ def test_run_help_covers_every_flag() -> None:
     help_text = invoke(Path.cwd(), "--help", "act").stdout
     for flag in ("-w", "--workflow", "-j", "--job", "--list", "--dry-run"):
         assert flag in help_text
+
+
+def test_build_refuses_an_unknown_cache_kind(project: Path) -> None:
+    _fails_cleanly(
+        invoke(project, "build", "--all", "--cache", "gha", env=NO_DAEMON),
+        2,
+        "--cache gha is not possible here",
+    )
+
+
+def test_build_refuses_a_local_mode_beside_builder_names(project: Path) -> None:
+    _fails_cleanly(
+        invoke(project, "build", "--all", "--builder", "classic", "--builder", "nodes"),
+        2,
+        "invalid builder 'classic, nodes'",
+    )
