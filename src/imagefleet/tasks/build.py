@@ -79,11 +79,12 @@ def build(
     registry: str | None = None,
     # Text, not int: Invoke would cast it before the task runs (a traceback for --jobs abc).
     jobs: str | None = None,
+    dry_run: bool = False,
+    json: bool = False,
+    # After the flags above, so their automatic short flags stay what they were.
     builder: list[str] | None = None,
     push: bool = False,
     cache: str | None = None,
-    dry_run: bool = False,
-    json: bool = False,
 ) -> None:
     """Build images whose content changed, in batches through BuildKit; tag <name>:<git sha>."""
     from .. import content, pipeline
