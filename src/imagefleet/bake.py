@@ -76,8 +76,8 @@ def contexts(request: BuildRequest, targets: Mapping[str, str]) -> dict[str, str
 
 
 def definition(requests: Sequence[BuildRequest], targets: Mapping[str, str]) -> dict[str, Any]:
-    """The bake JSON for ``requests`` (``targets``: image name -> target name); every image is
-    loaded into the local daemon under its tags."""
+    """The bake JSON for ``requests`` (``targets``: image name -> target name); an image is
+    loaded into the local daemon under its tags unless its request names other outputs."""
     out: dict[str, Any] = {}
     for request in requests:
         target: dict[str, Any] = {
@@ -87,8 +87,12 @@ def definition(requests: Sequence[BuildRequest], targets: Mapping[str, str]) -> 
             "args": _strings(request.build_args),
             "labels": _strings(request.labels),
             "contexts": _strings(contexts(request, targets)),
-            "output": ["type=docker"],
+            "output": [_escaped(o) for o in request.outputs] or ["type=docker"],
         }
+        if request.cache_from:
+            target["cache-from"] = [_escaped(c) for c in request.cache_from]
+        if request.cache_to:
+            target["cache-to"] = [_escaped(c) for c in request.cache_to]
         if request.platforms:
             target["platforms"] = list(request.platforms)
         if request.no_cache:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -106,7 +106,11 @@ class FleetConfig(_Section):
     platforms: Texts = Field(
         description="a list of os/arch[/variant] (comma-separated in the environment)"
     )
-    builder: str = Field(description="one of auto, buildx, classic")
+    builder: Texts = Field(
+        description="auto, buildx or classic (the local engine), or the names of buildx "
+        "builders (a list; comma-separated in the environment)"
+    )
+    cache: Literal["none", "registry"] = Field(description="none or registry")
     source_url: str | None = Field(description="a URL, or nothing (the git remote origin)")
     push: PushConfig = Field(description="a mapping with attempts and max_wait")
     notify: NotifyConfig = Field(description="a mapping with urls")
@@ -221,6 +225,7 @@ _REASONS = {
     "model_attributes_type": "not a mapping",
     "dict_type": "not a mapping",
     "missing": "missing",
+    "literal_error": "not one of the allowed values",
 }
 
 

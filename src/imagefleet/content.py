@@ -410,7 +410,7 @@ class Assessment:
 
 
 def assess(
-    engine: Engine,
+    engine: Engine | None,
     graph: Graph,
     plans: Sequence[ImagePlan],
     selected: Collection[str],
@@ -421,14 +421,16 @@ def assess(
 ) -> Assessment:
     """Decide, with one listing of the engine's images, which of the ``selected`` images of
     ``plans`` (which also hold their in-repo ancestors) need building; nothing is changed but the
-    file-digest ``cache``."""
+    file-digest ``cache``. Without an ``engine`` (builds on BuildKit nodes) only the registry
+    counts: no local image is looked at."""
 
     by_name = {p.name: p for p in plans}
     order = [n for wave in graph.waves(by_name) for n in wave]
     digests = DigestCache(cache)
     # Each outside base is asked about once, however many images stand on it.
-    keys = Keys(graph, context_files, functools.cache(engine.image_id), digests)
-    existing = existing_images(engine.labelled_images(KEY_LABEL))
+    resolve: Resolve = functools.cache(engine.image_id) if engine else lambda _: None
+    keys = Keys(graph, context_files, resolve, digests)
+    existing = existing_images(engine.labelled_images(KEY_LABEL)) if engine else []
     decisions = decide(
         [by_name[n] for n in order],
         keys,

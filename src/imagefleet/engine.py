@@ -96,6 +96,10 @@ class BuildRequest:
     parents: Mapping[str, str] = field(default_factory=dict)
     # Parents built in the same bake batch: reference as the Dockerfile names it -> image name.
     batch_parents: Mapping[str, str] = field(default_factory=dict)
+    # Where the result goes (bake ``output`` entries); empty: loaded into the local engine.
+    outputs: tuple[str, ...] = ()
+    cache_from: tuple[str, ...] = ()  # bake ``cache-from`` entries
+    cache_to: tuple[str, ...] = ()  # bake ``cache-to`` entries
 
 
 @dataclass(frozen=True)
@@ -462,14 +466,6 @@ class Engine:
         if digest is None:
             raise PushWithoutDigestError(reference=f"{repository}:{tag}")
         return digest
-
-
-def stored_credentials(domain: str) -> dict[str, str] | None:
-    """What ``docker login`` stored for ``domain`` (config file or credential helper), if any."""
-    found = _sdk().auth.load_config().resolve_authconfig(domain)
-    if not found:
-        return None
-    return {k: str(v) for k, v in found.items() if isinstance(v, str)}
 
 
 # Where the Docker CLI looks for its plugins (user's first), as documented for CLI plugins.

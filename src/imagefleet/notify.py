@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .catalog import SEMVER_RE
-from .errors import FleetError
+from .errors import FleetError, TagMissingAfterPushError
 
 if TYPE_CHECKING:
     from .plan import ImagePlan
     from .reference import Target
-    from .registry import ImageFacts, PushedTag
+    from .registry import PushedTag, RegistryClient
     from .settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -80,13 +80,57 @@ class Announcement:
 # -- what to announce ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ImageFacts:
+    """What a pushed manifest holds, as the registry serves it."""
+
+    platforms: tuple[str, ...]  # os/arch[/variant], in the index's order
+    size: int  # bytes a pull of every platform downloads: compressed layers and configs
+
+
+def describe(target: Target, image_name: str, digest: str) -> ImageFacts:
+    """Platforms and size of ``target/image_name@digest`` (an image manifest or an index)."""
+    from .registry import client_for
+
+    client, prefix = client_for(target)
+    path = f"{prefix}{image_name}"
+    body = _manifest_json(client, path, digest)
+    if "manifests" not in body:
+        config = client.blob_json(path, body["config"]["digest"])
+        return ImageFacts((_platform(config),), _manifest_size(body))
+    platforms, size = [], 0
+    for entry in body["manifests"]:
+        wanted = entry.get("platform") or {}
+        # Attestations (provenance, SBOM) ride along as manifests of platform unknown/unknown.
+        if wanted.get("os") in (None, "unknown"):
+            continue
+        platforms.append(_platform(wanted))
+        size += _manifest_size(_manifest_json(client, path, entry["digest"]))
+    return ImageFacts(tuple(platforms), size)
+
+
+def _manifest_json(client: RegistryClient, path: str, digest: str) -> dict[str, Any]:
+    found = client.manifest_bytes(path, digest)
+    if found is None:
+        raise TagMissingAfterPushError(reference=f"{path}@{digest}")
+    body: dict[str, Any] = json.loads(found[0])
+    return body
+
+
+def _manifest_size(manifest: dict[str, Any]) -> int:
+    parts = [manifest.get("config") or {}, *(manifest.get("layers") or ())]
+    return sum(int(p.get("size") or 0) for p in parts)
+
+
+def _platform(spec: dict[str, Any]) -> str:
+    return "/".join(str(spec[k]) for k in ("os", "architecture", "variant") if spec.get(k))
+
+
 def read_facts(target: Target, image: str, digest: str) -> ImageFacts | None:
     """Platforms and size of the pushed manifest, or ``None`` (with a warning) when the registry
     cannot tell: the announcement then falls back to the planned platforms."""
-    from . import registry
-
     try:
-        return registry.describe(target, image, digest)
+        return describe(target, image, digest)
     except (FleetError, OSError, ValueError, KeyError) as exc:  # requests' errors are OSErrors
         LOGGER.warning("could not read platforms and size of %s from the registry: %s", image, exc)
         return None

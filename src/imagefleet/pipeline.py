@@ -50,17 +50,27 @@ class Outcome:
     tags: tuple[str, ...] = ()
     reason: str = ""
     error: FleetError | None = None
+    builder: str = "local"  # the buildx builder, or "local": the local engine
+    node: str | None = None  # the BuildKit node of ``builder`` that built it
+    digest: str | None = None  # the pushed manifest (or index) digest
+    steps: int = 0  # build steps BuildKit showed (counted on BuildKit nodes)
+    cached: int = 0  # of which it took from a cache
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
             "image": self.name,
             "status": self.status,
+            "builder": self.builder,
+            "node": self.node,
+            "digest": self.digest,
             "seconds": round(self.seconds, 2),
             "id": self.image_id,
             "reference": self.reference,
             "tags": list(self.tags),
             "reason": self.reason,
+            "steps": self.steps,
+            "cached_steps": self.cached,
         }
 
 
@@ -112,13 +122,15 @@ def run(
     no_cache: bool = False,
     reporter: Reporter | None = None,
     ready: Mapping[str, str] | None = None,
+    prepare: Callable[[BuildRequest], BuildRequest] | None = None,
 ) -> list[Outcome]:
     """Build ``plans``; return one outcome per plan, in build order.
 
     ``ready``: parents not built in this run but present locally (image name -> local image),
-    which their children here build on instead of pulling the published parent.
+    which their children here build on instead of pulling the published parent. ``prepare``
+    finishes each request (e.g. adds a registry cache).
     """
-    state = _Run(graph, plans, reporter or _Quiet(), ready or {}, no_cache)
+    state = _Run(graph, plans, reporter or _Quiet(), ready or {}, no_cache, prepare)
     if engine.use_buildx:
         state.batches(engine, max(1, jobs))
     else:
@@ -136,7 +148,9 @@ class _Run:
         report: Reporter,
         ready: Mapping[str, str],
         no_cache: bool,
+        prepare: Callable[[BuildRequest], BuildRequest] | None = None,
     ) -> None:
+        self.prepare = prepare or (lambda request: request)
         self.graph = graph
         self.by_name = {p.name: p for p in plans}
         self.order = [n for wave in graph.waves(self.by_name) for n in wave]
@@ -184,14 +198,16 @@ class _Run:
             # Made by the caller's thread: `self.local` grows there as batches finish.
             members = set(batch)
             return [
-                self.by_name[n].request(
-                    no_cache=self.no_cache,
-                    parents=parents_in_run(self.by_name[n], self.graph, self.local),
-                    batch_parents={
-                        ref.reference: ref.image
-                        for ref in self.graph.parents[n]
-                        if ref.image in members and "@" not in ref.reference
-                    },
+                self.prepare(
+                    self.by_name[n].request(
+                        no_cache=self.no_cache,
+                        parents=parents_in_run(self.by_name[n], self.graph, self.local),
+                        batch_parents={
+                            ref.reference: ref.image
+                            for ref in self.graph.parents[n]
+                            if ref.image in members and "@" not in ref.reference
+                        },
+                    )
                 )
                 for n in batch
             ]
@@ -303,7 +319,7 @@ class _Run:
 
         def build_one(plan: ImagePlan, parents: dict[str, str]) -> Outcome:
             started = time.monotonic()
-            request = plan.request(no_cache=self.no_cache, parents=parents)
+            request = self.prepare(plan.request(no_cache=self.no_cache, parents=parents))
             self.start(plan.name)
             try:
                 image_id = engine.build(request, on_step=lambda t: self.report.step(plan.name, t))

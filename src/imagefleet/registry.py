@@ -11,12 +11,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import ipaddress
-import json
 import logging
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
@@ -30,7 +29,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from .engine import Engine, stored_credentials
+from .engine import Engine
 from .errors import (
     AuthChallengeError,
     AuthRefusedError,
@@ -79,6 +78,16 @@ class Credentials:
     def docker_auth(self) -> dict[str, str]:
         """The ``auth_config`` the Docker SDK expects."""
         return {"username": self.username, "password": self.password}
+
+
+def stored_credentials(domain: str) -> dict[str, str] | None:
+    """What ``docker login`` stored for ``domain`` (config file or credential helper), if any."""
+    from docker import auth  # the Docker CLI's own config and credential-helper reader
+
+    found = auth.load_config().resolve_authconfig(domain)
+    if not found:
+        return None
+    return {k: str(v) for k, v in found.items() if isinstance(v, str)}
 
 
 def credentials_for(domain: str) -> Credentials | None:
@@ -420,6 +429,32 @@ def retag(
     return pushed
 
 
+def promote(
+    target: Target,
+    images: Sequence[tuple[str, str, TagSet]],
+    *,
+    attempts: int,
+    max_wait: float,
+    on_tag: Callable[[PushedTag], None] | None = None,
+) -> dict[str, list[PushedTag]]:
+    """Tag images pushed by digest (``(name, sha256:…, tags)``, parents first) inside the
+    registry once a whole run has passed: every image's tags but ``latest`` first, each read back,
+    then ``latest`` of each; a failure stops before any ``latest`` moves."""
+    done: dict[str, list[PushedTag]] = {}
+    for name, digest, tags in images:
+        fixed = TagSet(tags.primary, tags.before_latest, tags.version)
+        done[name] = retag(
+            target, name, digest, fixed, attempts=attempts, max_wait=max_wait, on_tag=on_tag
+        )
+    for name, digest, tags in images:
+        if tags.moves_latest:
+            last = TagSet(tags.primary, (LATEST,), tags.version)
+            done[name] += retag(
+                target, name, digest, last, attempts=attempts, max_wait=max_wait, on_tag=on_tag
+            )
+    return done
+
+
 def _verify(
     repository: str, tag: str, pushed_digest: str, image_id: str, remote: RemoteManifest | None
 ) -> None:
@@ -437,47 +472,3 @@ def _verify(
             remote=remote.config_digest or remote.digest,
             image_id=image_id,
         )
-
-
-@dataclass(frozen=True)
-class ImageFacts:
-    """What a pushed manifest holds, as the registry serves it."""
-
-    platforms: tuple[str, ...]  # os/arch[/variant], in the index's order
-    size: int  # bytes a pull of every platform downloads: compressed layers and configs
-
-
-def describe(target: Target, image_name: str, digest: str) -> ImageFacts:
-    """Platforms and size of ``target/image_name@digest`` (an image manifest or an index)."""
-    client, prefix = client_for(target)
-    path = f"{prefix}{image_name}"
-    body = _manifest_json(client, path, digest)
-    if "manifests" not in body:
-        config = client.blob_json(path, body["config"]["digest"])
-        return ImageFacts((_platform(config),), _manifest_size(body))
-    platforms, size = [], 0
-    for entry in body["manifests"]:
-        wanted = entry.get("platform") or {}
-        # Attestations (provenance, SBOM) ride along as manifests of platform unknown/unknown.
-        if wanted.get("os") in (None, "unknown"):
-            continue
-        platforms.append(_platform(wanted))
-        size += _manifest_size(_manifest_json(client, path, entry["digest"]))
-    return ImageFacts(tuple(platforms), size)
-
-
-def _manifest_json(client: RegistryClient, path: str, digest: str) -> dict[str, Any]:
-    found = client.manifest_bytes(path, digest)
-    if found is None:
-        raise TagMissingAfterPushError(reference=f"{path}@{digest}")
-    body: dict[str, Any] = json.loads(found[0])
-    return body
-
-
-def _manifest_size(manifest: dict[str, Any]) -> int:
-    parts = [manifest.get("config") or {}, *(manifest.get("layers") or ())]
-    return sum(int(p.get("size") or 0) for p in parts)
-
-
-def _platform(spec: dict[str, Any]) -> str:
-    return "/".join(str(spec[k]) for k in ("os", "architecture", "variant") if spec.get(k))

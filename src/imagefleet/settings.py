@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,11 @@ from .errors import (
 from .reference import Target, parse_reference, parse_target
 
 Builder = Literal["auto", "buildx", "classic"]
+Cache = Literal["none", "registry"]
+# How the local engine is driven; any other name in fleet.builder is a buildx builder.
+LOCAL_BUILDERS: tuple[Builder, ...] = ("auto", "buildx", "classic")
+# What buildx accepts as a builder name.
+_BUILDER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 # The one home of every default: Invoke's config layers start from it, and the dataclasses below
 # read their field defaults from it.
@@ -35,7 +41,9 @@ DEFAULTS: dict[str, Any] = {
     "global_paths": [],  # globs of files every image uses: a change to one affects all images
     "default_branch": "main",
     "platforms": [],  # empty: the daemon's native platform
+    # auto, buildx or classic: the local engine; else names of buildx builders (BuildKit nodes).
     "builder": "auto",
+    "cache": "none",  # registry: cache per image and platform in the registry (buildcache-*)
     "source_url": None,  # OCI source label; default: the web URL of the git remote "origin"
     "push": {"attempts": 5, "max_wait": 8.0},
     # apprise URLs told what each successful push made available (imagefleet.notify); URLs that
@@ -84,6 +92,9 @@ class Settings:
     default_branch: str = DEFAULTS["default_branch"]
     platforms: tuple[str, ...] = ()
     builder: Builder = DEFAULTS["builder"]
+    # Named buildx builders whose nodes build the fleet (empty: the local engine).
+    builders: tuple[str, ...] = ()
+    cache: Cache = DEFAULTS["cache"]
     source_url: str | None = None
     push_attempts: int = DEFAULTS["push"]["attempts"]
     push_max_wait: float = DEFAULTS["push"]["max_wait"]
@@ -120,8 +131,7 @@ class Settings:
             return schema.source(path, environ)
 
         root = Path(fleet.root or Path.cwd()).resolve()
-        if fleet.builder not in ("auto", "buildx", "classic"):
-            raise InvalidBuilderError(builder=fleet.builder, source=where("builder"))
+        local, named = split_builders(fleet.builder, source=where("builder"))
         helm = fleet.helm
         if helm.deploy_image:
             _check(("helm", "deploy_image"), helm.deploy_image, environ, parse_reference)
@@ -136,7 +146,9 @@ class Settings:
             global_paths=tuple(fleet.global_paths),
             default_branch=fleet.default_branch,
             platforms=_platforms(fleet.platforms, environ),
-            builder=fleet.builder,  # type: ignore[arg-type]  # checked just above
+            builder=local,
+            builders=named,
+            cache=fleet.cache,
             source_url=fleet.source_url,
             push_attempts=fleet.push.attempts,
             push_max_wait=fleet.push.max_wait,
@@ -157,6 +169,27 @@ class Settings:
                 deploy_image=helm.deploy_image,
             ),
         )
+
+
+def split_builders(
+    values: list[str] | tuple[str, ...], *, source: str
+) -> tuple[Builder, tuple[str, ...]]:
+    """``fleet.builder`` (or ``--builder``) values -> (how the local engine is driven, named
+    buildx builders). One local mode, or builder names; never both."""
+    names = tuple(dict.fromkeys(v.strip() for v in values if v.strip()))
+    local = [n for n in names if n in LOCAL_BUILDERS]
+    named = tuple(n for n in names if n not in LOCAL_BUILDERS)
+    shown = ", ".join(names)
+    if not names:
+        return "auto", ()
+    if local and (named or len(local) > 1):
+        raise InvalidBuilderError(builder=shown, source=source)
+    for name in named:
+        if not _BUILDER_NAME_RE.match(name):
+            raise InvalidBuilderError(builder=name, source=source)
+    if local:
+        return local[0], ()
+    return "auto", named
 
 
 def _check(

@@ -356,3 +356,21 @@ def test_local_registry_tasks(project: Path) -> None:
     with pytest.raises(requests.exceptions.ConnectionError):
         requests.get(f"http://{address}/v2/", timeout=5)
     assert "no local registry is running" in invoke(project, "registry.status").stderr
+
+
+def test_build_push_builds_and_pushes_in_one_task(
+    family: tuple[Path, dict[str, str]], registry: localregistry.LocalRegistry
+) -> None:
+    project, env = family
+    result = invoke(
+        project,
+        *("build", "--all", "--push", "--registry", env["INVOKE_FLEET_REGISTRY"], "--json"),
+        env=env,
+    )
+    assert result.code == 0, result.output
+    outcomes = {o["image"]: o for o in json.loads(result.stdout)}
+    for name, outcome in outcomes.items():
+        assert outcome["builder"] == "local"
+        assert outcome["digest"], outcome
+        assert "latest" in _tags(registry, f"fleet/{name}")
+        assert _remote(registry, f"fleet/{name}", "latest")[0] == outcome["digest"]

@@ -15,9 +15,10 @@ import pytest
 from imagefleet import notify
 from imagefleet.catalog import discover
 from imagefleet.git import GitState
+from imagefleet.notify import ImageFacts
 from imagefleet.plan import ImagePlan, plan_images
 from imagefleet.reference import parse_target
-from imagefleet.registry import ImageFacts, PushedTag
+from imagefleet.registry import PushedTag
 from imagefleet.settings import Settings
 from tests.helpers import Receiver, webhook_receiver
 

@@ -20,16 +20,15 @@ from imagefleet.errors import (
     RegistryHostUnknownError,
     TransientRegistryError,
 )
+from imagefleet.notify import ImageFacts, describe
 from imagefleet.pusherrors import classify_push_error
 from imagefleet.reference import parse_target
 from imagefleet.registry import (
     Credentials,
-    ImageFacts,
     PushedTag,
     RegistryClient,
     RemoteManifest,
     credentials_for,
-    describe,
     is_loopback,
 )
 from imagefleet.tags import TagSet

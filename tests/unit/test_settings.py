@@ -72,10 +72,36 @@ def test_settings_are_frozen(tmp_path: Path) -> None:
         s.builder = "classic"  # type: ignore[misc]
 
 
-def test_unknown_builder_is_a_usage_error(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="invalid builder 'podman'") as caught:
-        Settings.from_config({"root": str(tmp_path), "builder": "podman"})
+def test_a_local_mode_and_builder_names_together_are_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="invalid builder 'classic, nodes'") as caught:
+        Settings.from_config({"root": str(tmp_path), "builder": ["classic", "nodes"]})
     assert "auto, buildx, classic" in caught.value.hint
+
+
+@pytest.mark.parametrize(
+    ("value", "local", "named"),
+    [
+        ("auto", "auto", ()),
+        ("classic", "classic", ()),
+        ("nodes", "auto", ("nodes",)),
+        (["nodes", "more"], "auto", ("nodes", "more")),
+        ("nodes, more,nodes", "auto", ("nodes", "more")),
+        ([], "auto", ()),
+    ],
+)
+def test_builder_takes_a_local_mode_or_builder_names(
+    tmp_path: Path, value: object, local: str, named: tuple[str, ...]
+) -> None:
+    s = Settings.from_config({"root": str(tmp_path), "builder": value})
+    assert (s.builder, s.builders) == (local, named)
+
+
+def test_cache_is_none_or_registry(tmp_path: Path) -> None:
+    assert Settings.from_config({"root": str(tmp_path)}).cache == "none"
+    assert Settings.from_config({"root": str(tmp_path), "cache": "registry"}).cache == "registry"
+    text = _refused(tmp_path, {"cache": "gha"})
+    assert "fleet.cache 'gha'" in text
+    assert "none or registry" in text
 
 
 def test_bad_registry_is_refused(tmp_path: Path) -> None:
@@ -129,7 +155,8 @@ def _refused(tmp_path: Path, fleet: dict[str, object], env: dict[str, str] | Non
         ({"registry": "https://ghcr.io/team"}, ("fleet.registry", "no URL scheme")),
         ({"registry": "ghcr.io/Team"}, ("fleet.registry", "HOST[:PORT]/NAMESPACE")),
         ({"registry_aliases": ["ghcr.io/ok", "http://x/y"]}, ("fleet.registry_aliases",)),
-        ({"builder": "podman"}, ("invalid builder 'podman' in fleet.builder", "buildx")),
+        ({"builder": "pod man"}, ("invalid builder 'pod man' in fleet.builder", "buildx")),
+        ({"builder": ["auto", "classic"]}, ("invalid builder 'auto, classic'", "not both")),
     ],
 )
 def test_bad_settings_are_refused_naming_the_setting(
@@ -166,7 +193,7 @@ def test_unknown_settings_name_the_closest_key(
         ("INVOKE_FLEET_LOCAL_REGISTRY_PORT", {"local_registry": {"port": "99999"}}, "65535"),
         ("INVOKE_FLEET_PLATFORMS", {"platforms": "linux/amd64,windows/arm/v3"}, "variant"),
         ("INVOKE_FLEET_REGISTRY", {"registry": "http://x.io/y"}, "no URL scheme"),
-        ("INVOKE_FLEET_BUILDER", {"builder": "kaniko"}, "invalid builder 'kaniko'"),
+        ("INVOKE_FLEET_BUILDER", {"builder": "auto,kaniko"}, "invalid builder 'auto, kaniko'"),
     ],
 )
 def test_values_from_the_environment_name_their_variable(

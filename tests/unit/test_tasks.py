@@ -236,9 +236,9 @@ def test_not_a_git_checkout(tmp_path: Path) -> None:
 
 def test_invalid_builder_setting(project: Path) -> None:
     _fails_cleanly(
-        invoke(project, "list", env={"INVOKE_FLEET_BUILDER": "kaniko"}),
+        invoke(project, "list", env={"INVOKE_FLEET_BUILDER": "classic,kaniko"}),
         2,
-        "invalid builder 'kaniko'",
+        "invalid builder 'classic, kaniko'",
     )
 
 
@@ -548,3 +548,19 @@ def test_speaks_errors_json_for_interrupts_and_bugs(
     failure = json.loads(capsys.readouterr().out)
     assert failure["error"]["code"] == code
     assert failure["error"]["message"].startswith(message)
+
+
+def test_build_refuses_an_unknown_cache_kind(project: Path) -> None:
+    _fails_cleanly(
+        invoke(project, "build", "--all", "--cache", "gha", env=NO_DAEMON),
+        2,
+        "--cache gha is not possible here",
+    )
+
+
+def test_build_refuses_a_local_mode_beside_builder_names(project: Path) -> None:
+    _fails_cleanly(
+        invoke(project, "build", "--all", "--builder", "classic", "--builder", "nodes"),
+        2,
+        "invalid builder 'classic, nodes'",
+    )

@@ -46,6 +46,13 @@ class BuildxMissingError(EnvironmentProblem):
     hint_template = "install the buildx plugin, or set fleet.builder to auto"
 
 
+class NodeUnusableError(EnvironmentProblem):
+    """A BuildKit node of a named builder that the tool could not make a one-node builder of."""
+
+    template = "cannot drive BuildKit node {node}: {reason}"
+    hint_template = "check `docker buildx inspect --bootstrap {builder}` and the node's daemon"
+
+
 class ImageNotAvailableError(EnvironmentProblem):
     """A helper image to run (registry, deploy tools) is not in the local daemon."""
 
@@ -290,6 +297,7 @@ __all__ = [
     "LocalRegistryUnavailableError",
     "MkdocsMissingError",
     "NoKubeconfigError",
+    "NodeUnusableError",
     "NotAGitCheckoutError",
     "NotMountedError",
     "PytestRunError",

@@ -120,10 +120,37 @@ class MultiPlatformUnsupportedError(UsageError):
 
 
 class InvalidBuilderError(UsageError):
-    """``fleet.builder`` is not one of the known builders."""
+    """``fleet.builder`` (or ``--builder``) is neither a local mode nor a list of builder names."""
 
     template = "invalid builder {builder!r} in fleet.builder (from {source})"
-    hint_template = "use one of: auto, buildx, classic"
+    hint_template = (
+        "use one of auto, buildx, classic (the local engine), or the names of buildx "
+        "builders (see `docker buildx ls`), not both"
+    )
+
+
+class UnknownBuilderError(UsageError):
+    """``--builder``/``fleet.builder`` names a buildx builder that does not exist."""
+
+    template = "unknown buildx builder {builder!r}"
+    hint_template = "known builders: {known} (create one with `docker buildx create`)"
+
+
+class RegistryNeededError(UsageError):
+    """A build on BuildKit nodes without ``--push --registry``: children get their parents
+    through the registry, by digest."""
+
+    template = "building on BuildKit nodes ({builders}) needs --push and --registry"
+    hint_template = (
+        "e.g. invoke build --all --builder {builders} --push --registry HOST[:PORT]/NAMESPACE"
+    )
+
+
+class CacheUnsupportedError(UsageError):
+    """``--cache registry`` where the builder cannot export a registry cache."""
+
+    template = "--cache {cache} is not possible here: {reason}"
+    hint_template = "{next_step}"
 
 
 class InvalidSettingError(UsageError):
@@ -359,6 +386,7 @@ def require_built(engine: _Images, ref: str, name: str) -> str:
 
 
 __all__ = [
+    "CacheUnsupportedError",
     "GithubOutputUnsetError",
     "HelmSetError",
     "ImageNameTooLongError",
@@ -390,10 +418,12 @@ __all__ = [
     "NotBuiltError",
     "NothingToRunError",
     "PortInUseError",
+    "RegistryNeededError",
     "RegistryRunningElsewhereError",
     "RegistryUrlSchemeError",
     "SelectionConflictError",
     "StaleParentError",
+    "UnknownBuilderError",
     "UnknownImageError",
     "UnknownImageNoMatchError",
     "UnknownPlatformError",

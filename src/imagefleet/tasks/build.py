@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from .. import console
 from ..errors import (
+    CacheUnsupportedError,
     ImagesFailedError,
     ImagesFailedSkippedError,
     InvalidJobsError,
@@ -27,13 +28,14 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from .. import content, pipeline
-    from ..engine import Engine
+    from ..engine import BuildRequest, Engine
     from ..plan import ImagePlan
     from ..reference import Target
+    from ..settings import Settings
 
 
 @task(
-    iterable=["image", "build_arg", "platform"],
+    iterable=["image", "build_arg", "platform", "builder"],
     help={
         **{k: HELP[k] for k in ("image", "all", "changed", "base", "include_uncommitted")},
         "build_arg": "KEY=VALUE build argument; repeatable; wins over image.yml and ARG defaults",
@@ -49,6 +51,13 @@ if TYPE_CHECKING:
             "classic builder: how many images build at once. Dependency order is always kept; "
             "a whole number, default 1"
         ),
+        "builder": "auto, buildx or classic (the local engine), or a buildx builder's name: "
+        "its BuildKit nodes build the images, each placed on a node by the tool (needs --push "
+        "and --registry); repeatable; default: fleet.builder",
+        "push": "push what was built (or tag in the registry what it holds), tags verified, "
+        "latest last; on BuildKit nodes each image goes by digest first, tags once all passed",
+        "cache": "none or registry: read and write a build cache per image and platform "
+        "(<registry>/<image>:buildcache-<os>-<arch>); default: fleet.cache",
         "dry_run": "print what would be built (order, args, labels, tags) and touch nothing",
         "json": HELP["json"],
     },
@@ -72,6 +81,10 @@ def build(
     jobs: str | None = None,
     dry_run: bool = False,
     json: bool = False,
+    # After the flags above, so their automatic short flags stay what they were.
+    builder: list[str] | None = None,
+    push: bool = False,
+    cache: str | None = None,
 ) -> None:
     """Build images whose content changed, in batches through BuildKit; tag <name>:<git sha>."""
     from .. import content, pipeline
@@ -82,6 +95,7 @@ def build(
     if workers is None or workers < 1:
         raise InvalidJobsError(jobs=jobs)
     target = parse_target(registry) if registry else None
+    local, named, cache_mode = _how(s, listify(builder), cache)
     selection = select(
         s, listify(image), all, changed, base, include_uncommitted, build_args=build_arg
     )
@@ -96,7 +110,28 @@ def build(
             console.emit_json([])
         console.info("nothing to build")
         return
-    engine = Engine.connect(s.builder)
+    from .nodes import build_on_nodes, node_builders
+
+    nodes = node_builders(named, push=push, target=target)
+    if nodes:
+        assert target is not None  # noqa: S101 - node_builders refuses a run without one
+        build_on_nodes(
+            s,
+            selection,
+            everything,
+            chosen,
+            target,
+            nodes,
+            jobs=workers,
+            force=force or no_cache,
+            no_cache=no_cache,
+            cache=cache_mode == "registry",
+            json=json,
+        )
+        return
+    engine = Engine.connect("buildx" if named else local)
+    cache_target = target or s.target
+    prepare = _registry_cache(engine, cache_target) if cache_mode == "registry" else None
     if not listify(platform):
         everything = native_if_needed(engine, everything, quiet=set(chosen).__contains__)
     assessment = content.assess(
@@ -108,7 +143,7 @@ def build(
         in_registry=in_registry(target) if target else None,
         cache=s.content_cache,
     )
-    _parents_first(assessment, selection, no_deps=no_deps)
+    parents_first(assessment, selection, no_deps=no_deps)
 
     started = time.monotonic()
     current: list[pipeline.Outcome] = []
@@ -118,8 +153,8 @@ def build(
     to_build = [content.with_key(d) for d in assessment.to_build]
     ready = {**assessment.ready, **_pull_parents(engine, selection, assessment, to_build)}
     with console.board() as live:
-        reporter = _BoardReporter(live, single=len(plans) == 1)
-        if len(current) <= _LISTED:
+        reporter = BoardReporter(live, single=len(plans) == 1)
+        if len(current) <= LISTED:
             for outcome in current:
                 reporter.finished(outcome)
         else:  # a fleet: one line, not a thousand
@@ -132,17 +167,92 @@ def build(
             no_cache=no_cache,
             reporter=reporter,
             ready=ready,
+            prepare=prepare,
         )
     by_name = {o.name: o for o in (*current, *built)}
     outcomes = [by_name[n] for n in [p.name for p in everything] if n in by_name]
-    _summarize(outcomes, time.monotonic() - started, json=json)
+    if push and not any(o.status in ("failed", "skipped") for o in outcomes):
+        outcomes = _push_local(
+            s, engine, selection, assessment, plans, target or s.target, outcomes
+        )
+    summarize(outcomes, time.monotonic() - started, json=json)
+
+
+def _how(s: Settings, builders: list[str], cache: str | None) -> tuple[str, tuple[str, ...], str]:
+    """(local engine mode, named buildx builders, cache kind) from the flags, else settings."""
+    from ..settings import split_builders
+
+    local, named = (
+        split_builders(builders, source="--builder") if builders else (s.builder, s.builders)
+    )
+    cache_mode = cache or s.cache
+    if cache_mode not in ("none", "registry"):
+        raise CacheUnsupportedError(
+            cache=cache_mode, reason="not a cache kind", next_step="use --cache none or registry"
+        )
+    return local, named, cache_mode
+
+
+def _registry_cache(engine: Engine, target: Target) -> Callable[[BuildRequest], BuildRequest]:
+    """A registry cache on the local engine: only BuildKit with the containerd image store can
+    export one (the docker driver's classic store only writes inline caches)."""
+    from dataclasses import replace as replaced
+
+    from ..dispatch import cache_ref
+
+    if not engine.use_buildx:
+        raise CacheUnsupportedError(
+            cache="registry",
+            reason="the classic builder has no cache export",
+            next_step="install the buildx plugin, or build on BuildKit nodes (--builder NAME)",
+        )
+    if not engine.supports_multi_platform():
+        raise CacheUnsupportedError(
+            cache="registry",
+            reason="the Docker engine's classic image store exports inline caches only",
+            next_step='enable the containerd image store ({"features": {"containerd-snapshotter":'
+            " true}} in /etc/docker/daemon.json), or build on BuildKit nodes (--builder NAME)",
+        )
+
+    def prepare(request: BuildRequest) -> BuildRequest:
+        ref = cache_ref(target, request.image, "-".join(request.platforms) or "native")
+        return replaced(
+            request,
+            cache_from=(f"type=registry,ref={ref}",),
+            cache_to=(f"type=registry,ref={ref},mode=max",),
+        )
+
+    return prepare
+
+
+def _push_local(
+    s: Settings,
+    engine: Engine,
+    selection: Selection,
+    assessment: content.Assessment,
+    plans: list[ImagePlan],
+    target: Target,
+    outcomes: list[pipeline.Outcome],
+) -> list[pipeline.Outcome]:
+    """``build --push`` on the local engine: what ``invoke push`` does, in the same task."""
+    from .publish import push_plans
+
+    remote = {
+        d.plan.name: d
+        for d in assessment.decisions
+        if d.plan.name in {p.name for p in plans} and d.remote and d.image_id is None
+    }
+    pushed = push_plans(s, engine, target, plans, remote)
+    return [
+        replace(o, digest=pushed[o.name][0].digest) if pushed.get(o.name) else o for o in outcomes
+    ]
 
 
 # Past this many images, up-to-date ones are counted rather than listed one per line.
-_LISTED = 50
+LISTED = 50
 
 
-def _parents_first(assessment: content.Assessment, selection: Selection, *, no_deps: bool) -> None:
+def parents_first(assessment: content.Assessment, selection: Selection, *, no_deps: bool) -> None:
     """Say which out-of-date parents outside the selection the run builds first (or refuse)."""
     for stale in assessment.stale_parents:
         child = next(n for n in selection.names if stale.plan.name in selection.graph.ancestors(n))
@@ -156,23 +266,25 @@ def _parents_first(assessment: content.Assessment, selection: Selection, *, no_d
         )
 
 
-def _summarize(outcomes: list[pipeline.Outcome], seconds: float, *, json: bool) -> None:
+def summarize(outcomes: list[pipeline.Outcome], seconds: float, *, json: bool) -> None:
     """The run's table (and JSON); raise the run's error when an image failed."""
     images = [o.as_dict() for o in outcomes]
     partial(images=images)  # a failing run prints them beside its error
     current = sum(o.status == "up-to-date" for o in outcomes)
     shown = (
-        outcomes if len(outcomes) <= _LISTED else [o for o in outcomes if o.status != "up-to-date"]
+        outcomes if len(outcomes) <= LISTED else [o for o in outcomes if o.status != "up-to-date"]
     )
+    on_nodes = any(o.node for o in outcomes)
     if len(outcomes) > 1:
         console.table(
             f"{len(outcomes)} images in {seconds:.1f}s"
             + (f" ({current} up to date, not listed)" if len(shown) < len(outcomes) else ""),
-            ("image", "result", "seconds", "tags / reason"),
+            ("image", "result", *(("node",) if on_nodes else ()), "seconds", "tags / reason"),
             [
                 (
                     o.name,
                     o.status,
+                    *((f"{o.builder}/{o.node}" if o.node else o.builder,) if on_nodes else ()),
                     f"{o.seconds:.1f}",
                     ", ".join(o.tags[:2]) + (" …" if len(o.tags) > 2 else "")
                     if o.status in ("built", "up-to-date")
@@ -256,7 +368,7 @@ def _pull_parents(
     return pulled
 
 
-class _BoardReporter:
+class BoardReporter:
     """Shows a build run on the console's board: a live line per image while it builds (plain
     step lines without a terminal), then one result line per image."""
 
@@ -275,7 +387,13 @@ class _BoardReporter:
         line = self._lines.pop(outcome.name, None)
         if line is not None:
             line.close()
-        if outcome.status == "built":
+        if outcome.status == "built" and outcome.node:
+            console.info(
+                f"[green]built[/] {escape(outcome.name)} on "
+                f"{escape(outcome.builder)}/{escape(outcome.node)}  "
+                f"[dim]{escape((outcome.digest or '')[:19])}  {outcome.seconds:.1f}s[/]"
+            )
+        elif outcome.status == "built":
             console.info(
                 f"[green]built[/] {escape(str(outcome.reference))}  "
                 f"[dim]{escape((outcome.image_id or '')[:19])}  {outcome.seconds:.1f}s[/]"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -118,8 +119,6 @@ def push(
     json: bool = False,
 ) -> None:
     """Push built images in dependency order: immutable sha tags first, verified, latest last."""
-    from .. import content
-    from .. import registry as registry_mod
     from ..engine import Engine
 
     s = settings(c)
@@ -134,6 +133,36 @@ def push(
             require_built(engine, p.local_ref, p.name)
     results: dict[str, dict[str, Any]] = {}
     partial(images=results)  # filled in as it goes: a failing run prints what was pushed
+
+    def record(name: str, pushed: list[PushedTag]) -> None:
+        results[name] = {t.reference: t.digest for t in pushed}
+
+    pushed_by = push_plans(s, engine, target, plans, remote, on_pushed=record)
+    table = [(ref, d) for tags in results.values() for ref, d in tags.items()]
+    for name, announcement in _announce(s, target, plans, pushed_by, json=json).items():
+        # Beside the tags (whose keys all hold a ':'), so readers of the old shape go on working.
+        results[name]["announcement"] = announcement
+    if json:
+        console.emit_json(results)
+    else:
+        console.table("pushed tags", ("tag", "digest"), table)
+
+
+def push_plans(
+    s: Settings,
+    engine: Engine,
+    target: Target,
+    plans: list[ImagePlan],
+    remote: dict[str, content.Decision],
+    *,
+    on_pushed: Callable[[str, list[PushedTag]], None] = lambda name, pushed: None,
+) -> dict[str, list[PushedTag]]:
+    """Push each built plan (or tag in the registry the content found there, ``remote``), in
+    order: immutable tags first, each read back, ``latest`` last; name -> its verified tags
+    (``on_pushed`` hears each image as it is done)."""
+    from .. import content
+    from .. import registry as registry_mod
+
     pushed_by: dict[str, list[PushedTag]] = {}
     for p in plans:
         started = time.monotonic()
@@ -161,21 +190,14 @@ def push(
                     max_wait=s.push_max_wait,
                     on_tag=lambda t: step(f"{t.reference.rsplit(':', 1)[1]} verified"),
                 )
-        results[p.name] = {t.reference: t.digest for t in pushed}
         pushed_by[p.name] = pushed
+        on_pushed(p.name, pushed)
         digest = pushed[0].digest if pushed else "-"
         console.info(
             f"[green]pushed[/] {escape(target.repository(p.name))} "
             f"({len(pushed)} tags, {escape(digest[:19])}…, {time.monotonic() - started:.1f}s)"
         )
-    table = [(ref, d) for tags in results.values() for ref, d in tags.items()]
-    for name, announcement in _announce(s, target, plans, pushed_by, json=json).items():
-        # Beside the tags (whose keys all hold a ':'), so readers of the old shape go on working.
-        results[name]["announcement"] = announcement
-    if json:
-        console.emit_json(results)
-    else:
-        console.table("pushed tags", ("tag", "digest"), table)
+    return pushed_by
 
 
 def _announce(

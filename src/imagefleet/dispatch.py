@@ -1,0 +1,217 @@
+"""Builds on BuildKit nodes: each image placed on a node (:mod:`imagefleet.placement`), pushed by
+digest as soon as it is built, its children given it as ``docker-image://R/<parent>@sha256:…``;
+at most ``jobs`` builds per node, a failure skipping only its descendants. Nothing is loaded into
+or read from the local engine."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+
+from . import buildx, placement
+from .engine import BuildRequest
+from .graph import Graph
+from .pipeline import Outcome, Reporter, parents_in_run
+from .plan import ImagePlan
+from .reference import Target
+from .registry import is_loopback
+
+LOGGER = logging.getLogger(__name__)
+
+# What builds one request on one node: (per-node builder name, request, step callback).
+BuildOn = Callable[[str, BuildRequest, Callable[[str], None]], buildx.NodeResult]
+
+
+def cache_ref(target: Target, image: str, platform: str) -> str:
+    """The registry cache of one image for one platform: ``R/<image>:buildcache-linux-amd64``;
+    one writer each (an image builds on one node), so no node overwrites another's cache."""
+    return f"{target.repository(image)}:buildcache-{platform.replace('/', '-')}"
+
+
+def _insecure(target: Target) -> str:
+    # BuildKit talks HTTPS unless told: a loopback registry (as Docker treats it) is plain HTTP.
+    return ",registry.insecure=true" if is_loopback(target.domain) else ""
+
+
+def node_request(
+    plan: ImagePlan,
+    target: Target,
+    node: buildx.Node,
+    parents: Mapping[str, str],
+    *,
+    no_cache: bool = False,
+    cache: bool = False,
+) -> BuildRequest:
+    """``plan`` as a build on ``node``: pushed by digest (no tag yet) to ``target``, parents
+    (reference -> ``R/<parent>@sha256:…``) as named contexts, with the registry cache."""
+    repository = target.repository(plan.name)
+    extra = _insecure(target)
+    request = plan.request(no_cache=no_cache, parents=parents)
+    platforms = plan.platforms or (node.platform,)
+    refs = [cache_ref(target, plan.name, "-".join(platforms))]
+    return replace(
+        request,
+        tags=(),
+        outputs=(
+            f"type=image,name={repository},push-by-digest=true,name-canonical=true,push=true"
+            + extra,
+        ),
+        cache_from=tuple(f"type=registry,ref={r}{extra}" for r in refs) if cache else (),
+        cache_to=tuple(f"type=registry,ref={r},mode=max{extra}" for r in refs) if cache else (),
+    )
+
+
+@dataclass(frozen=True)
+class Nodes:
+    """The nodes a run may use, by label (``builder/node``), with their one-node builders."""
+
+    nodes: Mapping[str, buildx.Node]
+    drivers: Mapping[str, str]  # label -> per-node builder name
+
+    @classmethod
+    def of(cls, builders: Sequence[buildx.Builder], run: buildx.Runner | None = None) -> Nodes:
+        """Every node of ``builders``, each with a one-node builder made (or found) for it."""
+        found = {n.label: n for b in builders for n in b.nodes}
+        ensure = buildx.ensure_node_builder
+        drivers = {
+            label: (ensure(node, run) if run else ensure(node)) for label, node in found.items()
+        }
+        return cls(found, drivers)
+
+
+def run(
+    graph: Graph,
+    plans: Sequence[ImagePlan],
+    nodes: Nodes,
+    target: Target,
+    *,
+    jobs: int = 1,
+    no_cache: bool = False,
+    cache: bool = False,
+    reporter: Reporter,
+    ready: Mapping[str, str] | None = None,
+    build_on: BuildOn = buildx.build_on,
+) -> list[Outcome]:
+    """Build ``plans`` on ``nodes``; one outcome per plan, in build order.
+
+    ``ready``: parents not built in this run, as pushed digests (name -> ``R/<name>@sha256:…``).
+    """
+    state = _NodeRun(graph, plans, nodes, target, reporter, ready or {}, no_cache, cache)
+    state.go(build_on, max(1, jobs))
+    return [state.results[n] for n in state.order]
+
+
+class _NodeRun:
+    """One run's bookkeeping: placement, outcomes so far, the digests children build on."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        plans: Sequence[ImagePlan],
+        nodes: Nodes,
+        target: Target,
+        reporter: Reporter,
+        ready: Mapping[str, str],
+        no_cache: bool,
+        cache: bool,
+    ) -> None:
+        self.graph = graph
+        self.by_name = {p.name: p for p in plans}
+        waves = graph.waves(self.by_name)
+        self.order = [n for wave in waves for n in wave]
+        self.where = placement.place(waves, sorted(nodes.nodes))
+        self.nodes = nodes
+        self.target = target
+        self.reporter = reporter
+        self.no_cache = no_cache
+        self.cache = cache
+        self.digests: dict[str, str] = dict(ready)  # image -> R/<image>@sha256:…
+        self.results: dict[str, Outcome] = {}
+
+    def blocked(self, name: str) -> Outcome | None:
+        """A skip if a parent in the run failed or was skipped."""
+        for parent in self.graph.parent_names(name):
+            if parent in self.results and self.results[parent].status != "built":
+                why = "failed" if self.results[parent].status == "failed" else "was skipped"
+                return Outcome(name, "skipped", reason=f"parent {parent} {why}")
+        return None
+
+    def one(self, build_on: BuildOn, name: str, label: str, parents: dict[str, str]) -> Outcome:
+        """Build ``name`` on the node ``label`` (on a worker thread)."""
+        node = self.nodes.nodes[label]
+        plan = self.by_name[name]
+        request = node_request(
+            plan, self.target, node, parents, no_cache=self.no_cache, cache=self.cache
+        )
+        self.reporter.started(name)
+        got = build_on(self.nodes.drivers[label], request, lambda t: self.reporter.step(name, t))
+        if got.digest is None:
+            reason = got.error.message if got.error else "BuildKit did not build it"
+            return Outcome(
+                name,
+                "failed",
+                got.seconds,
+                reason=reason,
+                error=got.error,
+                builder=node.builder,
+                node=node.name,
+                steps=got.steps,
+                cached=got.cached,
+            )
+        return Outcome(
+            name,
+            "built",
+            got.seconds,
+            reference=f"{self.target.repository(name)}@{got.digest}",
+            tags=plan.tags.tags,
+            builder=node.builder,
+            node=node.name,
+            digest=got.digest,
+            steps=got.steps,
+            cached=got.cached,
+        )
+
+    def finish(self, outcome: Outcome) -> None:
+        self.results[outcome.name] = outcome
+        if outcome.status == "built" and outcome.reference:
+            self.digests[outcome.name] = outcome.reference
+        self.reporter.finished(outcome)
+
+    def go(self, build_on: BuildOn, jobs: int) -> None:
+        """Start each image once its parents are done and its node has a free slot."""
+        sorter = self.graph.sorter(self.by_name)
+        busy = dict.fromkeys(self.nodes.nodes, 0)
+        waiting: list[str] = []
+        workers = jobs * len(self.nodes.nodes)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="node") as pool:
+            running: dict[Future[Outcome], tuple[str, str]] = {}
+            try:
+                while sorter.is_active():
+                    waiting.extend(sorted(sorter.get_ready()))
+                    for name in list(waiting):
+                        label = self.where[name]
+                        skip = self.blocked(name)
+                        if skip is None and busy[label] >= jobs:
+                            continue
+                        waiting.remove(name)
+                        if skip is not None:
+                            self.finish(skip)
+                            sorter.done(name)
+                            continue
+                        busy[label] += 1
+                        parents = parents_in_run(self.by_name[name], self.graph, self.digests)
+                        work = pool.submit(self.one, build_on, name, label, parents)
+                        running[work] = (name, label)
+                    if not running:
+                        continue
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        name, label = running.pop(future)
+                        busy[label] -= 1
+                        self.finish(future.result())
+                        sorter.done(name)
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise

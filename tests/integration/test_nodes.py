@@ -1,0 +1,246 @@
+"""The fixture family built on two real standalone BuildKit daemons made one buildx builder,
+parents handed over by digest through a real registry on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from imagefleet import buildx, localregistry
+from imagefleet.reference import parse_target
+from imagefleet.registry import RegistryClient
+from tests.helpers import git, invoke, require
+
+pytestmark = pytest.mark.integration
+
+FAMILY = ("fx-base", "fx-middle", "fx-leaf-a", "fx-leaf-b", "fx-solo")
+
+
+@dataclass
+class Daemon:
+    """One buildkitd this test started (by PID), on a fixed loopback port."""
+
+    port: int
+    config: Path
+    root: Path
+    process: subprocess.Popen[bytes] | None = None
+    log: Path = field(default_factory=Path)
+
+    @property
+    def address(self) -> str:
+        return f"tcp://127.0.0.1:{self.port}"
+
+    def start(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True)
+        self.log = root.with_suffix(".log")
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [
+                    *("buildkitd", "--addr", self.address, "--root", str(root)),
+                    *("--oci-worker=true", "--containerd-worker=false"),
+                    *("--oci-worker-net", "host"),
+                    *("--allow-insecure-entitlement", "network.host"),
+                    *("--config", str(self.config)),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            probe = subprocess.run(
+                ["buildctl", "--addr", self.address, "debug", "workers"],
+                capture_output=True,
+                check=False,
+            )
+            if probe.returncode == 0:
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise AssertionError(f"buildkitd did not start: {self.log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+@dataclass
+class TwoNodes:
+    """A buildx builder of two BuildKit daemons."""
+
+    name: str
+    daemons: tuple[Daemon, Daemon]
+    scratch: Path
+
+    def wipe(self) -> None:
+        """Both daemons restarted on new, empty state directories (same endpoints)."""
+        for daemon in self.daemons:
+            daemon.stop()
+            daemon.start(self.scratch / f"root-{uuid.uuid4().hex[:8]}")
+
+
+def _docker(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
+
+
+@pytest.fixture
+def nodes(tmp_path: Path, registry: localregistry.LocalRegistry) -> Iterator[TwoNodes]:
+    """Two buildkitd on loopback (their registry config trusts the test registry over HTTP) and
+    one buildx builder of both; daemons, builders and state removed even on failure."""
+    if not (shutil.which("buildkitd") and shutil.which("buildctl")):
+        require("no buildkitd/buildctl", "../shared/env/provision buildkit")
+    if os.geteuid() != 0:
+        require("buildkitd needs root here", "run the integration tests as root")
+    scratch = tmp_path / "buildkit"
+    scratch.mkdir()
+    config = scratch / "buildkitd.toml"
+    config.write_text(
+        "".join(
+            f'[registry."{host}:{registry.port}"]\n  http = true\n'
+            for host in ("localhost", "127.0.0.1")
+        )
+    )
+    daemons = (
+        Daemon(localregistry.free_port(), config, scratch),
+        Daemon(localregistry.free_port(), config, scratch),
+    )
+    name = f"fx-nodes-{uuid.uuid4().hex[:8]}"
+    try:
+        for daemon in daemons:
+            daemon.start(scratch / f"root-{uuid.uuid4().hex[:8]}")
+        made = _docker("buildx", "create", "--name", name, "--driver", "remote", daemons[0].address)
+        assert made.returncode == 0, made.stderr
+        added = _docker("buildx", "create", "--append", "--name", name, daemons[1].address)
+        assert added.returncode == 0, added.stderr
+        yield TwoNodes(name, daemons, scratch)
+    finally:
+        buildx.remove_node_builders(name)
+        _docker("buildx", "rm", name)
+        for daemon in daemons:
+            daemon.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _build(project: Path, env: dict[str, str], nodes: TwoNodes, *extra: str) -> Any:
+    address = env["INVOKE_FLEET_REGISTRY"]
+    result = invoke(
+        project,
+        *("build", "--all", "--builder", nodes.name, "--push", "--registry", address, "--json"),
+        *extra,
+        env=env,
+        timeout=600,
+    )
+    return result, json.loads(result.stdout or "[]")
+
+
+def _layers(client: RegistryClient, path: str, digest: str) -> list[str]:
+    """The layer digests of ``path@digest`` (the platform image of an index)."""
+    found = client.manifest_bytes(path, digest)
+    assert found is not None
+    body = json.loads(found[0])
+    if "manifests" in body:
+        image = next(m for m in body["manifests"] if m.get("platform", {}).get("os") != "unknown")
+        return _layers(client, path, image["digest"])
+    return [layer["digest"] for layer in body["layers"]]
+
+
+def test_the_family_builds_across_two_nodes_with_parents_by_digest(
+    family: tuple[Path, dict[str, str]], nodes: TwoNodes
+) -> None:
+    project, env = family
+    target = parse_target(env["INVOKE_FLEET_REGISTRY"])
+    client = RegistryClient(target.domain)
+
+    result, outcomes = _build(project, env, nodes)
+    assert result.code == 0, result.output
+    by_name = {o["image"]: o for o in outcomes}
+    assert set(by_name) == set(FAMILY)
+    assert {o["status"] for o in outcomes} == {"built"}
+    assert {o["builder"] for o in outcomes} == {nodes.name}
+    assert len({o["node"] for o in outcomes}) == 2, outcomes  # both nodes were used
+    for line in ("node", nodes.name):
+        assert line in result.stderr
+
+    # Each child was built FROM its parent's pushed digest: its layers start with the parent's.
+    for child, parent in (("fx-middle", "fx-base"), ("fx-leaf-a", "fx-middle")):
+        mine = _layers(client, f"fleet/{child}", by_name[child]["digest"])
+        theirs = _layers(client, f"fleet/{parent}", by_name[parent]["digest"])
+        assert mine[: len(theirs)] == theirs
+        assert len(mine) > len(theirs)
+
+    # Every tag is there, on the digest that was built; latest moved after every other tag.
+    for name, outcome in by_name.items():
+        assert "latest" in outcome["tags"]
+        for tag in outcome["tags"]:
+            remote = client.manifest(f"fleet/{name}", tag)
+            assert remote is not None, f"{name}:{tag}"
+            assert remote.digest == outcome["digest"]
+    verified = [line for line in result.stderr.splitlines() if " verified" in line]
+    latest = [i for i, line in enumerate(verified) if ":latest " in line]
+    others = [i for i, line in enumerate(verified) if ":latest " not in line]
+    assert latest
+    assert others
+    assert max(others) < min(latest)
+
+    # The same images on the same nodes, with a registry cache written this time.
+    again, second = _build(project, env, nodes, "--force", "--cache", "registry")
+    assert again.code == 0, again.output
+    assert {o["image"]: o["node"] for o in second} == {n: o["node"] for n, o in by_name.items()}
+
+    # Fresh daemons (no local state): every step comes from the registry cache.
+    nodes.wipe()
+    cached, third = _build(project, env, nodes, "--force", "--cache", "registry")
+    assert cached.code == 0, cached.output
+    for outcome in third:
+        assert outcome["steps"] > 0, outcome
+        assert outcome["cached_steps"] == outcome["steps"], outcome
+
+    # Without --force nothing is built: every content key is in the registry.
+    idle, fourth = _build(project, env, nodes)
+    assert idle.code == 0, idle.output
+    assert {o["status"] for o in fourth} == {"up-to-date"}
+
+
+def test_a_failing_image_on_a_node_skips_only_its_descendants(
+    family: tuple[Path, dict[str, str]], nodes: TwoNodes
+) -> None:
+    project, env = family
+    dockerfile = project / "images" / "fx-middle" / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + 'RUN ["/bin/false"]\n')
+    git(project, "commit", "-q", "-a", "-m", "break fx-middle")
+    target = parse_target(env["INVOKE_FLEET_REGISTRY"])
+
+    result, outcomes = _build(project, env, nodes)
+    assert result.code == 4, result.output
+    status = {o["image"]: o["status"] for o in outcomes}
+    assert status == {
+        "fx-base": "built",
+        "fx-solo": "built",
+        "fx-middle": "failed",
+        "fx-leaf-a": "skipped",
+        "fx-leaf-b": "skipped",
+    }
+    failed = next(o for o in outcomes if o["status"] == "failed")
+    assert failed["node"]
+    # A failed run moves no tag: the built images stay pushed by digest only.
+    client = RegistryClient(target.domain)
+    assert client.manifest("fleet/fx-base", "latest") is None
