@@ -10,6 +10,7 @@ import socket
 from .errors import (
     PushAuthError,
     PushHostUnknownError,
+    PushNoSpaceError,
     PushReadOnlyError,
     PushRejectedError,
     PushTransientError,
@@ -37,6 +38,11 @@ _UNRESOLVED = re.compile(
 _READ_ONLY = re.compile(
     r"\b405\b|method not allowed|read[- ]only|readonly|registry is in maintenance", re.IGNORECASE
 )
+# Out of space or over quota: checked before the 5xx rule, for a 507 is no passing failure.
+_NO_SPACE = re.compile(
+    r"\b507\b|insufficient storage|no space left|quota exceeded|over quota|disk quota",
+    re.IGNORECASE,
+)
 _REJECTED = re.compile(
     r"manifest invalid|manifest_invalid|name invalid|tag invalid|unsupported", re.IGNORECASE
 )
@@ -46,6 +52,8 @@ def classify_push_error(message: str) -> type[RegistryError]:
     """Map an error from Docker's push stream to the error type that says what to do about it."""
     if _READ_ONLY.search(message):
         return PushReadOnlyError
+    if _NO_SPACE.search(message):
+        return PushNoSpaceError
     if _REJECTED.search(message):
         return PushRejectedError
     if _AUTH.search(message):
