@@ -48,20 +48,22 @@ _REJECTED = re.compile(
 )
 
 
+# First match wins: the specific, non-transient kinds before the broad 5xx/reset rule.
+_KINDS: tuple[tuple[re.Pattern[str], type[RegistryError]], ...] = (
+    (_READ_ONLY, PushReadOnlyError),
+    (_NO_SPACE, PushNoSpaceError),
+    (_REJECTED, PushRejectedError),
+    (_AUTH, PushAuthError),
+    (_UNRESOLVED, PushHostUnknownError),
+    (_TRANSIENT, PushTransientError),
+)
+
+
 def classify_push_error(message: str) -> type[RegistryError]:
     """Map an error from Docker's push stream to the error type that says what to do about it."""
-    if _READ_ONLY.search(message):
-        return PushReadOnlyError
-    if _NO_SPACE.search(message):
-        return PushNoSpaceError
-    if _REJECTED.search(message):
-        return PushRejectedError
-    if _AUTH.search(message):
-        return PushAuthError
-    if _UNRESOLVED.search(message):
-        return PushHostUnknownError
-    if _TRANSIENT.search(message):
-        return PushTransientError
+    for pattern, kind in _KINDS:
+        if pattern.search(message):
+            return kind
     return PushRejectedError
 
 
