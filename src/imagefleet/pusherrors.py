@@ -10,6 +10,7 @@ import socket
 from .errors import (
     PushAuthError,
     PushHostUnknownError,
+    PushNoSpaceError,
     PushReadOnlyError,
     PushRejectedError,
     PushTransientError,
@@ -37,23 +38,32 @@ _UNRESOLVED = re.compile(
 _READ_ONLY = re.compile(
     r"\b405\b|method not allowed|read[- ]only|readonly|registry is in maintenance", re.IGNORECASE
 )
+# Out of space or over quota: checked before the 5xx rule, for a 507 is no passing failure.
+_NO_SPACE = re.compile(
+    r"\b507\b|insufficient storage|no space left|quota exceeded|over quota|disk quota",
+    re.IGNORECASE,
+)
 _REJECTED = re.compile(
     r"manifest invalid|manifest_invalid|name invalid|tag invalid|unsupported", re.IGNORECASE
 )
 
 
+# First match wins: the specific, non-transient kinds before the broad 5xx/reset rule.
+_KINDS: tuple[tuple[re.Pattern[str], type[RegistryError]], ...] = (
+    (_READ_ONLY, PushReadOnlyError),
+    (_NO_SPACE, PushNoSpaceError),
+    (_REJECTED, PushRejectedError),
+    (_AUTH, PushAuthError),
+    (_UNRESOLVED, PushHostUnknownError),
+    (_TRANSIENT, PushTransientError),
+)
+
+
 def classify_push_error(message: str) -> type[RegistryError]:
     """Map an error from Docker's push stream to the error type that says what to do about it."""
-    if _READ_ONLY.search(message):
-        return PushReadOnlyError
-    if _REJECTED.search(message):
-        return PushRejectedError
-    if _AUTH.search(message):
-        return PushAuthError
-    if _UNRESOLVED.search(message):
-        return PushHostUnknownError
-    if _TRANSIENT.search(message):
-        return PushTransientError
+    for pattern, kind in _KINDS:
+        if pattern.search(message):
+            return kind
     return PushRejectedError
 
 

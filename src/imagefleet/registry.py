@@ -36,6 +36,7 @@ from .errors import (
     AuthRequiredError,
     RegistryAuthError,
     RegistryHostUnknownError,
+    RegistryNoSpaceError,
     RegistryRefusedError,
     RegistryServerError,
     RegistryTimeoutError,
@@ -197,6 +198,8 @@ class RegistryClient:
             raise RegistryTimeoutError(domain=self.domain) from exc
         if response.status_code in (401, 403):
             raise _auth_error(self.domain, self.credentials)
+        if response.status_code == 507:  # a full registry stays full for longer than a retry
+            raise RegistryNoSpaceError(domain=self.domain, status=507, path=path)
         if response.status_code >= 500:
             raise RegistryServerError(domain=self.domain, status=response.status_code, path=path)
         return response

@@ -6,6 +6,7 @@ import pytest
 
 from imagefleet.errors import (
     PushHostUnknownError,
+    PushNoSpaceError,
     PushReadOnlyError,
     PushRejectedError,
     RegistryAuthError,
@@ -63,6 +64,9 @@ def test_hint_follows_the_kind() -> None:
         ),
         ("received unexpected HTTP status: 405 Method Not Allowed", PushReadOnlyError),
         ("unsupported: registry is in read-only mode", PushReadOnlyError),
+        ("received unexpected HTTP status: 507 Insufficient Storage", PushNoSpaceError),
+        ("write /var/lib/registry/x: no space left on device", PushNoSpaceError),
+        ("denied: quota exceeded for repository team/app", PushNoSpaceError),
         ("received unexpected HTTP status: 403 Forbidden", RegistryAuthError),
         ("received unexpected HTTP status: 401 Unauthorized", RegistryAuthError),
     ],

@@ -18,6 +18,7 @@ from imagefleet.errors import (
     RegistryAuthError,
     RegistryError,
     RegistryHostUnknownError,
+    RegistryNoSpaceError,
     TransientRegistryError,
 )
 from imagefleet.notify import ImageFacts, describe
@@ -42,6 +43,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     requests: ClassVar[list[str]] = []
     fail_next: ClassVar[int] = 0
+    fail_status: ClassVar[int] = 503
     served: ClassVar[dict[str, dict[str, object]]] = {}  # more paths (behind the token) -> body
 
     def log_message(self, *_: object) -> None:
@@ -63,7 +65,7 @@ class _Handler(BaseHTTPRequestHandler):
         port = cast(ThreadingHTTPServer, self.server).server_port
         if type(self).fail_next:
             type(self).fail_next -= 1
-            self._send(503, {"errors": [{"code": "UNAVAILABLE"}]})
+            self._send(type(self).fail_status, {"errors": [{"code": "UNAVAILABLE"}]})
             return
         if self.path.startswith("/token"):
             expected = "Basic " + base64.b64encode(b"robot:s3cret-value").decode()
@@ -99,6 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
 def double() -> Iterator[int]:
     _Handler.requests = []
     _Handler.fail_next = 0
+    _Handler.fail_status = 503
     _Handler.served = {}
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -137,6 +140,15 @@ def test_5xx_and_refused_connections_are_transient(double: int) -> None:
         client.manifest("team/app", "1.0")
     with pytest.raises(TransientRegistryError, match="refused the connection"):
         RegistryClient("127.0.0.1:1").ping()
+
+
+def test_insufficient_storage_is_not_transient(double: int) -> None:
+    _Handler.fail_next, _Handler.fail_status = 1, 507
+    client = RegistryClient(f"127.0.0.1:{double}", Credentials("robot", "s3cret-value"))
+    with pytest.raises(RegistryNoSpaceError, match="answered 507") as caught:
+        client.manifest("team/app", "1.0")
+    assert not isinstance(caught.value, TransientRegistryError)
+    assert "free space" in caught.value.hint
 
 
 def test_ping_accepts_an_auth_challenge(double: int) -> None:

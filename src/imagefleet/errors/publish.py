@@ -161,6 +161,26 @@ class PushReadOnlyError(RegistryError):
     )
 
 
+class PushNoSpaceError(RegistryError):
+    """The registry is out of space or over its quota (507): no retry in seconds helps."""
+
+    template = "push of {reference} failed: {reason}"
+    hint_template = (
+        "the registry has no space left (or the repository is over its quota); free space or "
+        "raise the quota, then rerun the push: tags already verified stay, latest has not moved"
+    )
+
+
+class RegistryNoSpaceError(RegistryError):
+    """The registry answered 507 Insufficient Storage: no retry in seconds helps."""
+
+    template = "registry {domain} answered {status} (insufficient storage) for {path}"
+    hint_template = (
+        "the registry has no space left (or the repository is over its quota); free space or "
+        "raise the quota, then rerun the push: tags already verified stay, latest has not moved"
+    )
+
+
 class TransientRegistryError(RegistryError):
     """A failure worth retrying: 5xx, connection reset or refused, timeout, unknown blob."""
 
@@ -281,6 +301,7 @@ __all__ = [
     "PushAuthError",
     "PushHostUnknownError",
     "PushInterruptedError",
+    "PushNoSpaceError",
     "PushReadOnlyError",
     "PushRejectedError",
     "PushTransientError",
@@ -288,6 +309,7 @@ __all__ = [
     "RegistryAuthError",
     "RegistryError",
     "RegistryHostUnknownError",
+    "RegistryNoSpaceError",
     "RegistryRefusedError",
     "RegistryServerError",
     "RegistryTimeoutError",
