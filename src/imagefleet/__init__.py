@@ -35,10 +35,12 @@ __all__ = [
     "release",
     "scan",
     "settings",
+    "staging",
     "tags",
     "tasks",
     "testing",
     "tools",
     "versions",
+    "workflows",
     "workspace",
 ]

@@ -4,6 +4,8 @@ installs what their markers need on a GitHub runner."""
 
 from __future__ import annotations
 
+import ast
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -147,3 +149,162 @@ def test_lint_fails_when_a_new_image_makes_the_fleet_deeper(tmp_path: Path) -> N
     assert "helm-deploy → helm-deploy-extra)" in result.stderr
     assert f"add wave-{depth}" in result.stderr
     assert "hint: the publish workflow needs one job per wave" in result.stderr
+
+
+# -- the workflows run where they live: each job installs what its test markers need ------------
+
+WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+# "unit" stands for the tests without a marker.
+CATEGORIES = ("unit", "integration", "k8s", "node")
+
+
+def _marker_selects(expression: str | None, category: str) -> bool:
+    """Whether ``pytest -m expression`` runs tests of ``category`` (and/or/not over names)."""
+    if expression is None:
+        return True
+    markers = set() if category == "unit" else {category}
+
+    def value(node: ast.expr) -> bool:
+        if isinstance(node, ast.BoolOp):
+            results = [value(v) for v in node.values]
+            return all(results) if isinstance(node.op, ast.And) else any(results)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return not value(node.operand)
+        if isinstance(node, ast.Name):
+            return node.id in markers
+        raise AssertionError(f"unsupported marker expression {expression!r}")
+
+    return value(ast.parse(expression, mode="eval").body)
+
+
+def _pytest_sessions() -> dict[str, str | None]:
+    """Each nox session that runs pytest, and its -m expression (None: every test), as
+    noxfile.py writes them (`_pytest(session, marker=...)`)."""
+    tree = ast.parse((REPO / "noxfile.py").read_text())
+    found: dict[str, str | None] = {}
+    for function in tree.body:
+        if not isinstance(function, ast.FunctionDef):
+            continue
+        for call in ast.walk(function):
+            if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "_pytest":
+                marker = next((k.value for k in call.keywords if k.arg == "marker"), None)
+                found[function.name] = None if marker is None else ast.literal_eval(marker)
+    return found
+
+
+def _steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(job.get("steps") or [])
+
+
+def _runs(job: dict[str, Any]) -> str:
+    return "\n".join(str(s.get("run", "")) for s in _steps(job))
+
+
+def _uses(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
+    return [s for s in _steps(job) if str(s.get("uses", "")).startswith(f"{action}@")]
+
+
+def _helm(job: dict[str, Any], major: str) -> bool:
+    return any(
+        str((s.get("with") or {}).get("version", "")).startswith(f"v{major}.")
+        for s in _uses(job, "azure/setup-helm")
+    )
+
+
+REGISTRY_BINARY = re.compile(
+    r'docker create registry:\S+[\s\S]*docker cp "?[^\s:]+:/bin/registry"? /usr/local/bin/registry'
+    r"|apt-get install[^\n]*\bdocker-registry\b"
+)
+NEEDS: dict[str, dict[str, Any]] = {
+    # tests/unit/test_localregistry.py and test_staging.py run the registry binary.
+    "unit": {"registry binary": lambda job: bool(REGISTRY_BINARY.search(_runs(job)))},
+    "integration": {
+        "registry binary": lambda job: bool(REGISTRY_BINARY.search(_runs(job))),
+        "static busybox": lambda job: "busybox-static" in _runs(job),
+        "buildkitd and buildctl": lambda job: all(
+            f"/usr/local/bin/{b}" in _runs(job) for b in ("buildkitd", "buildctl")
+        ),
+    },
+    "k8s": {
+        # tests/k8s/conftest.py: $KUBECONFIG, or control-plane binaries a runner does not have.
+        "a cluster and $KUBECONFIG": lambda job: (
+            bool(_uses(job, "helm/kind-action")) and "KUBECONFIG=" in _runs(job)
+        ),
+        "helm 4 as helm": lambda job: _helm(job, "4"),
+        "helm 3 as helm3": lambda job: _helm(job, "3") and "/helm3" in _runs(job),
+        "static busybox": lambda job: "busybox-static" in _runs(job),
+    },
+    "node": {"Node.js": lambda job: bool(_uses(job, "actions/setup-node"))},
+}
+
+
+def _jobs() -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (path.name, name, job)
+        for path in WORKFLOWS
+        for name, job in (yaml.safe_load(path.read_text())["jobs"] or {}).items()
+    ]
+
+
+def _nox_sessions(job: dict[str, Any]) -> list[str]:
+    found: list[str] = []
+    for match in re.finditer(r"\bnox -s ((?:[\w-]+ ?)+)", _runs(job)):
+        found += match[1].split()
+    return found
+
+
+def test_the_marker_expressions_are_read_from_the_noxfile() -> None:
+    sessions = _pytest_sessions()
+    assert sessions["test"] is None
+    assert [c for c in CATEGORIES if _marker_selects(sessions["unit"], c)] == ["unit"]
+    for marker in ("integration", "k8s", "node"):
+        assert [c for c in CATEGORIES if _marker_selects(sessions[marker], c)] == [marker]
+
+
+@pytest.mark.parametrize(("workflow", "name", "job"), _jobs(), ids=lambda v: str(v)[:30])
+def test_each_job_installs_what_its_test_markers_need(
+    workflow: str, name: str, job: dict[str, Any]
+) -> None:
+    sessions = _pytest_sessions()
+    run = _runs(job)
+    assert not re.search(r"(^|\s)(python -m )?pytest\b", run), (
+        f"{workflow}: job {name} runs pytest directly; run a nox session (its markers are known)"
+    )
+    assert "shared/env" not in run, f"{workflow}: job {name} uses this machine's provisioning"
+    missing = [
+        f"{category}: {need}"
+        for session in _nox_sessions(job)
+        if session in sessions
+        for category in CATEGORIES
+        if _marker_selects(sessions[session], category)
+        for need, present in NEEDS[category].items()
+        if not present(job)
+    ]
+    assert not missing, f"{workflow}: job {name} runs tests that need {sorted(set(missing))}"
+
+
+def test_every_test_marker_runs_in_a_pull_request() -> None:
+    sessions = _pytest_sessions()
+    jobs = yaml.safe_load((REPO / ".github/workflows/pull-request.yml").read_text())["jobs"]
+    ran = {
+        category
+        for job in jobs.values()
+        for session in _nox_sessions(job)
+        if session in sessions
+        for category in CATEGORIES
+        if _marker_selects(sessions[session], category)
+    }
+    assert ran == set(CATEGORIES)
+
+
+def test_every_action_is_pinned_by_commit_with_its_version() -> None:
+    for path in WORKFLOWS:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            found = re.search(r"uses: (\S+)", line)
+            if found and not found[1].startswith("./"):
+                assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", found[1]), (
+                    f"{path.name}:{number}: pin {found[1]} by commit sha"
+                )
+                assert re.search(r"# v\d+\.\d+\.\d+$", line), (
+                    f"{path.name}:{number}: say which release the sha is (# vX.Y.Z)"
+                )
