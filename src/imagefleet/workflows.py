@@ -21,6 +21,8 @@ from .graph import Graph
 
 PUBLISH_WORKFLOW = Path(".github/workflows/publish.yml")
 PLAN_JOB = "plan"
+# Jobs that must wait for every wave (through the last one): tags move only after all of them.
+AFTER_WAVES = ("release", "promote")
 # The marker of a wave with nothing to build: GitHub refuses a matrix without values, so the job
 # of such a wave is skipped (`if: needs.plan.outputs.wave-N != '[]'`).
 EMPTY = "[]"
@@ -97,9 +99,15 @@ def _mentions(value: Any, text: str) -> bool:
     return text in json.dumps(value)
 
 
+def _needs(job: dict[str, Any]) -> list[str]:
+    needs = job.get("needs") or []
+    return [needs] if isinstance(needs, str) else [str(n) for n in needs]
+
+
 def wave_jobs(workflow: Path) -> WaveJobs:
-    """Read ``workflow``'s ``wave-N`` jobs: numbered from 1 without gaps, each ``needs:`` the
-    plan job and the previous wave, skipped when its wave is empty, a matrix over its own wave."""
+    """Read ``workflow``'s ``wave-N`` jobs: numbered from 1 without gaps, each an output of the
+    plan job, each ``needs:`` the plan job and the previous wave, skipped when its wave is empty,
+    a matrix over its own wave; release and promote wait for the last wave."""
     data = yaml.safe_load(workflow.read_text(encoding="utf-8")) or {}
     jobs: dict[str, Any] = data.get("jobs") or {}
     numbers = sorted(int(m[1]) for job in jobs if (m := _WAVE_JOB.match(job)))
@@ -113,10 +121,10 @@ def wave_jobs(workflow: Path) -> WaveJobs:
     for number in range(1, count + 1):
         key = wave_key(number)
         job = jobs[key]
-        needs = job.get("needs") or []
-        needs = [needs] if isinstance(needs, str) else list(needs)
+        if key not in ((jobs.get(PLAN_JOB) or {}).get("outputs") or {}):
+            problems.append(f"job {PLAN_JOB} must have the output {key}")
         wanted = [PLAN_JOB] + ([wave_key(number - 1)] if number > 1 else [])
-        missing = [n for n in wanted if n not in needs]
+        missing = [n for n in wanted if n not in _needs(job)]
         if missing:
             problems.append(f"job {key} must need {', '.join(missing)}")
         output = f"needs.{PLAN_JOB}.outputs.{key}"
@@ -124,6 +132,9 @@ def wave_jobs(workflow: Path) -> WaveJobs:
             problems.append(f"job {key} must be skipped when its wave is empty ({output})")
         if not _mentions((job.get("strategy") or {}).get("matrix"), output):
             problems.append(f"job {key}'s matrix must come from {output}")
+    for name in AFTER_WAVES:
+        if count and name in jobs and wave_key(count) not in _needs(jobs[name]):
+            problems.append(f"job {name} must need the last wave, {wave_key(count)}")
     return WaveJobs(count, tuple(problems))
 
 
@@ -141,7 +152,8 @@ def check_waves(root: Path, graph: Graph) -> list[str]:
             f"the fleet is {len(chain)} wave(s) deep ({' → '.join(chain)}) but "
             f"{PUBLISH_WORKFLOW.name} has {found.count} wave job(s): add "
             + ", ".join(wave_key(n) for n in range(found.count + 1, len(chain) + 1))
-            + " (a copy of the last wave job, with its number and `needs:` moved on by one)"
+            + " (copy the last wave job, its number and `needs:` moved on by one; add it to the "
+            "plan job's outputs and to the `needs:` of release and promote)"
         )
     elif len(chain) < found.count:
         problems.append(

@@ -72,7 +72,12 @@ def _wave_job(number: int) -> dict[str, Any]:
 def _project(tmp_path: Path, jobs: dict[str, Any]) -> Path:
     workflow = tmp_path / workflows.PUBLISH_WORKFLOW
     workflow.parent.mkdir(parents=True)
-    workflow.write_text(yaml.safe_dump({"on": "push", "jobs": {"plan": {}, **jobs}}))
+    waves = sorted(name for name in jobs if name.startswith("wave-"))
+    plan = {"outputs": {name: f"${{{{ steps.plan.outputs.{name} }}}}" for name in waves}}
+    after = {"needs": ["plan", *waves[-1:]], "runs-on": "ubuntu-24.04", "steps": [{"run": "x"}]}
+    workflow.write_text(
+        yaml.safe_dump({"on": "push", "jobs": {"plan": plan, **jobs, "promote": after}})
+    )
     return tmp_path
 
 
@@ -109,6 +114,21 @@ def test_badly_shaped_wave_jobs_are_reported(tmp_path: Path, family: Graph) -> N
         problems
     )
     assert "job wave-2's matrix must come from needs.plan.outputs.wave-2" in problems
+
+
+def test_the_plan_outputs_and_promote_waits_for_the_last_wave(
+    tmp_path: Path, family: Graph
+) -> None:
+    root = _project(tmp_path, {f"wave-{n}": _wave_job(n) for n in (1, 2, 3)})
+    workflow = root / workflows.PUBLISH_WORKFLOW
+    data = yaml.safe_load(workflow.read_text())
+    del data["jobs"]["plan"]["outputs"]["wave-3"]
+    data["jobs"]["promote"]["needs"] = ["plan", "wave-2"]
+    workflow.write_text(yaml.safe_dump(data))
+    assert workflows.check_waves(root, family) == [
+        "job plan must have the output wave-3",
+        "job promote must need the last wave, wave-3",
+    ]
 
 
 def test_no_publish_workflow_no_check(tmp_path: Path, family: Graph) -> None:
