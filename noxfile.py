@@ -38,14 +38,34 @@ def unit(session: nox.Session) -> None:
 
 
 @nox.session
+def integration(session: nox.Session) -> None:
+    """Run the tests on the real Docker engine (each starts its own registry on loopback)."""
+    _pytest(session, marker="integration")
+
+
+@nox.session
+def k8s(session: nox.Session) -> None:
+    """Run the helm-deploy tests against a real Kubernetes API ($KUBECONFIG, or started here)."""
+    _pytest(session, marker="k8s")
+
+
+@nox.session
+def node(session: nox.Session) -> None:
+    """Run the tests that need Node.js and npm (Backstage's own catalog validation)."""
+    _pytest(session, marker="node")
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
-    """Check style and common bugs with ruff (lint and format)."""
+    """Check style and common bugs with ruff (lint and format), the workflows with actionlint."""
     _install(session, "lint")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     # GitHub's workflow schema ships inside check-jsonschema: this works offline.
     workflows = sorted(str(p) for p in Path(".github/workflows").glob("*.yml"))
     session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
+    # Expressions, job outputs, matrices, action inputs and (shellcheck on PATH) run: scripts.
+    session.run("actionlint", *workflows)
     # Needs only the Compose v2 plugin, no daemon: every service, profiles included, is checked.
     session.run("docker", "compose", "--profile", "*", "config", "--quiet", external=True)
 

@@ -38,11 +38,13 @@ __all__ = [
     "release",
     "scan",
     "settings",
+    "staging",
     "tags",
     "tasks",
     "testing",
     "textfile",
     "tools",
     "versions",
+    "workflows",
     "workspace",
 ]

@@ -393,6 +393,18 @@ def find(target: Target, image_name: str, tag: str) -> str | None:
     return remote.digest if remote else None
 
 
+def holds(
+    target: Target, image_name: str, reference: str, *, attempts: int, max_wait: float
+) -> bool:
+    """Whether the registry has ``target/image_name:reference`` (a tag or a digest), retrying
+    transient failures as pushes do."""
+    client, prefix = client_for(target)
+    found = _with_retries(
+        partial(client.manifest, f"{prefix}{image_name}", reference), attempts, max_wait
+    )
+    return found is not None
+
+
 def retag(
     target: Target,
     image_name: str,

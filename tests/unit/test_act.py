@@ -118,7 +118,7 @@ def test_list_on_the_projects_own_workflows() -> None:
     result = invoke(REPO, "act", "--list")
     assert result.code == 0, result.output
     jobs = {line.split()[1] for line in result.stdout.splitlines()[1:] if line.strip()}
-    assert {"checks", "build-changed", "changes", "publish", "docs"} <= jobs
+    assert {"checks", "build-changed", "plan", "wave-1", "promote", "docs"} <= jobs
 
 
 def test_list_of_one_workflow() -> None:
@@ -127,7 +127,7 @@ def test_list_of_one_workflow() -> None:
     result = invoke(REPO, "act", "--list", "-w", "pull-request.yml")
     assert result.code == 0, result.output
     jobs = {line.split()[1] for line in result.stdout.splitlines()[1:] if line.strip()}
-    assert jobs == {"checks", "build-changed"}
+    assert jobs == {"checks", "integration", "k8s", "node", "build-changed"}
 
 
 def test_unknown_workflow_is_refused() -> None:

@@ -319,6 +319,75 @@ def test_plan_shows_waves_and_parents_without_docker(family: Path) -> None:
     assert "base       localhost:5000/fleet/fx-middle:latest" in text.stdout
 
 
+def test_plan_matrix_writes_every_wave_of_the_fleet(family: Path, tmp_path: Path) -> None:
+    from tests.helpers import git
+
+    (family / "images" / "fx-middle" / "NOTES.md").write_text("notes\n")
+    git(family, "add", "-A")
+    git(family, "commit", "-q", "-m", "middle notes")
+    output, summary = tmp_path / "out", tmp_path / "summary.md"
+    result = invoke(
+        family,
+        "plan",
+        "--matrix",
+        "--changed",
+        "--base",
+        "HEAD~1",
+        "--github-output",
+        env={**FAMILY_ENV, "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)},
+    )
+    assert result.code == 0, result.output
+    lines = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    # The fleet is three waves deep; the change needs two: the third is written, empty.
+    assert json.loads(lines["wave-1"]) == ["fx-middle"]
+    assert json.loads(lines["wave-2"]) == ["fx-leaf-a", "fx-leaf-b"]
+    assert lines["wave-3"] == "[]"
+    assert (lines["depth"], lines["any"]) == ("2", "true")
+    assert json.loads(lines["images"]) == ["fx-middle", "fx-leaf-a", "fx-leaf-b"]
+    assert (lines["registry"], lines["registry-host"]) == ("localhost:5000/fleet", "localhost:5000")
+    assert lines["deleted"] == "[]"
+    # stdout shows the same matrices as the outputs (no Docker was asked).
+    assert result.stdout.splitlines()[:4] == [
+        'wave-1=["fx-middle"]',
+        'wave-2=["fx-leaf-a", "fx-leaf-b"]',
+        "wave-3=[]",
+        "depth=2",
+    ]
+    text = summary.read_text()
+    assert "| 3 | (nothing: skipped) |" in text
+    assert "| `fx-leaf-a` | builds on fx-middle |" in text
+
+
+def test_plan_matrix_json_and_nothing_changed(family: Path) -> None:
+    everything = invoke(family, "plan", "--matrix", "--all", "--json", env=FAMILY_ENV)
+    assert everything.code == 0, everything.output
+    data = json.loads(everything.stdout)
+    assert data["wave-1"] == ["fx-base", "fx-solo"]
+    assert (data["depth"], data["deepest"], data["any"]) == (3, 3, True)
+    nothing = invoke(family, "plan", "--matrix", "--changed", "--base", "HEAD", env=FAMILY_ENV)
+    assert nothing.code == 0, nothing.output
+    assert nothing.stdout.splitlines() == [
+        "wave-1=[]",
+        "wave-2=[]",
+        "wave-3=[]",
+        "depth=0",
+        "any=false",
+        "images=[]",
+    ]
+
+
+def test_plan_github_output_needs_matrix(family: Path, tmp_path: Path) -> None:
+    result = invoke(
+        family,
+        "plan",
+        "--all",
+        "--github-output",
+        env={**FAMILY_ENV, "GITHUB_OUTPUT": str(tmp_path / "out")},
+    )
+    _fails_cleanly(result, 2, "it needs --matrix")
+    assert not (tmp_path / "out").exists()
+
+
 def test_build_rejects_two_selections_and_bad_jobs(family: Path) -> None:
     _fails_cleanly(
         invoke(family, "build", "--all", "--image", "fx-base", env=FAMILY_ENV),

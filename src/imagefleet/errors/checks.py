@@ -57,6 +57,16 @@ class LintFindingsError(LintFailure):
     hint_template = _LINT_HINT
 
 
+class WorkflowWavesError(LintFailure):
+    """The publish workflow's wave jobs do not match the fleet (or are not shaped as needed)."""
+
+    template = "{count} problem(s) with the wave jobs of {workflow}: {problems}"
+    hint_template = (
+        "the publish workflow needs one job per wave of the fleet (`invoke plan --all` shows "
+        "the waves); see README, section More than one machine"
+    )
+
+
 class DocsError(LintFailure):
     """Generated docs or catalog entities that no longer match the code (or cannot be made)."""
 
@@ -155,4 +165,5 @@ __all__ = [
     "PolicyViolationsError",
     "ScanFindings",
     "TestFailure",
+    "WorkflowWavesError",
 ]

@@ -264,12 +264,36 @@ class UndefinedClusterError(UsageError):
     hint_template = "fix the kubeconfig (kubectl config view)"
 
 
+class DigestsFileError(UsageError):
+    """``invoke promote --digests``: a digests file (or directory) that cannot be used."""
+
+
+class DigestsMissingError(DigestsFileError):
+    """The path given to ``--digests`` does not exist, or a directory without ``*.json``."""
+
+    template = "no digests at {path}"
+    hint_template = (
+        "pass the file (or directory of *.json files) the build wrote with --digests: "
+        '{{"<image>": "sha256:<64 hex>", …}}'
+    )
+
+
+class DigestsFormatError(DigestsFileError):
+    """A digests file that is not a JSON object of image names to ``sha256:`` digests."""
+
+    template = "{path}: {problem}"
+    hint_template = 'a digests file is a JSON object: {{"<image>": "sha256:<64 hex>", …}}'
+
+
 __all__ = [
     "ChartNotFoundError",
     "ChartTemplateError",
     "ChartUnresolvedError",
     "ChartYamlError",
     "DependencyCycleError",
+    "DigestsFileError",
+    "DigestsFormatError",
+    "DigestsMissingError",
     "DockerfileEscapeError",
     "DockerfileFromError",
     "DockerfileQuotingError",

@@ -253,6 +253,16 @@ class PushRejectedError(RegistryError):
     hint_template = "the registry refused the image; check its storage and the repository name"
 
 
+class StagedDigestMissingError(RegistryError):
+    """``invoke promote``: a recorded digest that the registry does not hold; no tag was moved."""
+
+    template = "{reference} is not in the registry: nothing was tagged"
+    hint_template = (
+        "promote digests that `invoke build --push --digests DIR` pushed to this registry "
+        "(--registry) in this run; a rerun of a failed build records new ones"
+    )
+
+
 # -- verify: 6 -----------------------------------------------------------------------------------
 
 
@@ -315,6 +325,7 @@ __all__ = [
     "RegistryTimeoutError",
     "RegistryUnreachableError",
     "RunPullFailedError",
+    "StagedDigestMissingError",
     "TagDigestMismatchError",
     "TagMissingAfterPushError",
     "TagOverwrittenError",

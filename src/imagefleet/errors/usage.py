@@ -67,6 +67,13 @@ class GithubOutputUnsetError(UsageError):
     hint_template = "it is set inside GitHub Actions; use --json elsewhere"
 
 
+class GithubOutputNeedsMatrixError(UsageError):
+    """``invoke plan --github-output`` without ``--matrix``: only the matrix goes to outputs."""
+
+    template = "plan --github-output writes the wave matrices: it needs --matrix"
+    hint_template = "run `invoke plan --matrix --github-output` (with --all, --changed or --image)"
+
+
 class InvalidJobsError(UsageError):
     """``--jobs`` that is not a whole number of 1 or more."""
 
@@ -387,6 +394,7 @@ def require_built(engine: _Images, ref: str, name: str) -> str:
 
 __all__ = [
     "CacheUnsupportedError",
+    "GithubOutputNeedsMatrixError",
     "GithubOutputUnsetError",
     "HelmSetError",
     "ImageNameTooLongError",

@@ -23,6 +23,7 @@ def namespace() -> Collection:
         publish.run_tests,
         publish.tag,
         publish.push,
+        publish.promote,
         release.release,
         checks.lint,
         checks.scan,

@@ -6,8 +6,9 @@ import functools
 import inspect
 import os
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from invoke import config as invoke_config
@@ -16,7 +17,7 @@ from invoke.env import Environment
 from invoke.exceptions import Exit
 
 from .. import console
-from ..errors import ExitCode, FleetError, InternalError
+from ..errors import ExitCode, FleetError, GithubOutputUnsetError, InternalError
 from ..settings import Settings
 
 P = ParamSpec("P")
@@ -147,3 +148,21 @@ def listify(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
     return [str(v) for v in value]
+
+
+def github_output(values: Mapping[str, str]) -> None:
+    """Append ``key=value`` lines to ``$GITHUB_OUTPUT`` (the one writer every ``--github-output``
+    goes through); a usage error outside GitHub Actions. Values are single-line (JSON)."""
+    path = os.environ.get("GITHUB_OUTPUT")
+    if not path:
+        raise GithubOutputUnsetError()
+    with Path(path).open("a", encoding="utf-8") as out:
+        out.writelines(f"{key}={value}\n" for key, value in values.items())
+
+
+def step_summary(markdown: str) -> None:
+    """Append ``markdown`` to ``$GITHUB_STEP_SUMMARY`` when it is set (silently not, elsewhere)."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        with Path(path).open("a", encoding="utf-8") as out:
+            out.write(markdown)

@@ -18,6 +18,7 @@ from ..errors import (
     LintFindingsError,
     PolicyViolationsError,
     ScanFindings,
+    WorkflowWavesError,
     require_built,
 )
 from ._common import listify, partial, settings, speaks_errors
@@ -50,13 +51,14 @@ def _write(data: dict[str, Any], output: str | None) -> None:
     },
 )
 @speaks_errors
-def lint(
+def lint(  # noqa: PLR0912 - one report of three checks, one error among four
     c: Context, image: list[str] | None = None, format: str = "text", output: str | None = None
 ) -> None:
-    """Lint Dockerfiles with hadolint and check every image against the fleet policy."""
+    """Lint Dockerfiles with hadolint; check the fleet policy and the publish workflow's waves."""
     from .. import catalog as catalog_mod
     from .. import lint as lint_mod
-    from .. import policy
+    from .. import policy, workflows
+    from ..graph import Graph
 
     s = settings(c)
     if format not in FORMATS:
@@ -76,7 +78,11 @@ def lint(
     in_repo = lint_mod.in_repo_from_lines(dockerfiles, everyone, s.targets)
     linted = lint_mod.run(dockerfiles, s.root, config, in_repo)
     violations = policy.check(s.images_dir, s.targets, s.root, only=[d.name for d in directories])
-
+    # A fleet-wide check: only when the whole fleet is linted (and every manifest loads).
+    waves: list[str] = []
+    if not names and not any(v.rule == "manifest" for v in violations):
+        graph = Graph.build(catalog_mod.discover(s.images_dir), s.targets)
+        waves = workflows.check_waves(s.root, graph)
     if format == "sarif":
         log = lint_mod.sarif(dockerfiles, s.root, config, in_repo)
         log.setdefault("runs", []).append(policy.sarif_run(violations))
@@ -86,8 +92,9 @@ def lint(
             "hadolint": [f.as_dict() for f in linted.findings],
             "hadolint_failed": linted.failed,
             "policy": [v.as_dict() for v in violations],
+            "workflows": waves,
         }
-        if output or not (linted.failed or violations):
+        if output or not (linted.failed or violations or waves):
             _write(report, output)
         else:  # on stdout, a failing run prints one object: the report beside its error
             partial(**report)
@@ -96,8 +103,14 @@ def lint(
             console.info(f"[yellow]hadolint[/] {escape(str(finding))}")
         for violation in violations:
             console.info(f"[red]policy[/] {escape(str(violation))}")
+        for problem in waves:
+            console.info(f"[red]workflow[/] {escape(problem)}")
     if linted.failed or violations:
         raise _lint_error(linted, violations, images=len(dockerfiles))
+    if waves:
+        raise WorkflowWavesError(
+            count=len(waves), workflow=workflows.PUBLISH_WORKFLOW, problems="; ".join(waves)
+        )
     console.info(
         f"[green]clean[/]: {len(dockerfiles)} Dockerfile(s), hadolint and "
         f"{len(policy.RULES)} policy rules"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json as jsonlib
-import os
 import textwrap
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from invoke.context import Context
@@ -13,16 +11,16 @@ from invoke.tasks import task
 from rich.markup import escape
 
 from .. import console
-from ..errors import (
-    GithubOutputUnsetError,
-)
-from ._common import listify, settings, speaks_errors
+from ..errors import GithubOutputNeedsMatrixError
+from ._common import github_output as write_github_output
+from ._common import listify, settings, speaks_errors, step_summary
 from .selection import HELP, Selection, plans_for, select
 
 # The library is imported inside each task: `invoke --list` loads this module and must stay fast.
 if TYPE_CHECKING:
     from .. import changes as changes_mod
     from .. import content
+    from .. import workflows as workflows_mod
     from ..plan import ImagePlan
     from ..settings import Settings
 
@@ -68,25 +66,25 @@ def list_(c: Context, json: bool = False) -> None:
 
 
 def _github_output(change_set: changes_mod.ChangeSet) -> None:
-    path = os.environ.get("GITHUB_OUTPUT")
-    if not path:
-        raise GithubOutputUnsetError()
-    with Path(path).open("a", encoding="utf-8") as out:
-        out.write(f"matrix={jsonlib.dumps(change_set.matrix())}\n")
-        out.write(f"images={jsonlib.dumps(list(change_set.affected))}\n")
-        out.write(f"deleted={jsonlib.dumps(list(change_set.deleted))}\n")
-        out.write(f"any={'true' if change_set.affected else 'false'}\n")
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary:
-        with Path(summary).open("a", encoding="utf-8") as out:
-            out.write(f"### Images affected since `{change_set.base}`\n\n")
-            if change_set.fallback:
-                out.write(f"> Building everything: {change_set.fallback}\n\n")
-            out.write("| image | why |\n|---|---|\n")
-            for name, why in change_set.reasons.items():
-                out.write(f"| `{name}` | {why} |\n")
-            for name in change_set.deleted:
-                out.write(f"| `{name}` | deleted (not built) |\n")
+    write_github_output(
+        {
+            "matrix": jsonlib.dumps(change_set.matrix()),
+            "images": jsonlib.dumps(list(change_set.affected)),
+            "deleted": jsonlib.dumps(list(change_set.deleted)),
+            "any": "true" if change_set.affected else "false",
+        }
+    )
+    step_summary(_change_summary(change_set))
+
+
+def _change_summary(change_set: changes_mod.ChangeSet) -> str:
+    lines = [f"### Images affected since `{change_set.base}`\n\n"]
+    if change_set.fallback:
+        lines.append(f"> Building everything: {change_set.fallback}\n\n")
+    lines.append("| image | why |\n|---|---|\n")
+    lines += [f"| `{name}` | {why} |\n" for name, why in change_set.reasons.items()]
+    lines += [f"| `{name}` | deleted (not built) |\n" for name in change_set.deleted]
+    return "".join(lines)
 
 
 @task(
@@ -133,6 +131,11 @@ def changed(
         "build_arg": "KEY=VALUE build argument, as for build",
         "platform": "target platform(s), as for build",
         "json": HELP["json"],
+        "matrix": "print a GitHub Actions matrix per wave (wave-1=[…] … and depth=N), every "
+        "wave of the fleet, empty ones as []; no Docker needed",
+        "github_output": "with --matrix: write wave-1=, wave-2=, …, depth=, any=, images=, "
+        "registry=, registry-host= (and with --changed deleted=) to $GITHUB_OUTPUT, the waves to "
+        "$GITHUB_STEP_SUMMARY",
     },
 )
 @speaks_errors
@@ -146,9 +149,13 @@ def plan(
     build_arg: list[str] | None = None,
     platform: list[str] | None = None,
     json: bool = False,
+    matrix: bool = False,
+    github_output: bool = False,
 ) -> None:
     """Show what a build would do, in order: waves, parents, tags, args, platforms."""
     s = settings(c)
+    if github_output and not matrix:
+        raise GithubOutputNeedsMatrixError()
     selection = select(
         s,
         listify(image),
@@ -159,8 +166,46 @@ def plan(
         required=False,
         build_args=build_arg,
     )
+    if matrix:
+        show_matrix(s, selection, json=json, github_output=github_output)
+        return
     plans = plans_for(s, selection, build_args=build_arg, platforms=platform, ancestors=True)
     show_plan(s, selection, plans, json=json, explicit_platforms=bool(listify(platform)))
+
+
+def show_matrix(s: Settings, selection: Selection, *, json: bool, github_output: bool) -> None:
+    """The selection's waves as GitHub Actions matrices: one ``wave-N`` per wave of the whole
+    fleet (the publish workflow has that many wave jobs), ``[]`` where nothing is to build."""
+    from .. import workflows
+
+    waves = workflows.wave_matrix(selection.graph, selection.names)
+    outputs = waves.outputs()
+    if github_output:
+        extra = {
+            # Where the wave jobs stage and the promote job tags: fleet.registry, named once.
+            "registry": str(s.target),
+            "registry-host": s.target.domain,
+            **(
+                {"deleted": jsonlib.dumps(list(selection.changes.deleted))}
+                if selection.changes is not None
+                else {}
+            ),
+        }
+        write_github_output({**outputs, **extra})
+        step_summary(_wave_summary(waves, selection.changes))
+    if json:
+        console.emit_json(waves.as_dict())
+        return
+    console.lines([f"{key}={value}" for key, value in outputs.items()])
+
+
+def _wave_summary(waves: workflows_mod.WaveMatrix, change_set: changes_mod.ChangeSet | None) -> str:
+    lines = ["### Build waves\n\n", "| wave | images |\n|---|---|\n"]
+    for number in range(1, waves.deepest + 1):
+        names = ", ".join(f"`{n}`" for n in waves.wave(number)) or "(nothing: skipped)"
+        lines.append(f"| {number} | {names} |\n")
+    lines.append("\n")
+    return (_change_summary(change_set) + "\n" if change_set else "") + "".join(lines)
 
 
 def _decisions(

@@ -200,6 +200,61 @@ def push_plans(
     return pushed_by
 
 
+@task(
+    help={
+        "digests": "what `build --push --digests DIR` recorded: that directory (every *.json in "
+        'it) or one JSON file, {"<image>": "sha256:…"}',
+        "registry": "HOST[:PORT]/NAMESPACE the digests were pushed to (default: fleet.registry)",
+        "latest": "move latest even when not on the default branch",
+        "json": HELP["json"],
+    },
+)
+@speaks_errors
+def promote(
+    c: Context,
+    digests: str | None = None,
+    registry: str | None = None,
+    latest: bool = False,
+    json: bool = False,
+) -> None:
+    """Tag images pushed by digest, in the registry: sha tags first (verified), latest last."""
+    from .. import staging
+    from ..errors import MissingFlagError
+
+    s = settings(c)
+    if not digests:
+        raise MissingFlagError(task="promote", flags="--digests", usage="--digests digests/")
+    target = parse_target(registry) if registry else s.target
+    recorded = staging.read(Path(digests))
+    selection = select(s, sorted(recorded), False)
+    plans = plans_for(s, selection, latest=latest)
+    started = time.monotonic()
+    with console.working(f"promote {len(plans)} image(s) in {target}") as step:
+        pushed_by = staging.promote(
+            target,
+            [(p.name, recorded[p.name], p.tags) for p in plans],
+            attempts=s.push_attempts,
+            max_wait=s.push_max_wait,
+            on_tag=lambda name, t: step(f"{name}:{t.reference.rsplit(':', 1)[1]} verified"),
+        )
+    results: dict[str, dict[str, Any]] = {
+        name: {t.reference: t.digest for t in tags} for name, tags in pushed_by.items()
+    }
+    for p in plans:
+        console.info(
+            f"[green]promoted[/] {escape(target.repository(p.name))}@{escape(recorded[p.name][:19])}… "
+            f"({len(pushed_by[p.name])} tags)"
+        )
+    console.info(f"[dim]{time.monotonic() - started:.1f}s[/]")
+    table = [(ref, d) for tags in results.values() for ref, d in tags.items()]
+    for name, announcement in _announce(s, target, plans, pushed_by, json=json).items():
+        results[name]["announcement"] = announcement
+    if json:
+        console.emit_json(results)
+    else:
+        console.table("promoted tags", ("tag", "digest"), table)
+
+
 def _announce(
     s: Settings,
     target: Target,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json as jsonlib
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from invoke.context import Context
@@ -12,8 +10,7 @@ from invoke.tasks import task
 from rich.markup import escape
 
 from .. import console
-from ..errors import GithubOutputUnsetError
-from ._common import listify, settings, speaks_errors
+from ._common import github_output, listify, settings, speaks_errors
 from .selection import HELP, select
 
 # The library is imported inside the task: `invoke --list` loads this module and must stay fast.
@@ -22,15 +19,15 @@ if TYPE_CHECKING:
 
 
 def _github_output(decisions: list[Decision]) -> None:
-    path = os.environ.get("GITHUB_OUTPUT")
-    if not path:
-        raise GithubOutputUnsetError()
     released = [d.image for d in decisions if d.releases]
-    with Path(path).open("a", encoding="utf-8") as out:
-        out.write(f"released={jsonlib.dumps(released)}\n")
-        out.write(f"tags={jsonlib.dumps([d.tag for d in decisions if d.tag])}\n")
-        out.write(f"image_args={' '.join(f'--image {n}' for n in released)}\n")
-        out.write(f"any={'true' if released else 'false'}\n")
+    github_output(
+        {
+            "released": jsonlib.dumps(released),
+            "tags": jsonlib.dumps([d.tag for d in decisions if d.tag]),
+            "image_args": " ".join(f"--image {n}" for n in released),
+            "any": "true" if released else "false",
+        }
+    )
 
 
 def _show(decisions: list[Decision], *, dry_run: bool) -> None:
