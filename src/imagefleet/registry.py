@@ -9,6 +9,7 @@ credential store, never from arguments, and are never logged.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import ipaddress
 import logging
@@ -450,23 +451,26 @@ def promote(
     *,
     attempts: int,
     max_wait: float,
-    on_tag: Callable[[PushedTag], None] | None = None,
+    on_tag: Callable[[str, PushedTag], None] | None = None,
 ) -> dict[str, list[PushedTag]]:
     """Tag images pushed by digest (``(name, sha256:…, tags)``, parents first) inside the
     registry once a whole run has passed: every image's tags but ``latest`` first, each read back,
-    then ``latest`` of each; a failure stops before any ``latest`` moves."""
-    done: dict[str, list[PushedTag]] = {}
-    for name, digest, tags in images:
-        fixed = TagSet(tags.primary, tags.before_latest, tags.version)
-        done[name] = retag(
-            target, name, digest, fixed, attempts=attempts, max_wait=max_wait, on_tag=on_tag
-        )
-    for name, digest, tags in images:
-        if tags.moves_latest:
-            last = TagSet(tags.primary, (LATEST,), tags.version)
-            done[name] += retag(
-                target, name, digest, last, attempts=attempts, max_wait=max_wait, on_tag=on_tag
-            )
+    then ``latest`` of each; a failure stops before any ``latest`` moves. ``on_tag`` hears
+    ``(image, tag)`` as each is verified."""
+    done: dict[str, list[PushedTag]] = {name: [] for name, _, _ in images}
+    for last in (False, True):
+        for name, digest, tags in images:
+            wanted = ((LATEST,) if tags.moves_latest else ()) if last else tags.before_latest
+            if wanted:
+                done[name] += retag(
+                    target,
+                    name,
+                    digest,
+                    TagSet(tags.primary, wanted, tags.version),
+                    attempts=attempts,
+                    max_wait=max_wait,
+                    on_tag=functools.partial(on_tag, name) if on_tag else None,
+                )
     return done
 
 

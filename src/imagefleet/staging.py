@@ -11,7 +11,6 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
-from functools import partial
 from pathlib import Path
 
 from .errors import (
@@ -20,8 +19,9 @@ from .errors import (
     StagedDigestMissingError,
 )
 from .reference import Target
-from .registry import PushedTag, holds, retag
-from .tags import LATEST, TagSet
+from .registry import PushedTag, holds
+from .registry import promote as registry_promote
+from .tags import TagSet
 
 LOGGER = logging.getLogger(__name__)
 
@@ -102,26 +102,7 @@ def promote(
     for name, digest, _ in chosen:
         if not holds(target, name, digest, attempts=attempts, max_wait=max_wait):
             raise StagedDigestMissingError(reference=f"{target.repository(name)}@{digest}")
-    pushed: dict[str, list[PushedTag]] = {name: [] for name, _, _ in chosen}
-
-    def tag_all(tags_of: Callable[[TagSet], tuple[str, ...]]) -> None:
-        for name, digest, tags in chosen:
-            wanted = tags_of(tags)
-            if not wanted:
-                continue
-            pushed[name] += retag(
-                target,
-                name,
-                digest,
-                TagSet(primary=tags.primary, tags=wanted, version=tags.version),
-                attempts=attempts,
-                max_wait=max_wait,
-                on_tag=partial(on_tag, name) if on_tag else None,
-            )
-
-    tag_all(lambda tags: tags.before_latest)
-    tag_all(lambda tags: (LATEST,) if tags.moves_latest else ())
-    return pushed
+    return registry_promote(target, chosen, attempts=attempts, max_wait=max_wait, on_tag=on_tag)
 
 
 def by_name(digests: Mapping[str, str], order: Iterable[str]) -> list[tuple[str, str]]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from imagefleet import buildx, localregistry
 from imagefleet.reference import parse_target
@@ -149,7 +150,9 @@ def _build(project: Path, env: dict[str, str], nodes: TwoNodes, *extra: str) -> 
         env=env,
         timeout=600,
     )
-    return result, json.loads(result.stdout or "[]")
+    printed = json.loads(result.stdout or "[]")
+    # A failing --json run prints one object: its error beside the per-image outcomes.
+    return result, printed["images"] if isinstance(printed, dict) else printed
 
 
 def _layers(client: RegistryClient, path: str, digest: str) -> list[str]:
@@ -244,3 +247,56 @@ def test_a_failing_image_on_a_node_skips_only_its_descendants(
     # A failed run moves no tag: the built images stay pushed by digest only.
     client = RegistryClient(target.domain)
     assert client.manifest("fleet/fx-base", "latest") is None
+
+
+def test_waves_hand_parents_over_by_digest_and_promote_moves_the_tags(
+    family: tuple[Path, dict[str, str]], nodes: TwoNodes, tmp_path: Path
+) -> None:
+    """What the publish workflow's wave jobs do: each builds its images with --digests (nothing
+    tagged but the content key), the next builds on the recorded digest, promote tags them."""
+    project, env = family
+    address = env["INVOKE_FLEET_REGISTRY"]
+    target = parse_target(address)
+    client = RegistryClient(target.domain)
+    digests = tmp_path / "digests"
+
+    def wave(*images: str) -> dict[str, Any]:
+        selected = [arg for name in images for arg in ("--image", name)]
+        result = invoke(
+            project,
+            *("build", *selected, "--builder", nodes.name, "--push", "--registry", address),
+            *("--digests", str(digests), "--json"),
+            env=env,
+            timeout=600,
+        )
+        assert result.code == 0, result.output
+        return {o["image"]: o for o in json.loads(result.stdout)}
+
+    first = wave("fx-base")
+    assert first["fx-base"]["status"] == "built"
+    recorded = json.loads((digests / "fx-base.json").read_text())
+    assert recorded == {"fx-base": first["fx-base"]["digest"]}
+    assert client.manifest("fleet/fx-base", "latest") is None  # staged: no tag moved
+    listed = requests.get(f"http://{target.domain}/v2/fleet/fx-base/tags/list", timeout=10)
+    key_tags = [t for t in listed.json()["tags"] if t.startswith("key-")]
+    assert key_tags  # the content key is tagged at once: other jobs find the image by it
+    for tag in key_tags:
+        remote = client.manifest("fleet/fx-base", tag)
+        assert remote is not None
+        assert remote.digest == first["fx-base"]["digest"]
+
+    second = wave("fx-middle")  # another job: its parent comes by the recorded digest
+    assert second["fx-middle"]["status"] == "built"
+    assert "fx-base" not in second  # not rebuilt here
+    mine = _layers(client, "fleet/fx-middle", second["fx-middle"]["digest"])
+    theirs = _layers(client, "fleet/fx-base", first["fx-base"]["digest"])
+    assert mine[: len(theirs)] == theirs
+
+    promoted = invoke(
+        project, "promote", "--digests", str(digests), "--registry", address, env=env, timeout=120
+    )
+    assert promoted.code == 0, promoted.output
+    for name, outcome in (("fx-base", first["fx-base"]), ("fx-middle", second["fx-middle"])):
+        remote = client.manifest(f"fleet/{name}", "latest")
+        assert remote is not None
+        assert remote.digest == outcome["digest"]

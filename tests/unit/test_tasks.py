@@ -160,6 +160,7 @@ def test_bad_input_is_rejected_before_docker(
         (("helm-deploy",), {}, "helm-deploy needs --release, --chart and --namespace"),
         (("helm-deploy", "--release", "r", "--chart", "c"), {}, "needs --namespace"),
         (("run",), {}, "run needs --image"),
+        (("build", "--image", "fx-hello", "--digests", "d"), {}, "works only with builds on"),
         (("shell",), {}, "shell needs --image"),
         (("registry.start", "--port", "99999"), {}, "invalid --port 99999"),
         (("registry.start", "--port", "0"), {}, "invalid --port 0"),

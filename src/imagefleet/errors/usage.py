@@ -143,6 +143,14 @@ class UnknownBuilderError(UsageError):
     hint_template = "known builders: {known} (create one with `docker buildx create`)"
 
 
+class DigestsNeedNodesError(UsageError):
+    """``build --digests`` on the local engine: digests files hand images pushed by digest
+    between CI jobs, which only builds on BuildKit nodes do."""
+
+    template = "--digests {digests} works only with builds on BuildKit nodes"
+    hint_template = "add --builder NAME --push --registry R, or drop --digests"
+
+
 class RegistryNeededError(UsageError):
     """A build on BuildKit nodes without ``--push --registry``: children get their parents
     through the registry, by digest."""
@@ -394,6 +402,7 @@ def require_built(engine: _Images, ref: str, name: str) -> str:
 
 __all__ = [
     "CacheUnsupportedError",
+    "DigestsNeedNodesError",
     "GithubOutputNeedsMatrixError",
     "GithubOutputUnsetError",
     "HelmSetError",

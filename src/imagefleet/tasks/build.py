@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from invoke.context import Context
@@ -58,6 +59,9 @@ if TYPE_CHECKING:
         "latest last; on BuildKit nodes each image goes by digest first, tags once all passed",
         "cache": "none or registry: read and write a build cache per image and platform "
         "(<registry>/<image>:buildcache-<os>-<arch>); default: fleet.cache",
+        "digests": "on BuildKit nodes: a directory of digests files (<image>.json, as earlier CI "
+        "jobs wrote them): parents found there are built on by digest; each image of this run is "
+        "recorded there and no tag moves (`invoke promote --digests` moves them later)",
         "dry_run": "print what would be built (order, args, labels, tags) and touch nothing",
         "json": HELP["json"],
     },
@@ -85,6 +89,7 @@ def build(
     builder: list[str] | None = None,
     push: bool = False,
     cache: str | None = None,
+    digests: str | None = None,
 ) -> None:
     """Build images whose content changed, in batches through BuildKit; tag <name>:<git sha>."""
     from .. import content, pipeline
@@ -112,7 +117,7 @@ def build(
         return
     from .nodes import build_on_nodes, node_builders
 
-    nodes = node_builders(named, push=push, target=target)
+    nodes = node_builders(named, push=push, target=target, digests=digests)
     if nodes:
         assert target is not None  # noqa: S101 - node_builders refuses a run without one
         build_on_nodes(
@@ -127,6 +132,7 @@ def build(
             no_cache=no_cache,
             cache=cache_mode == "registry",
             json=json,
+            digests=Path(digests) if digests else None,
         )
         return
     engine = Engine.connect("buildx" if named else local)

@@ -9,29 +9,34 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 
 from .. import console
-from ..errors import RegistryNeededError
+from ..errors import DigestsNeedNodesError, RegistryNeededError
 from .build import LISTED, BoardReporter, in_registry, parents_first, summarize
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .. import buildx
     from ..plan import ImagePlan
     from ..reference import Target
     from ..settings import Settings
+    from ..tags import TagSet
     from .selection import Selection
 
 
 def node_builders(
-    named: tuple[str, ...], *, push: bool, target: Target | None
+    named: tuple[str, ...], *, push: bool, target: Target | None, digests: str | None = None
 ) -> list[buildx.Builder]:
     """The named builders that build on BuildKit nodes (not the local engine's docker driver);
-    a run on them needs --push and --registry."""
-    if not named:
-        return []
-    from .. import buildx
+    a run on them needs --push and --registry, and only such a run takes --digests."""
+    found: list[buildx.Builder] = []
+    if named:
+        from .. import buildx
 
-    found = [b for b in buildx.resolve(named) if not b.local]
+        found = [b for b in buildx.resolve(named) if not b.local]
     if found and not (push and target):
         raise RegistryNeededError(builders=",".join(named))
+    if digests and not found:
+        raise DigestsNeedNodesError(digests=digests)
     return found
 
 
@@ -48,10 +53,15 @@ def build_on_nodes(
     no_cache: bool,
     cache: bool,
     json: bool,
+    digests: Path | None = None,
 ) -> None:
     """Build on the builders' BuildKit nodes, each image pushed by digest; once every image has
-    passed, its tags are made in the registry (immutable first, ``latest`` last, verified)."""
-    from .. import content, dispatch, pipeline
+    passed, its tags are made in the registry (immutable first, ``latest`` last, verified).
+
+    ``digests``: a directory of digests files (:mod:`.staging`): parents an earlier CI job
+    recorded there are built on by that digest, and every image of this run is recorded there.
+    """
+    from .. import content, dispatch, pipeline, staging
     from .. import registry as registry_mod
 
     assessment = content.assess(
@@ -79,6 +89,15 @@ def build_on_nodes(
         if d.up_to_date and d.plan.name in chosen
     ]
     ready = {d.plan.name: str(d.remote) for d in assessment.decisions if d.up_to_date}
+    if digests is not None and any(digests.glob("*.json")):
+        recorded = staging.read(digests)  # parents built by earlier jobs of this CI run
+        ready.update(
+            {
+                name: f"{target.repository(name)}@{digest}"
+                for name, digest in recorded.items()
+                if name in ready and name not in chosen
+            }
+        )
     to_build = [content.with_key(d) for d in assessment.to_build]
     nodes = dispatch.Nodes.of(builders)
     with console.board() as live:
@@ -98,8 +117,24 @@ def build_on_nodes(
         )
     by_name = {o.name: o for o in (*current, *built)}
     outcomes = [by_name[p.name] for p in everything if p.name in by_name]
-    if all(o.status in ("built", "up-to-date") for o in outcomes):
-        keys = {d.plan.name: d.key.digest for d in assessment.decisions}
+    keys = {d.plan.name: d.key for d in assessment.decisions}
+    fresh = [o for o in built if o.status == "built" and o.digest]
+    if fresh:
+        # The content-key tag at once (it names content, never moves): another job's children
+        # and `invoke test --registry` find the image by it before any tag is promoted.
+        registry_mod.promote(
+            target,
+            [(o.name, str(o.digest), _key_only(keys[o.name].tag)) for o in fresh],
+            attempts=s.push_attempts,
+            max_wait=s.push_max_wait,
+        )
+    if digests is not None:
+        # Staged for `invoke promote` (a later CI job), which moves the tags: none move here.
+        staged = [o for o in outcomes if o.digest and o.name in chosen]
+        for o in staged:
+            staging.record(digests, o.name, str(o.digest))
+        console.info(f"recorded {len(staged)} digest(s) in {escape(str(digests))} for promote")
+    elif all(o.status in ("built", "up-to-date") for o in outcomes):
         with console.working(f"tag {len(outcomes)} images in {target}") as step:
             registry_mod.promote(
                 target,
@@ -107,15 +142,21 @@ def build_on_nodes(
                     (
                         o.name,
                         str(o.digest),
-                        content.with_key_tag(assessment.of(o.name).plan.tags, keys[o.name]),
+                        content.with_key_tag(assessment.of(o.name).plan.tags, keys[o.name].digest),
                     )
                     for o in outcomes
                 ],
                 attempts=s.push_attempts,
                 max_wait=s.push_max_wait,
-                on_tag=lambda t: step(f"{t.reference} verified"),
+                on_tag=lambda _, t: step(f"{t.reference} verified"),
             )
         console.info(
             f"[green]tagged[/] {len(outcomes)} images in {escape(str(target))}, latest last"
         )
     summarize(outcomes, time.monotonic() - started, json=json)
+
+
+def _key_only(tag: str) -> TagSet:
+    from ..tags import TagSet
+
+    return TagSet(primary=tag, tags=(tag,))

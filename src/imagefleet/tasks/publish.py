@@ -242,7 +242,8 @@ def promote(
     }
     for p in plans:
         console.info(
-            f"[green]promoted[/] {escape(target.repository(p.name))}@{escape(recorded[p.name][:19])}… "
+            f"[green]promoted[/] {escape(target.repository(p.name))}"
+            f"@{escape(recorded[p.name][:19])}… "
             f"({len(pushed_by[p.name])} tags)"
         )
     console.info(f"[dim]{time.monotonic() - started:.1f}s[/]")
