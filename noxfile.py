@@ -104,8 +104,8 @@ def _bench(session: nox.Session) -> None:
     if "--scale" in args:
         session.run("python", "bench/bench_scale.py", *args[args.index("--scale") + 1 :])
         return
-    # bench_changed keeps the posargs it always had; bench_fleet's flags (--repeat, --skip-cold)
-    # come after `--fleet`, as both scripts have a --repeat of their own.
+    # bench_changed keeps the posargs it always had; bench_fleet's flags (--repeat, --skip-cold,
+    # --nodes) come after `--fleet`, as both scripts have a --repeat of their own.
     split = args.index("--fleet") if "--fleet" in args else len(args)
     session.run("python", "bench/bench_changed.py", *args[:split])
     session.run("python", "bench/bench_build.py")
@@ -116,7 +116,8 @@ def _bench(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Print benchmark figures (never asserted): `invoke changed`, builds and start-up vs bake.
 
-    `nox -s bench -- [bench_changed flags] [--fleet --repeat N --skip-cold]`, or alone the
+    `nox -s bench -- [bench_changed flags] [--fleet --repeat N --skip-cold | --fleet --nodes]`
+    (`--nodes`: one against two BuildKit nodes instead of bake; needs root), or alone the
     1,000-image fleet against bake: `nox -s bench -- --scale [--fleet N --bake-sizes 100,300]`
     """
     _bench(session)

@@ -2,6 +2,7 @@
 same graph, and `invoke --list` against a one-task tasks.py. Prints figures; asserts nothing.
 
     python bench/bench_fleet.py [--repeat 3] [--startup-repeat 10] [--skip-cold]
+    python bench/bench_fleet.py --nodes [--repeat 3]
 
 The family (made in a temporary git project, committed because the tool tags by commit) has
 three levels: one base (FROM scratch plus a static busybox), three mids and eight leaves, each
@@ -21,11 +22,23 @@ Only the CLI is driven (never the library), so the figures follow whatever `invo
 Needs Docker with buildx and busybox-static. Removes every image it made (by name prefix and by
 label, so images bake untagged count too) and its temporary directories, also on Ctrl-C or
 SIGTERM; after the cold scenario it prunes the build cache once more.
+
+`--nodes` times, instead, the same family on BuildKit nodes: a one-node builder against a
+two-node one (standalone buildkitd daemons on loopback, made buildx builders with the remote
+driver, through `tests/buildkit.py`), each run `invoke build --all --builder B --push --registry R
+--jobs 2` into a registry on loopback, interleaved, medians of --repeat. Every run is cold: the
+builder's daemons restarted on new, empty state directories and the registry restarted empty (no
+layers, no content keys). It prints the seconds, the ratio two-node / one-node and how many
+images each node built. Needs root, buildkitd/buildctl and a registry binary (or Docker for a
+`registry:2` container); no image lands in the local engine. Daemons, builders, the registry and
+temporary directories are removed on exit, also on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import json
 import os
 import signal
 import statistics
@@ -34,7 +47,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -43,7 +56,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.helpers import busybox, git, make_project  # noqa: E402 - after the path tweak above
+from tests import buildkit  # noqa: E402 - after the path tweak above
+from tests.helpers import busybox, git, make_project  # noqa: E402
+
+from imagefleet import localregistry  # noqa: E402
 
 REGISTRY = "localhost:5000/fleet"
 PREFIX = "benchfleet"  # every image name and tag this script makes starts with it
@@ -58,7 +74,7 @@ STARTUP_TARGET_MS = 150.0
 KILL_WAIT = 10.0  # seconds a stopped run gets to end its own builds before it is killed
 
 
-def dockerfile(name: str) -> str:
+def dockerfile(name: str, registry: str = REGISTRY) -> str:
     """The base: scratch plus busybox; a child: its parent through the registry, as real images."""
     if name == BASE:
         head = [
@@ -67,7 +83,7 @@ def dockerfile(name: str) -> str:
             'RUN ["/bin/busybox", "--install", "-s", "/bin"]',
         ]
     else:
-        head = [f"ARG REGISTRY={REGISTRY}", f"FROM ${{REGISTRY}}/{PARENT[name]}:latest"]
+        head = [f"ARG REGISTRY={registry}", f"FROM ${{REGISTRY}}/{PARENT[name]}:latest"]
     return "\n".join(
         [
             *head,
@@ -79,8 +95,9 @@ def dockerfile(name: str) -> str:
     )
 
 
-def make_sources(root: Path) -> dict[str, Path]:
-    """One directory per image: Dockerfile, image.yml, the stamp a change edits; busybox in base."""
+def make_sources(root: Path, registry: str = REGISTRY) -> dict[str, Path]:
+    """One directory per image: Dockerfile, image.yml, the stamp a change edits; busybox in base.
+    Children name their parents under ``registry`` (``HOST/NAMESPACE``)."""
     box = busybox()
     if box is None:
         raise SystemExit("needs a static busybox (busybox-static)")
@@ -88,7 +105,7 @@ def make_sources(root: Path) -> dict[str, Path]:
     for name in NAMES:
         directory = root / name
         directory.mkdir(parents=True)
-        (directory / "Dockerfile").write_text(dockerfile(name))
+        (directory / "Dockerfile").write_text(dockerfile(name, registry))
         (directory / "image.yml").write_text(f'description: bench image {name}\nversion: "1.0.0"\n')
         (directory / "stamp").write_text("0\n")
         if name == BASE:
@@ -114,27 +131,29 @@ def bake_file(project: Path, path: Path) -> Path:
     return path
 
 
-def run(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
-    """Run ``argv`` in its own process group; stop the whole group if we are interrupted."""
+def run(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    """Run ``argv`` in its own process group; stop the whole group if we are interrupted.
+    Returns what it printed on stdout."""
     with subprocess.Popen(
         argv,
         cwd=cwd,
         env={**os.environ, **(env or {})},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.PIPE,
         text=True,
         errors="replace",
         start_new_session=True,  # Ctrl-C reaches us only; we stop the group, then clean up
     ) as proc:
         try:
-            output, _ = proc.communicate()
+            output, errors = proc.communicate()
         except BaseException:
             stop_group(proc)
             raise
     if proc.returncode != 0:
-        tail = "\n".join(output.splitlines()[-30:])
+        tail = "\n".join((output + errors).splitlines()[-30:])
         raise SystemExit(f"{' '.join(argv)} exited {proc.returncode}:\n{tail}")
+    return output
 
 
 def stop_group(proc: subprocess.Popen[Any], grace: float = KILL_WAIT) -> None:
@@ -190,8 +209,8 @@ class Pair:
 
 
 def interleaved(
-    ours: Callable[[], None],
-    theirs: Callable[[], None],
+    ours: Callable[[], object],
+    theirs: Callable[[], object],
     repeat: int,
     before_each: Callable[[], None] = lambda: None,
 ) -> Pair:
@@ -265,6 +284,90 @@ def builds(project: Path, bake: Path, options: argparse.Namespace) -> dict[str, 
     return results
 
 
+@dataclass
+class NodeRuns:
+    """Samples of each builder (one node, two nodes), in seconds, and per run the number of
+    images each of its nodes built."""
+
+    seconds: dict[str, list[float]]
+    placed: dict[str, list[dict[str, int]]]
+
+
+NODE_BUILDERS = {"one node": 1, "two nodes": 2}
+
+
+def on_nodes(root: Path, options: argparse.Namespace) -> NodeRuns:
+    """The family built cold on a one-node and on a two-node builder, in turn."""
+    port = localregistry.free_port()
+    address = f"localhost:{port}"
+    fleet = f"{address}/fleet"
+    project = make_project(
+        root / "project", make_sources(root / "sources", fleet), with_busybox=False
+    )
+    env = {
+        "INVOKE_FLEET_ROOT": str(project),
+        "INVOKE_FLEET_REGISTRY": fleet,
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(REPO / "src"), os.environ.get("PYTHONPATH")) if p
+        ),
+    }
+    invoke = [sys.executable, "-m", "invoke", "--search-root", str(REPO)]
+    runs = NodeRuns({k: [] for k in NODE_BUILDERS}, {k: [] for k in NODE_BUILDERS})
+    storage = root / "registry"
+    with ExitStack() as stack:
+        stack.enter_context(localregistry.running(storage, port))
+        builders = {
+            label: stack.enter_context(
+                buildkit.nodes(count, address, parent=root, prefix=f"{PREFIX}-{count}")
+            )
+            for label, count in NODE_BUILDERS.items()
+        }
+        for _ in range(options.repeat):
+            for label, nodes in builders.items():
+                # Cold: no state on the daemons, nothing in the registry (no layers, no keys).
+                nodes.wipe()
+                localregistry.stop(storage)
+                localregistry.start(storage, port)
+                argv = [*invoke, "build", "--all", "--builder", nodes.name, "--push"]
+                argv += ["--registry", fleet, "--jobs", "2", "--json"]
+                started = time.perf_counter()
+                printed = run(argv, project, env)
+                runs.seconds[label].append(time.perf_counter() - started)
+                outcomes = json.loads(printed)
+                if {o["status"] for o in outcomes} != {"built"} or len(outcomes) != len(NAMES):
+                    raise SystemExit(f"{label}: not every image was built: {outcomes}")
+                placed = collections.Counter(
+                    str(o["node"]).removeprefix(nodes.name) or str(o["node"]) for o in outcomes
+                )
+                runs.placed[label].append(dict(sorted(placed.items())))
+    return runs
+
+
+def report_nodes(runs: NodeRuns, options: argparse.Namespace) -> None:
+    print(
+        f"fleet of {len(NAMES)} images (1 base, {len(MIDS)} mids, {len(LEAVES)} leaves, 8 MB each)"
+        f" on BuildKit nodes: invoke build --all --builder B --push --registry R --jobs 2,"
+        f" cold each run (new daemon state, empty registry); medians of {options.repeat},"
+        " interleaved"
+    )
+    print(f"{'builder':<12}{'seconds':>10}   images built per node")
+    for label, samples in runs.seconds.items():
+        seen = []  # the placement is stable, so one line per distinct split is expected
+        for placed in runs.placed[label]:
+            if placed not in seen:
+                seen.append(placed)
+        split = " | ".join(", ".join(f"node{n}: {c}" for n, c in p.items()) for p in seen)
+        print(f"{label:<12}{median(samples):>8.2f} s   {split}")
+    one, two = (median(runs.seconds[k]) for k in NODE_BUILDERS)
+    print(f"{'ratio':<12}{two / one:>9.2f}x   two nodes / one node")
+    print(
+        f"note: both daemons run on this one machine ({os.cpu_count()} CPUs) and share its CPUs"
+        " (with --jobs 2 per node, two nodes run up to 4 builds at once on them); the ratio shows"
+        " the placement and hand-over overhead (parents pushed and pulled by digest), not what a"
+        " second machine would add"
+    )
+
+
 def startup(repeat: int) -> Pair:
     """`invoke --list` of this repository against that of a one-task tasks.py, in seconds."""
     env = {
@@ -304,6 +407,16 @@ def report(results: dict[str, Pair], start: Pair, options: argparse.Namespace) -
     )
 
 
+def nodes_main(options: argparse.Namespace) -> None:
+    if (missing := buildkit.available()) is not None:
+        raise SystemExit(f"--nodes needs {missing.removeprefix('no ')}")
+    if os.geteuid() != 0:
+        raise SystemExit("--nodes needs root (buildkitd runs as root here)")
+    with terminated_as_interrupt(), tempfile.TemporaryDirectory(prefix=f"{PREFIX}-nodes-") as tmp:
+        runs = on_nodes(Path(tmp), options)
+    report_nodes(runs, options)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per scenario (median)")
@@ -313,9 +426,17 @@ def main() -> None:
     parser.add_argument(
         "--skip-cold", action="store_true", help="skip the cold scenario (no build cache prune)"
     )
+    parser.add_argument(
+        "--nodes",
+        action="store_true",
+        help="instead: a one-node against a two-node BuildKit builder, cold (needs root)",
+    )
     options = parser.parse_args()
     if options.repeat < 1 or options.startup_repeat < 1:
         parser.error("--repeat and --startup-repeat must be at least 1")
+    if options.nodes:
+        nodes_main(options)
+        return
     if docker("buildx", "version") == "":
         raise SystemExit("needs docker with buildx")
     with terminated_as_interrupt(), tempfile.TemporaryDirectory(prefix=f"{PREFIX}-") as tmp:
@@ -336,4 +457,7 @@ if __name__ == "__main__":
     try:
         main()
     except KeyboardInterrupt:  # the clean-up already ran in main's ``finally`` blocks
-        raise SystemExit("interrupted: bench images and temporary directories removed") from None
+        raise SystemExit(
+            "interrupted: what the bench made (images, or daemons, builders and registry) and its"
+            " temporary directories removed"
+        ) from None

@@ -5,22 +5,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import signal
-import subprocess
-import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from imagefleet import buildx, localregistry
+from imagefleet import localregistry
 from imagefleet.reference import parse_target
 from imagefleet.registry import RegistryClient
+from tests import buildkit
+from tests.buildkit import Nodes
 from tests.helpers import git, invoke, require
 
 pytestmark = pytest.mark.integration
@@ -28,120 +24,19 @@ pytestmark = pytest.mark.integration
 FAMILY = ("fx-base", "fx-middle", "fx-leaf-a", "fx-leaf-b", "fx-solo")
 
 
-@dataclass
-class Daemon:
-    """One buildkitd this test started (by PID), on a fixed loopback port."""
-
-    port: int
-    config: Path
-    root: Path
-    process: subprocess.Popen[bytes] | None = None
-    log: Path = field(default_factory=Path)
-
-    @property
-    def address(self) -> str:
-        return f"tcp://127.0.0.1:{self.port}"
-
-    def start(self, root: Path) -> None:
-        self.root = root
-        root.mkdir(parents=True)
-        self.log = root.with_suffix(".log")
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [
-                    *("buildkitd", "--addr", self.address, "--root", str(root)),
-                    *("--oci-worker=true", "--containerd-worker=false"),
-                    *("--oci-worker-net", "host"),
-                    *("--allow-insecure-entitlement", "network.host"),
-                    *("--config", str(self.config)),
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            probe = subprocess.run(
-                ["buildctl", "--addr", self.address, "debug", "workers"],
-                capture_output=True,
-                check=False,
-            )
-            if probe.returncode == 0:
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.2)
-        raise AssertionError(f"buildkitd did not start: {self.log.read_text()[-2000:]}")
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-
-
-@dataclass
-class TwoNodes:
-    """A buildx builder of two BuildKit daemons."""
-
-    name: str
-    daemons: tuple[Daemon, Daemon]
-    scratch: Path
-
-    def wipe(self) -> None:
-        """Both daemons restarted on new, empty state directories (same endpoints)."""
-        for daemon in self.daemons:
-            daemon.stop()
-            daemon.start(self.scratch / f"root-{uuid.uuid4().hex[:8]}")
-
-
-def _docker(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
-
-
 @pytest.fixture
-def nodes(tmp_path: Path, registry: localregistry.LocalRegistry) -> Iterator[TwoNodes]:
+def nodes(tmp_path: Path, registry: localregistry.LocalRegistry) -> Iterator[Nodes]:
     """Two buildkitd on loopback (their registry config trusts the test registry over HTTP) and
     one buildx builder of both; daemons, builders and state removed even on failure."""
-    if not (shutil.which("buildkitd") and shutil.which("buildctl")):
-        require("no buildkitd/buildctl", "../shared/env/provision buildkit")
+    if (missing := buildkit.available()) is not None:
+        require(missing, "../shared/env/provision buildkit")
     if os.geteuid() != 0:
         require("buildkitd needs root here", "run the integration tests as root")
-    scratch = tmp_path / "buildkit"
-    scratch.mkdir()
-    config = scratch / "buildkitd.toml"
-    config.write_text(
-        "".join(
-            f'[registry."{host}:{registry.port}"]\n  http = true\n'
-            for host in ("localhost", "127.0.0.1")
-        )
-    )
-    daemons = (
-        Daemon(localregistry.free_port(), config, scratch),
-        Daemon(localregistry.free_port(), config, scratch),
-    )
-    name = f"fx-nodes-{uuid.uuid4().hex[:8]}"
-    try:
-        for daemon in daemons:
-            daemon.start(scratch / f"root-{uuid.uuid4().hex[:8]}")
-        made = _docker("buildx", "create", "--name", name, "--driver", "remote", daemons[0].address)
-        assert made.returncode == 0, made.stderr
-        added = _docker("buildx", "create", "--append", "--name", name, daemons[1].address)
-        assert added.returncode == 0, added.stderr
-        yield TwoNodes(name, daemons, scratch)
-    finally:
-        buildx.remove_node_builders(name)
-        _docker("buildx", "rm", name)
-        for daemon in daemons:
-            daemon.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
+    with buildkit.nodes(2, registry.address, parent=tmp_path) as made:
+        yield made
 
 
-def _build(project: Path, env: dict[str, str], nodes: TwoNodes, *extra: str) -> Any:
+def _build(project: Path, env: dict[str, str], nodes: Nodes, *extra: str) -> Any:
     address = env["INVOKE_FLEET_REGISTRY"]
     result = invoke(
         project,
@@ -167,7 +62,7 @@ def _layers(client: RegistryClient, path: str, digest: str) -> list[str]:
 
 
 def test_the_family_builds_across_two_nodes_with_parents_by_digest(
-    family: tuple[Path, dict[str, str]], nodes: TwoNodes
+    family: tuple[Path, dict[str, str]], nodes: Nodes
 ) -> None:
     project, env = family
     target = parse_target(env["INVOKE_FLEET_REGISTRY"])
@@ -224,7 +119,7 @@ def test_the_family_builds_across_two_nodes_with_parents_by_digest(
 
 
 def test_a_failing_image_on_a_node_skips_only_its_descendants(
-    family: tuple[Path, dict[str, str]], nodes: TwoNodes
+    family: tuple[Path, dict[str, str]], nodes: Nodes
 ) -> None:
     project, env = family
     dockerfile = project / "images" / "fx-middle" / "Dockerfile"
@@ -250,7 +145,7 @@ def test_a_failing_image_on_a_node_skips_only_its_descendants(
 
 
 def test_waves_hand_parents_over_by_digest_and_promote_moves_the_tags(
-    family: tuple[Path, dict[str, str]], nodes: TwoNodes, tmp_path: Path
+    family: tuple[Path, dict[str, str]], nodes: Nodes, tmp_path: Path
 ) -> None:
     """What the publish workflow's wave jobs do: each builds its images with --digests (nothing
     tagged but the content key), the next builds on the recorded digest, promote tags them."""
