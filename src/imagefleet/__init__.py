@@ -35,6 +35,7 @@ __all__ = [
     "release",
     "scan",
     "settings",
+    "signals",
     "tags",
     "tasks",
     "testing",
