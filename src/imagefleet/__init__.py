@@ -24,6 +24,7 @@ __all__ = [
     "graph",
     "lint",
     "localregistry",
+    "locks",
     "notify",
     "pipeline",
     "plan",

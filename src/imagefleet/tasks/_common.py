@@ -15,6 +15,7 @@ from invoke import config as invoke_config
 from invoke.context import Context
 from invoke.env import Environment
 from invoke.exceptions import Exit
+from rich.markup import escape
 
 from .. import console, signals
 from ..errors import ExitCode, FleetError, InternalError
@@ -135,6 +136,11 @@ def speaks_errors(func: Callable[P, R]) -> Callable[P, R]:
             _PARTIAL.reset(token)
 
     return wrapper
+
+
+def waiting(image: str, holder: str) -> None:
+    """Say that a run waits for another one's lock on ``image``."""
+    console.info(f"[yellow]waiting[/] for {escape(holder)}: it holds {escape(image)}")
 
 
 def whole_number(value: str | int | None, default: int) -> int | None:

@@ -10,7 +10,7 @@ from invoke.context import Context
 from invoke.tasks import task
 from rich.markup import escape
 
-from .. import console
+from .. import console, locks
 from ..errors import (
     ImagesFailedError,
     ImagesFailedSkippedError,
@@ -18,7 +18,7 @@ from ..errors import (
     StaleParentError,
 )
 from ..reference import parse_target
-from ._common import listify, partial, settings, speaks_errors, whole_number
+from ._common import listify, partial, settings, speaks_errors, waiting, whole_number
 from .images import show_plan
 from .selection import HELP, Selection, plans_for, select
 
@@ -97,45 +97,47 @@ def build(
         console.info("nothing to build")
         return
     engine = Engine.connect(s.builder)
-    if not listify(platform):
-        everything = native_if_needed(engine, everything, quiet=set(chosen).__contains__)
-    assessment = content.assess(
-        engine,
-        selection.graph,
-        everything,
-        chosen,
-        force=force or no_cache,
-        in_registry=in_registry(target) if target else None,
-        cache=s.content_cache,
-    )
-    _parents_first(assessment, selection, no_deps=no_deps)
-
-    started = time.monotonic()
-    current: list[pipeline.Outcome] = []
-    for decision in assessment.decisions:
-        if decision.up_to_date and decision.plan.name in chosen:
-            current.append(_reuse(engine, decision))
-    to_build = [content.with_key(d) for d in assessment.to_build]
-    ready = {**assessment.ready, **_pull_parents(engine, selection, assessment, to_build)}
-    with console.board() as live:
-        reporter = _BoardReporter(live, single=len(plans) == 1)
-        if len(current) <= _LISTED:
-            for outcome in current:
-                reporter.finished(outcome)
-        else:  # a fleet: one line, not a thousand
-            console.info(f"[green]up-to-date[/] {len(current)} images (content already built)")
-        built = pipeline.run(
+    # Decided and built under the images' locks: a second run waits, then finds them built.
+    with locks.held(s.root, [p.name for p in everything], what="invoke build", on_wait=waiting):
+        if not listify(platform):
+            everything = native_if_needed(engine, everything, quiet=set(chosen).__contains__)
+        assessment = content.assess(
             engine,
             selection.graph,
-            to_build,
-            jobs=workers,
-            no_cache=no_cache,
-            reporter=reporter,
-            ready=ready,
+            everything,
+            chosen,
+            force=force or no_cache,
+            in_registry=in_registry(target) if target else None,
+            cache=s.content_cache,
         )
-    by_name = {o.name: o for o in (*current, *built)}
-    outcomes = [by_name[n] for n in [p.name for p in everything] if n in by_name]
-    _summarize(outcomes, time.monotonic() - started, json=json)
+        _parents_first(assessment, selection, no_deps=no_deps)
+
+        started = time.monotonic()
+        current: list[pipeline.Outcome] = []
+        for decision in assessment.decisions:
+            if decision.up_to_date and decision.plan.name in chosen:
+                current.append(_reuse(engine, decision))
+        to_build = [content.with_key(d) for d in assessment.to_build]
+        ready = {**assessment.ready, **_pull_parents(engine, selection, assessment, to_build)}
+        with console.board() as live:
+            reporter = _BoardReporter(live, single=len(plans) == 1)
+            if len(current) <= _LISTED:
+                for outcome in current:
+                    reporter.finished(outcome)
+            else:  # a fleet: one line, not a thousand
+                console.info(f"[green]up-to-date[/] {len(current)} images (content already built)")
+            built = pipeline.run(
+                engine,
+                selection.graph,
+                to_build,
+                jobs=workers,
+                no_cache=no_cache,
+                reporter=reporter,
+                ready=ready,
+            )
+        by_name = {o.name: o for o in (*current, *built)}
+        outcomes = [by_name[n] for n in [p.name for p in everything] if n in by_name]
+        _summarize(outcomes, time.monotonic() - started, json=json)
 
 
 # Past this many images, up-to-date ones are counted rather than listed one per line.

@@ -13,13 +13,13 @@ from invoke.context import Context
 from invoke.tasks import task
 from rich.markup import escape
 
-from .. import console
+from .. import console, locks
 from ..errors import (
     ChecksFailedError,
     require_built,
 )
 from ..reference import parse_target
-from ._common import listify, partial, settings, speaks_errors
+from ._common import listify, partial, settings, speaks_errors, waiting
 from .build import in_registry
 from .selection import HELP, Selection, plans_for, select
 
@@ -127,47 +127,49 @@ def push(
     selection = select(s, listify(image), all, changed, base)
     plans = plans_for(s, selection, latest=latest)
     engine = Engine.connect(s.builder)
-    missing = [p for p in plans if engine.image_id(p.local_ref) is None]
-    remote = _remote_content(s, selection, engine, target, missing)
-    for p in missing:
-        if p.name not in remote:
-            require_built(engine, p.local_ref, p.name)
-    results: dict[str, dict[str, Any]] = {}
-    partial(images=results)  # filled in as it goes: a failing run prints what was pushed
-    pushed_by: dict[str, list[PushedTag]] = {}
-    for p in plans:
-        started = time.monotonic()
-        with console.working(f"push {p.name} → {target}") as step:
-            if p.name in remote:
-                # Built from the same content elsewhere: tag it in the registry, upload nothing.
-                pushed = registry_mod.retag(
-                    target,
-                    p.name,
-                    remote[p.name].key.tag,
-                    p.tags,
-                    attempts=s.push_attempts,
-                    max_wait=s.push_max_wait,
-                    on_tag=lambda t: step(f"{t.reference.rsplit(':', 1)[1]} tagged, verified"),
-                )
-            else:
-                key = engine.labels(p.local_ref).get(content.KEY_LABEL)
-                pushed = registry_mod.push(
-                    engine,
-                    p.local_ref,
-                    target,
-                    p.name,
-                    content.with_key_tag(p.tags, key),
-                    attempts=s.push_attempts,
-                    max_wait=s.push_max_wait,
-                    on_tag=lambda t: step(f"{t.reference.rsplit(':', 1)[1]} verified"),
-                )
-        results[p.name] = {t.reference: t.digest for t in pushed}
-        pushed_by[p.name] = pushed
-        digest = pushed[0].digest if pushed else "-"
-        console.info(
-            f"[green]pushed[/] {escape(target.repository(p.name))} "
-            f"({len(pushed)} tags, {escape(digest[:19])}…, {time.monotonic() - started:.1f}s)"
-        )
+    # Pushed under the images' locks: a second push (or build) of them waits for this one.
+    with locks.held(s.root, [p.name for p in plans], what="invoke push", on_wait=waiting):
+        missing = [p for p in plans if engine.image_id(p.local_ref) is None]
+        remote = _remote_content(s, selection, engine, target, missing)
+        for p in missing:
+            if p.name not in remote:
+                require_built(engine, p.local_ref, p.name)
+        results: dict[str, dict[str, Any]] = {}
+        partial(images=results)  # filled in as it goes: a failing run prints what was pushed
+        pushed_by: dict[str, list[PushedTag]] = {}
+        for p in plans:
+            started = time.monotonic()
+            with console.working(f"push {p.name} → {target}") as step:
+                if p.name in remote:
+                    # Built from the same content elsewhere: tag it in the registry, upload nothing.
+                    pushed = registry_mod.retag(
+                        target,
+                        p.name,
+                        remote[p.name].key.tag,
+                        p.tags,
+                        attempts=s.push_attempts,
+                        max_wait=s.push_max_wait,
+                        on_tag=lambda t: step(f"{t.reference.rsplit(':', 1)[1]} tagged, verified"),
+                    )
+                else:
+                    key = engine.labels(p.local_ref).get(content.KEY_LABEL)
+                    pushed = registry_mod.push(
+                        engine,
+                        p.local_ref,
+                        target,
+                        p.name,
+                        content.with_key_tag(p.tags, key),
+                        attempts=s.push_attempts,
+                        max_wait=s.push_max_wait,
+                        on_tag=lambda t: step(f"{t.reference.rsplit(':', 1)[1]} verified"),
+                    )
+            results[p.name] = {t.reference: t.digest for t in pushed}
+            pushed_by[p.name] = pushed
+            digest = pushed[0].digest if pushed else "-"
+            console.info(
+                f"[green]pushed[/] {escape(target.repository(p.name))} "
+                f"({len(pushed)} tags, {escape(digest[:19])}…, {time.monotonic() - started:.1f}s)"
+            )
     table = [(ref, d) for tags in results.values() for ref, d in tags.items()]
     for name, announcement in _announce(s, target, plans, pushed_by, json=json).items():
         # Beside the tags (whose keys all hold a ':'), so readers of the old shape go on working.
