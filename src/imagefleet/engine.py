@@ -12,19 +12,18 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import subprocess
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import requests
 
-from . import bake
+from . import bake, signals, tools
 from .buildlog import (
     QUIET_STEPS,
     TAIL_LINES,
@@ -132,7 +131,7 @@ class Engine:
         if builder == "classic":
             use_buildx = False
         else:
-            use_buildx = _has_buildx()
+            use_buildx = tools.has_buildx()
             if builder == "buildx" and not use_buildx:
                 raise BuildxMissingError()
         return cls(client, use_buildx=use_buildx)
@@ -235,12 +234,15 @@ class Engine:
             said = str(getattr(exc, "explanation", "") or "") or _short(exc)
             raise ContainerStartError(ref=image, reason=" ".join(said.split())[:300]) from exc
 
-    def remove_containers(self, *, label: str) -> int:
-        """Remove every container (running or not) carrying ``label``; return how many."""
-        found = self.client.containers.list(all=True, filters={"label": label})
-        for container in found:
-            with contextlib.suppress(_sdk().errors.NotFound):
-                container.remove(force=True)
+    def remove_containers(self, *, label: str = "", image: str = "", since: float = 0) -> int:
+        """Remove every container (running or not) carrying ``label``, or made from ``image``
+        (as container-structure-test's, which carry no label), created since ``since`` (a Unix
+        time); return how many."""
+        filters = {"label": label} if label else {"ancestor": image}
+        rows: list[dict[str, Any]] = self.client.api.containers(all=True, filters=filters)
+        found = [str(r["Id"]) for r in rows if int(r.get("Created", 0)) >= int(since)]
+        for container_id in found:
+            self.remove_container(container_id)
         return len(found)
 
     def remove_container(self, container_id: str) -> None:
@@ -333,16 +335,22 @@ class Engine:
             argv = ["docker", "buildx", "bake", "--file", str(definition)]
             argv += ["--metadata-file", str(metadata), "--progress=plain", *targets.values()]
             LOGGER.debug("running %s\n%s", " ".join(argv), definition.read_text())
-            with subprocess.Popen(
-                argv,
-                cwd=tmp,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                errors="replace",
-                stdin=subprocess.DEVNULL,
-                env=_BAKE_ENV | dict(os.environ),
-            ) as proc:
+            with (
+                subprocess.Popen(
+                    argv,
+                    cwd=tmp,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                    errors="replace",
+                    stdin=subprocess.DEVNULL,
+                    env=_BAKE_ENV | dict(os.environ),
+                    # Signals reach it once, from signals.forwarded: the CLI then cancels the build
+                    # in BuildKit (a CLI that merely dies leaves BuildKit building and tagging).
+                    process_group=0,
+                ) as proc,
+                signals.forwarded(proc, late=True),
+            ):
                 assert proc.stdout is not None  # noqa: S101 - PIPE was asked for
                 for raw in proc.stdout:
                     line = raw.rstrip("\n")
@@ -352,6 +360,11 @@ class Engine:
                         on_step(images[found[0]], found[1])
                 code = proc.wait()
             written = json.loads(metadata.read_text()) if metadata.is_file() else {}
+        if signals.received() is not None:
+            # The run is stopping: whatever the cancelled bake managed to export is no result,
+            # and its tags go back to where they were.
+            self._restore_tags(before, self._tag_ids(refs))
+            return {r.image: TargetResult(r.image) for r in requests}
         finished = time.monotonic()
         dropped = log.dropped(code)
         after = self._tag_ids(refs) if dropped else {}
@@ -383,6 +396,14 @@ class Engine:
             else:
                 done[request.image] = TargetResult(request.image)
         return done
+
+    def _restore_tags(self, before: Mapping[str, str], now: Mapping[str, str]) -> None:
+        """Put local tags back: those made since ``before`` go, those moved point back."""
+        for ref, image_id in now.items():
+            if ref not in before:
+                self.remove(ref)
+            elif before[ref] != image_id:
+                self.tag(before[ref], *split_tag(ref))
 
     def _tag_ids(self, refs: set[str]) -> dict[str, str]:
         """Which of the local references ``refs`` exist, with their image IDs (one query)."""
@@ -439,7 +460,7 @@ class Engine:
         :func:`classify_push_error` so the caller knows whether a retry can help.
         """
         try:
-            stream: Iterator[dict[str, Any]] = self.client.api.push(
+            stream: Generator[dict[str, Any], None, None] = self.client.api.push(
                 repository,
                 tag=tag,
                 stream=True,
@@ -447,15 +468,17 @@ class Engine:
                 auth_config=dict(auth) if auth else None,
             )
             digest: str | None = None
-            for event in stream:
-                if "error" in event or "errorDetail" in event:
-                    message = str(event.get("error") or event["errorDetail"].get("message", ""))
-                    raise classify_push_error(message)(
-                        reference=f"{repository}:{tag}", reason=message
-                    )
-                aux = event.get("aux")
-                if isinstance(aux, dict) and aux.get("Digest"):
-                    digest = str(aux["Digest"])
+            # Closed whatever happens: the daemon goes on pushing (and tags) while it is open.
+            with contextlib.closing(stream):
+                for event in stream:
+                    if "error" in event or "errorDetail" in event:
+                        message = str(event.get("error") or event["errorDetail"].get("message", ""))
+                        raise classify_push_error(message)(
+                            reference=f"{repository}:{tag}", reason=message
+                        )
+                    aux = event.get("aux")
+                    if isinstance(aux, dict) and aux.get("Digest"):
+                        digest = str(aux["Digest"])
         except _sdk().errors.APIError as exc:
             message = _short(exc)
             raise classify_push_error(message)(
@@ -466,28 +489,6 @@ class Engine:
         if digest is None:
             raise PushWithoutDigestError(reference=f"{repository}:{tag}")
         return digest
-
-
-# Where the Docker CLI looks for its plugins (user's first), as documented for CLI plugins.
-_PLUGIN_DIRS = (
-    "/usr/local/lib/docker/cli-plugins",
-    "/usr/local/libexec/docker/cli-plugins",
-    "/usr/lib/docker/cli-plugins",
-    "/usr/libexec/docker/cli-plugins",
-)
-
-
-def _has_buildx() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
-    for directory in (config / "cli-plugins", *map(Path, _PLUGIN_DIRS)):
-        if (directory / "docker-buildx").is_file():
-            return True  # found where the CLI finds it: no need to start it (every build pays)
-    done = subprocess.run(
-        ["docker", "buildx", "version"], capture_output=True, check=False, stdin=subprocess.DEVNULL
-    )
-    return done.returncode == 0
 
 
 def _short(exc: BaseException) -> str:

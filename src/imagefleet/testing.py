@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from . import tools
+from . import signals, tools
 from .catalog import Image
 from .engine import Engine
 from .errors import (
@@ -169,9 +169,7 @@ def _run_cst(
     ]
     for config in configs:
         argv += ["--config", str(config)]
-    return subprocess.run(
-        argv, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL, timeout=timeout
-    )
+    return signals.run(argv, timeout=timeout)
 
 
 def run_structure(ref: str, suite: Suite, report: Path) -> tuple[int, tuple[str, ...]]:
@@ -229,13 +227,10 @@ def _pytest(
         str(report),
         "-q",
     ]
-    done = subprocess.run(
-        argv,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, SESSION_ENV: session, START_ERRORS_ENV: str(start_errors)},
-        stdin=subprocess.DEVNULL,
+    # On a signal pytest gets SIGINT and time to end its tests: its fixtures remove their
+    # containers (and the runner removes what a kill left, by the session's label).
+    done = signals.run(
+        argv, env={**os.environ, SESSION_ENV: session, START_ERRORS_ENV: str(start_errors)}
     )
     LOGGER.debug("pytest for %s:\n%s%s", ref, done.stdout, done.stderr)
     if start_errors.is_file() and (reasons := start_errors.read_text().splitlines()):
@@ -254,9 +249,11 @@ def run(
     junit_dir: Path | None = None,
     on_suite: Callable[[SuiteResult], None] | None = None,
 ) -> list[SuiteResult]:
-    """Run every suite for ``image`` against ``ref``; containers are removed even on Ctrl-C."""
+    """Run every suite for ``image`` against ``ref``; containers are removed even on Ctrl-C or
+    SIGTERM."""
     session = uuid.uuid4().hex
     results: list[SuiteResult] = []
+    started = time.time()
     with tempfile.TemporaryDirectory(prefix="imagefleet-test-") as tmp:
         try:
             for suite in suites(image, graph):
@@ -281,6 +278,11 @@ def run(
                 results.append(result)
                 if on_suite:
                     on_suite(result)
+        except BaseException:
+            # container-structure-test labels nothing and, stopped, leaves its container: those
+            # of this image since the run began go (a stranger's, started meanwhile, too).
+            engine.remove_containers(image=ref, since=started)
+            raise
         finally:
             engine.remove_containers(label=f"{SESSION_LABEL}={session}")
     return results

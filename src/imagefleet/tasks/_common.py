@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import signal
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
@@ -15,8 +16,9 @@ from invoke import config as invoke_config
 from invoke.context import Context
 from invoke.env import Environment
 from invoke.exceptions import Exit
+from rich.markup import escape
 
-from .. import console
+from .. import console, signals
 from ..errors import ExitCode, FleetError, GithubOutputUnsetError, InternalError
 from ..settings import Settings
 
@@ -107,16 +109,24 @@ def speaks_errors(func: Callable[P, R]) -> Callable[P, R]:
                 )
             return Exit(code=int(exc.exit_code))
 
-        try:
-            return func(*args, **kwargs)
-        except FleetError as exc:
-            raise speak(exc) from None
-        except KeyboardInterrupt:
-            console.err.print("[red]interrupted[/]")
+        def stopped(signum: int) -> Exit:
+            terminated = signum == signal.SIGTERM
+            code = int(ExitCode.TERMINATED if terminated else ExitCode.INTERRUPTED)
+            word = "terminated" if terminated else "interrupted"
+            console.err.print(f"[red]{word}[/]")
             if as_json:
-                code = int(ExitCode.INTERRUPTED)
-                console.emit_json(failure(code, "interrupted", "", _PARTIAL.get()))
-            raise Exit(code=int(ExitCode.INTERRUPTED)) from None
+                console.emit_json(failure(code, word, "", _PARTIAL.get()))
+            return Exit(code=code)
+
+        try:
+            with signals.handled():
+                return func(*args, **kwargs)
+        except FleetError as exc:
+            # A failure that a signal caused (a child told to stop) is the signal's exit.
+            signum = signals.received()
+            raise (speak(exc) if signum is None else stopped(signum)) from None
+        except (KeyboardInterrupt, signals.Terminated) as exc:
+            raise stopped(signals.exit_signal(exc)) from None
         except Exit:
             raise
         except Exception as exc:
@@ -127,6 +137,11 @@ def speaks_errors(func: Callable[P, R]) -> Callable[P, R]:
             _PARTIAL.reset(token)
 
     return wrapper
+
+
+def waiting(image: str, holder: str) -> None:
+    """Say that a run waits for another one's lock on ``image``."""
+    console.info(f"[yellow]waiting[/] for {escape(holder)}: it holds {escape(image)}")
 
 
 def whole_number(value: str | int | None, default: int) -> int | None:

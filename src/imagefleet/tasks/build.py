@@ -11,7 +11,7 @@ from invoke.context import Context
 from invoke.tasks import task
 from rich.markup import escape
 
-from .. import console
+from .. import console, locks
 from ..errors import (
     CacheUnsupportedError,
     ImagesFailedError,
@@ -20,7 +20,7 @@ from ..errors import (
     StaleParentError,
 )
 from ..reference import parse_target
-from ._common import listify, partial, settings, speaks_errors, whole_number
+from ._common import listify, partial, settings, speaks_errors, waiting, whole_number
 from .images import show_plan
 from .selection import HELP, Selection, plans_for, select
 
@@ -138,50 +138,52 @@ def build(
     engine = Engine.connect("buildx" if named else local)
     cache_target = target or s.target
     prepare = _registry_cache(engine, cache_target) if cache_mode == "registry" else None
-    if not listify(platform):
-        everything = native_if_needed(engine, everything, quiet=set(chosen).__contains__)
-    assessment = content.assess(
-        engine,
-        selection.graph,
-        everything,
-        chosen,
-        force=force or no_cache,
-        in_registry=in_registry(target) if target else None,
-        cache=s.content_cache,
-    )
-    parents_first(assessment, selection, no_deps=no_deps)
-
-    started = time.monotonic()
-    current: list[pipeline.Outcome] = []
-    for decision in assessment.decisions:
-        if decision.up_to_date and decision.plan.name in chosen:
-            current.append(_reuse(engine, decision))
-    to_build = [content.with_key(d) for d in assessment.to_build]
-    ready = {**assessment.ready, **_pull_parents(engine, selection, assessment, to_build)}
-    with console.board() as live:
-        reporter = BoardReporter(live, single=len(plans) == 1)
-        if len(current) <= LISTED:
-            for outcome in current:
-                reporter.finished(outcome)
-        else:  # a fleet: one line, not a thousand
-            console.info(f"[green]up-to-date[/] {len(current)} images (content already built)")
-        built = pipeline.run(
+    # Decided and built under the images' locks: a second run waits, then finds them built.
+    with locks.held(s.root, [p.name for p in everything], what="invoke build", on_wait=waiting):
+        if not listify(platform):
+            everything = native_if_needed(engine, everything, quiet=set(chosen).__contains__)
+        assessment = content.assess(
             engine,
             selection.graph,
-            to_build,
-            jobs=workers,
-            no_cache=no_cache,
-            reporter=reporter,
-            ready=ready,
-            prepare=prepare,
+            everything,
+            chosen,
+            force=force or no_cache,
+            in_registry=in_registry(target) if target else None,
+            cache=s.content_cache,
         )
-    by_name = {o.name: o for o in (*current, *built)}
-    outcomes = [by_name[n] for n in [p.name for p in everything] if n in by_name]
-    if push and not any(o.status in ("failed", "skipped") for o in outcomes):
-        outcomes = _push_local(
-            s, engine, selection, assessment, plans, target or s.target, outcomes
-        )
-    summarize(outcomes, time.monotonic() - started, json=json)
+        parents_first(assessment, selection, no_deps=no_deps)
+
+        started = time.monotonic()
+        current: list[pipeline.Outcome] = []
+        for decision in assessment.decisions:
+            if decision.up_to_date and decision.plan.name in chosen:
+                current.append(_reuse(engine, decision))
+        to_build = [content.with_key(d) for d in assessment.to_build]
+        ready = {**assessment.ready, **_pull_parents(engine, selection, assessment, to_build)}
+        with console.board() as live:
+            reporter = BoardReporter(live, single=len(plans) == 1)
+            if len(current) <= LISTED:
+                for outcome in current:
+                    reporter.finished(outcome)
+            else:  # a fleet: one line, not a thousand
+                console.info(f"[green]up-to-date[/] {len(current)} images (content already built)")
+            built = pipeline.run(
+                engine,
+                selection.graph,
+                to_build,
+                jobs=workers,
+                no_cache=no_cache,
+                reporter=reporter,
+                ready=ready,
+                prepare=prepare,
+            )
+        by_name = {o.name: o for o in (*current, *built)}
+        outcomes = [by_name[n] for n in [p.name for p in everything] if n in by_name]
+        if push and not any(o.status in ("failed", "skipped") for o in outcomes):
+            outcomes = _push_local(
+                s, engine, selection, assessment, plans, target or s.target, outcomes
+            )
+        summarize(outcomes, time.monotonic() - started, json=json)
 
 
 def _how(s: Settings, builders: list[str], cache: str | None) -> tuple[str, tuple[str, ...], str]:

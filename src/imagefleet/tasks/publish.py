@@ -14,13 +14,13 @@ from invoke.context import Context
 from invoke.tasks import task
 from rich.markup import escape
 
-from .. import console
+from .. import console, locks
 from ..errors import (
     ChecksFailedError,
     require_built,
 )
 from ..reference import parse_target
-from ._common import listify, partial, settings, speaks_errors
+from ._common import listify, partial, settings, speaks_errors, waiting
 from .build import in_registry
 from .selection import HELP, Selection, plans_for, select
 
@@ -126,26 +126,28 @@ def push(
     selection = select(s, listify(image), all, changed, base)
     plans = plans_for(s, selection, latest=latest)
     engine = Engine.connect(s.builder)
-    missing = [p for p in plans if engine.image_id(p.local_ref) is None]
-    remote = _remote_content(s, selection, engine, target, missing)
-    for p in missing:
-        if p.name not in remote:
-            require_built(engine, p.local_ref, p.name)
-    results: dict[str, dict[str, Any]] = {}
-    partial(images=results)  # filled in as it goes: a failing run prints what was pushed
+    # Pushed under the images' locks: a second push (or build) of them waits for this one.
+    with locks.held(s.root, [p.name for p in plans], what="invoke push", on_wait=waiting):
+        missing = [p for p in plans if engine.image_id(p.local_ref) is None]
+        remote = _remote_content(s, selection, engine, target, missing)
+        for p in missing:
+            if p.name not in remote:
+                require_built(engine, p.local_ref, p.name)
+        results: dict[str, dict[str, Any]] = {}
+        partial(images=results)  # filled in as it goes: a failing run prints what was pushed
 
-    def record(name: str, pushed: list[PushedTag]) -> None:
-        results[name] = {t.reference: t.digest for t in pushed}
+        def record(name: str, pushed: list[PushedTag]) -> None:
+            results[name] = {t.reference: t.digest for t in pushed}
 
-    pushed_by = push_plans(s, engine, target, plans, remote, on_pushed=record)
-    table = [(ref, d) for tags in results.values() for ref, d in tags.items()]
-    for name, announcement in _announce(s, target, plans, pushed_by, json=json).items():
-        # Beside the tags (whose keys all hold a ':'), so readers of the old shape go on working.
-        results[name]["announcement"] = announcement
-    if json:
-        console.emit_json(results)
-    else:
-        console.table("pushed tags", ("tag", "digest"), table)
+        pushed_by = push_plans(s, engine, target, plans, remote, on_pushed=record)
+        table = [(ref, d) for tags in results.values() for ref, d in tags.items()]
+        for name, announcement in _announce(s, target, plans, pushed_by, json=json).items():
+            # Beside the tags (whose keys all hold a ':'): readers of the old shape go on working.
+            results[name]["announcement"] = announcement
+        if json:
+            console.emit_json(results)
+        else:
+            console.table("pushed tags", ("tag", "digest"), table)
 
 
 def push_plans(

@@ -1,0 +1,83 @@
+"""Signals stop a task: the main thread raises, children in their own process group get SIGINT."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from imagefleet import signals
+
+
+def _signalled(signum: int, cleaned: list[str]) -> None:
+    """A task body that gets ``signum`` and has cleanup to run."""
+    with signals.handled():
+        try:
+            os.kill(os.getpid(), signum)
+            time.sleep(5)
+        finally:
+            cleaned.append("cleaned")
+
+
+def test_sigterm_raises_terminated_so_cleanup_runs() -> None:
+    cleaned: list[str] = []
+    with pytest.raises(signals.Terminated):
+        _signalled(signal.SIGTERM, cleaned)
+    assert cleaned == ["cleaned"]
+    assert signals.received() == signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_sigint_is_handled_even_when_inherited_ignored() -> None:
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    cleaned: list[str] = []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _signalled(signal.SIGINT, cleaned)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert cleaned == ["cleaned"]
+
+
+# The child traps SIGINT, says so and exits 3: it ran its own cleanup.
+_CHILD = (
+    "import signal, sys, time\n"
+    "signal.signal(signal.SIGINT, lambda *_: sys.exit(3))\n"
+    "print('ready', flush=True)\n"
+    "time.sleep(30)\n"
+)
+
+
+def _child_stopped() -> int:
+    with (
+        signals.handled(),
+        subprocess.Popen(
+            [sys.executable, "-c", _CHILD], stdout=subprocess.PIPE, text=True, process_group=0
+        ) as proc,
+        signals.forwarded(proc),
+    ):
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "ready\n"
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        finally:
+            signals.reap(proc, grace=10)
+    return -1
+
+
+def test_a_child_gets_sigint_and_time_to_finish() -> None:
+    started = time.monotonic()
+    with pytest.raises(signals.Terminated):
+        _child_stopped()
+    assert time.monotonic() - started < 5
+
+
+def test_run_returns_output_like_subprocess_run() -> None:
+    done = signals.run([sys.executable, "-c", "print('out')"])
+    assert (done.returncode, done.stdout) == (0, "out\n")
