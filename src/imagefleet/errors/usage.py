@@ -163,6 +163,13 @@ class InvalidPortError(UsageError):
     hint_template = "use a port from 1 to 65535, or --any-port"
 
 
+class PortConflictError(UsageError):
+    """``registry.start --port N --any-port``: two answers to one question."""
+
+    template = "choose one of --port {port} and --any-port"
+    hint_template = "--port starts the registry on that port, --any-port on a free one"
+
+
 class RegistryRunningElsewhereError(UsageError):
     """``registry.start --port`` while the local registry already runs on another port."""
 
@@ -263,6 +270,13 @@ class InvalidRegistryError(InvalidReferenceError):
     )
 
 
+class RegistryPortError(InvalidReferenceError):
+    """A registry whose port is not a TCP port number."""
+
+    template = "invalid registry {registry!r}: port {port} is not from 1 to 65535"
+    hint_template = "write it as HOST[:PORT]/NAMESPACE with a port from 1 to 65535, e.g. {example}"
+
+
 class InvalidRegistryNamespaceError(InvalidReferenceError):
     """A registry namespace with characters a repository path cannot have."""
 
@@ -339,6 +353,35 @@ class InvalidEnvNameError(UsageError):
     )
 
 
+class OutputPathError(UsageError):
+    """A path a task would write to (``--output``, ``--sbom-dir``, ``--junit``, ``--site-dir``)
+    that it cannot write to, found before anything runs."""
+
+    template = "invalid {flag} {path}: {reason}"
+    hint_template = "{expected}"
+
+
+class OutputWithoutFormatError(UsageError):
+    """``lint --output`` with the text format, which writes no report."""
+
+    template = "--output needs --format json or sarif"
+    hint_template = "the text format goes to the terminal; add --format json (or sarif)"
+
+
+class InvalidDevAddrError(UsageError):
+    """A ``docs --dev-addr`` that is not HOST:PORT."""
+
+    template = "invalid --dev-addr {addr!r}"
+    hint_template = "write HOST:PORT with a port from 1 to 65535, e.g. 127.0.0.1:8000"
+
+
+class UnknownRemoteError(UsageError):
+    """``release --push --remote`` naming a git remote the checkout does not have."""
+
+    template = "no git remote {remote!r} in this checkout"
+    hint_template = "{choices}"
+
+
 class WorkflowNotFoundError(UsageError):
     """An ``invoke act --workflow`` file that does not exist."""
 
@@ -364,6 +407,7 @@ __all__ = [
     "ImageNameTooLongError",
     "InvalidBuildArgError",
     "InvalidBuilderError",
+    "InvalidDevAddrError",
     "InvalidEnvNameError",
     "InvalidFormatError",
     "InvalidImageNameError",
@@ -389,7 +433,11 @@ __all__ = [
     "NotADockerfileError",
     "NotBuiltError",
     "NothingToRunError",
+    "OutputPathError",
+    "OutputWithoutFormatError",
+    "PortConflictError",
     "PortInUseError",
+    "RegistryPortError",
     "RegistryRunningElsewhereError",
     "RegistryUrlSchemeError",
     "SelectionConflictError",
@@ -397,6 +445,7 @@ __all__ = [
     "UnknownImageError",
     "UnknownImageNoMatchError",
     "UnknownPlatformError",
+    "UnknownRemoteError",
     "UnknownSettingError",
     "UnknownSettingNoMatchError",
     "UnknownSeverityError",
