@@ -8,6 +8,7 @@ import os
 import traceback
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 from invoke import config as invoke_config
@@ -16,7 +17,7 @@ from invoke.env import Environment
 from invoke.exceptions import Exit
 
 from .. import console
-from ..errors import ExitCode, FleetError, InternalError
+from ..errors import ExitCode, FleetError, InternalError, OutputPathError
 from ..settings import Settings
 
 P = ParamSpec("P")
@@ -147,3 +148,33 @@ def listify(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
     return [str(v) for v in value]
+
+
+def output_directory(flag: str, value: str) -> Path:
+    """The directory a ``flag`` names for a task to write into, resolved; refused (exit 2,
+    before anything runs) when it, or a directory it would be made in, is not a directory."""
+    path = Path(value).resolve()
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        where = "it" if existing == path else str(existing)
+        raise OutputPathError(
+            flag=flag,
+            path=value,
+            reason=f"{where} is not a directory",
+            expected="give a directory (it is created when missing)",
+        )
+    return path
+
+
+def output_file(flag: str, value: str) -> Path:
+    """The file a ``flag`` names for a task to write, resolved; refused (exit 2, before anything
+    runs) when it is a directory or its directory does not exist."""
+    path = Path(value).resolve()
+    if path.is_dir():
+        reason, expected = "it is a directory", "name a file, e.g. report.json"
+    elif not path.parent.is_dir():
+        reason = f"{path.parent} is not a directory"
+        expected = "name a file in a directory that exists"
+    else:
+        return path
+    raise OutputPathError(flag=flag, path=value, reason=reason, expected=expected)
