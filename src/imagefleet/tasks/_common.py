@@ -56,6 +56,40 @@ def read_fleet_environment_as_text() -> None:
     invoke_config.Environment = _FleetEnvironment  # type: ignore[attr-defined]
 
 
+_INVOKE_MERGE = invoke_config.merge_dicts
+
+
+def _merge_dicts(base: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
+    """Invoke's merge of two config levels, except that under ``fleet:`` a later level's value
+    replaces an earlier one of another shape (a mapping and a scalar): Invoke would raise
+    before any task runs (a traceback for ``push: 3`` in ``invoke.yaml``), while
+    :meth:`Settings.from_config` refuses the value cleanly, naming the setting."""
+    fleet = (updates or {}).get("fleet")
+    if "fleet" in base and fleet is not None:
+        if isinstance(base["fleet"], dict) and isinstance(fleet, dict):
+            _drop_other_shapes(base["fleet"], fleet)
+        elif isinstance(base["fleet"], dict) or isinstance(fleet, dict):
+            del base["fleet"]
+    return _INVOKE_MERGE(base, updates)
+
+
+def _drop_other_shapes(base: dict[str, Any], updates: dict[str, Any]) -> None:
+    for key, value in updates.items():
+        if key not in base:
+            continue
+        if isinstance(base[key], dict) and isinstance(value, dict):
+            _drop_other_shapes(base[key], value)
+        elif isinstance(base[key], dict) or isinstance(value, dict):
+            del base[key]
+
+
+def tolerate_fleet_shapes() -> None:
+    """Make Invoke's config merge leave a wrongly shaped ``fleet:`` value to the settings check
+    (see :func:`_merge_dicts`); like :func:`read_fleet_environment_as_text`, a patch of the
+    ``invoke`` program's module, which offers no hook for it."""
+    invoke_config.merge_dicts = _merge_dicts
+
+
 # What a run has produced so far (per-image results), for the JSON object a failing --json run
 # prints; None outside a task.
 _PARTIAL: ContextVar[dict[str, Any] | None] = ContextVar("partial_results", default=None)
