@@ -110,6 +110,8 @@ def state(root: Path) -> GitState:
     # Three git calls, not five: this runs at the start of every build.
     try:
         sha, _, when = run_git(root, "log", "-1", "--format=%H %ct").partition(" ")
+    except GitMissingError:
+        raise
     except GitError as exc:
         raise NotAGitCheckoutError(root=root) from exc
     if not sha:
