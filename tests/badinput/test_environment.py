@@ -3,7 +3,6 @@ Exit 3 with what is missing and how to get it, and nothing changed."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -100,6 +99,8 @@ def test_missing_tool(
 
 def test_missing_git(attempt: Attempt, project: Path, bare: tuple[str, dict[str, str]]) -> None:
     python, env = bare
-    os.unlink(Path(env["PATH"]) / "git")
-    case = Case("missing-git", ("build", "--image", "fx-hello", "--dry-run"), 3, "git", env)
+    (Path(env["PATH"]) / "git").unlink()
+    case = Case(
+        "missing-git", ("build", "--image", "fx-hello", "--dry-run"), 3, "git is not installed", env
+    )
     attempt(case, project, python=python)
