@@ -11,6 +11,9 @@ import pytest
 from tests.badinput.refusal import NO_DAEMON, Case, Probe, refused, tree, unchanged
 from tests.helpers import FIXTURES, Result, invoke, make_project
 
+# The integration cases (test_engine) use the real engine and registry of the integration suite.
+from tests.integration.conftest import busybox_path, engine, janitor, registry  # noqa: F401
+
 Attempt = Callable[..., Result]
 
 

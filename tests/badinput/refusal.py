@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,12 +82,17 @@ def tree(root: Path) -> Probe:
     return probe
 
 
-def command(*argv: str) -> Probe:
-    """The output of a command (``docker image ls``, a registry's catalog, …) as a probe."""
+def command(*argv: str, mentioning: Collection[str] = ()) -> Probe:
+    """The output of a command (``docker image ls``, ``docker ps -a``) as a probe; with
+    ``mentioning``, only its lines that hold one of those words (the engine is shared)."""
 
     def probe() -> object:
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
-        return done.returncode, sorted(done.stdout.splitlines())
+        assert done.returncode == 0, done.stderr
+        lines = done.stdout.splitlines()
+        if mentioning:
+            lines = [line for line in lines if any(word in line for word in mentioning)]
+        return sorted(lines)
 
     return probe
 
