@@ -14,6 +14,9 @@ from tests.helpers import FIXTURES, Result, invoke, make_project
 # The integration cases (test_engine) use the real engine and registry of the integration suite.
 from tests.integration.conftest import busybox_path, engine, janitor, registry  # noqa: F401
 
+# The k8s cases (test_deploy) use the API server of the k8s suite.
+from tests.k8s.conftest import cluster  # noqa: F401
+
 Attempt = Callable[..., Result]
 
 

@@ -82,12 +82,15 @@ def tree(root: Path) -> Probe:
     return probe
 
 
-def command(*argv: str, mentioning: Collection[str] = ()) -> Probe:
+def command(
+    *argv: str, mentioning: Collection[str] = (), env: Mapping[str, str] | None = None
+) -> Probe:
     """The output of a command (``docker image ls``, ``docker ps -a``) as a probe; with
     ``mentioning``, only its lines that hold one of those words (the engine is shared)."""
 
     def probe() -> object:
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        full_env = {**os.environ, **(env or {})}
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, env=full_env)
         assert done.returncode == 0, done.stderr
         lines = done.stdout.splitlines()
         if mentioning:
@@ -104,4 +107,4 @@ def unchanged(probes: Sequence[Probe]) -> Iterator[None]:
     yield
     after = [probe() for probe in probes]
     for was, now in zip(before, after, strict=True):
-        assert now == was
+        assert now == was, f"a refused run changed something:\nbefore: {was!r}\nafter:  {now!r}"
