@@ -99,12 +99,17 @@ class Result:
 
 
 def invoke(
-    project: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+    project: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+    python: str | None = None,
 ) -> Result:
-    """Run the real CLI (``invoke …`` from this repository's tasks.py) against ``project``."""
+    """Run the real CLI (``invoke …`` from this repository's tasks.py) against ``project``;
+    ``python`` is another path to the interpreter (tools installed beside it are found there)."""
     full_env = {**os.environ, "INVOKE_FLEET_ROOT": str(project), "COLUMNS": "200", **(env or {})}
     done = subprocess.run(
-        [sys.executable, "-m", "invoke", "--search-root", str(REPO), *args],
+        [python or sys.executable, "-m", "invoke", "--search-root", str(REPO), *args],
         cwd=project,
         env=full_env,
         capture_output=True,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .catalog import Catalog
-from .errors import GitError
+from .errors import GitError, NotAGitCheckoutError
 from .git import run_git
 from .graph import Graph
 from .settings import Settings
@@ -79,6 +79,10 @@ def changed_files(
     root: Path, base: str, *, include_uncommitted: bool = False
 ) -> tuple[str | None, list[str], str | None]:
     """(merge-base, changed paths, fallback reason) between ``base`` and HEAD."""
+    try:  # before the fallbacks: outside a checkout, every git call below fails
+        run_git(root, "rev-parse", "--verify", "--quiet", "HEAD")
+    except GitError as exc:
+        raise NotAGitCheckoutError(root=root) from exc
     reason = _fallback_reason(root, base)
     if reason is not None:
         return None, [], reason

@@ -28,10 +28,21 @@ def run_git(root: Path, *args: str) -> str:
     except FileNotFoundError as exc:
         raise GitMissingError() from exc
     if done.returncode != 0:
-        raise GitCommandError(
-            command=" ".join(args), reason=last_line(done.stderr, "(no message)"), root=root
-        )
+        raise GitCommandError(command=" ".join(args), reason=_reason(done.stderr), root=root)
     return done.stdout.strip()
+
+
+def _reason(stderr: str) -> str:
+    # git says what went wrong in its first `fatal:`/`error:` line; advice may follow it.
+    for line in stderr.splitlines():
+        if line.startswith(("fatal: ", "error: ")):
+            return line.strip()
+    return last_line(stderr, "(no message)")
+
+
+def remotes(root: Path) -> list[str]:
+    """The names of the checkout's git remotes."""
+    return run_git(root, "remote").split()
 
 
 @dataclass(frozen=True)
@@ -99,6 +110,8 @@ def state(root: Path) -> GitState:
     # Three git calls, not five: this runs at the start of every build.
     try:
         sha, _, when = run_git(root, "log", "-1", "--format=%H %ct").partition(" ")
+    except GitMissingError:
+        raise
     except GitError as exc:
         raise NotAGitCheckoutError(root=root) from exc
     if not sha:

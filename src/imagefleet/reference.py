@@ -16,6 +16,7 @@ from .errors import (
     InvalidRegistryError,
     InvalidRegistryNamespaceError,
     InvalidTagError,
+    RegistryPortError,
     RegistryUrlSchemeError,
     UpperCaseRepositoryError,
 )
@@ -169,6 +170,10 @@ def parse_target(text: str) -> Target:
     domain, _, namespace = text.partition("/")
     if not domain or not DOMAIN_RE.match(domain) or not _looks_like_domain(domain):
         raise InvalidRegistryError(registry=text)
+    host, colon, port = domain.rpartition(":")
+    if colon and port.isdigit() and not 1 <= int(port) <= 65535:
+        example = f"{host}:5000/{namespace}" if namespace else f"{host}:5000"
+        raise RegistryPortError(registry=text, port=port, example=example)
     if namespace and not PATH_RE.match(namespace):
         raise InvalidRegistryNamespaceError(namespace=namespace, registry=text)
     return Target(domain=domain, namespace=namespace)

@@ -24,8 +24,14 @@ from typing import Any
 
 from . import commits as commits_mod
 from .commits import Change
-from .errors import GitError, ShallowCloneError
-from .git import run_git
+from .errors import (
+    GitCommandError,
+    GitError,
+    ReleasePushError,
+    ShallowCloneError,
+    UnknownRemoteError,
+)
+from .git import remotes, run_git
 from .graph import Graph
 from .settings import Settings
 from .versions import Bump, Releases, bump, release_tag
@@ -238,10 +244,24 @@ def create_tags(root: Path, decisions: Sequence[Decision]) -> list[str]:
     return created
 
 
+def check_remote(root: Path, remote: str) -> None:
+    """Refuse a ``--remote`` the checkout does not have, before any tag is made."""
+    known = remotes(root)
+    if remote not in known:
+        choices = f"use one of: {', '.join(known)}" if known else "add one with `git remote add`"
+        raise UnknownRemoteError(remote=remote, choices=choices)
+
+
 def push_tags(root: Path, remote: str, tags: Sequence[str]) -> None:
-    """Push ``tags`` to ``remote`` in one atomic push: all of them or none."""
-    if tags:
+    """Push ``tags`` to ``remote`` in one atomic push: all of them or none. When the push fails
+    the local tags are deleted too, so nothing of the release is left and a rerun goes again."""
+    if not tags:
+        return
+    try:
         run_git(root, "push", "--atomic", remote, *(f"refs/tags/{t}" for t in tags))
+    except GitCommandError as exc:
+        run_git(root, "tag", "--delete", *tags)
+        raise ReleasePushError(remote=remote, reason=exc.fields["reason"]) from exc
 
 
 def write_changelog(path: Path, decision: Decision, when: datetime) -> bool:

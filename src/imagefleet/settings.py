@@ -125,7 +125,18 @@ class Settings:
         where it came from (``environ``: the process environment, to name ``INVOKE_FLEET_*``)."""
         from . import config as schema  # pydantic: loaded when a task starts, not by --list
 
-        fleet = schema.validate(schema.merged(DEFAULTS, schema.plain(config)), environ)
+        given = schema.plain(config)
+        if given is None:  # an empty `fleet:` key
+            given = {}
+        if not isinstance(given, Mapping):
+            raise InvalidSettingError(
+                setting=schema.PREFIX,
+                value=schema.shown(given),
+                source=schema.CONFIG_FILE,
+                reason="not a mapping",
+                expected="a mapping of settings (registry, platforms, push, …)",
+            )
+        fleet = schema.validate(schema.merged(DEFAULTS, given), environ)
 
         def where(*path: str) -> str:
             return schema.source(path, environ)

@@ -262,6 +262,9 @@ def deploy(
     helm = session.helm()
     started = time.monotonic()
     major = helm.major
+    # Rendered offline first: a chart that is not one, does not render or cannot be fetched,
+    # and values that do not parse are refused before the namespace is made or a lease taken.
+    render(session, request)
     ensure_namespace(session, request.namespace, request.create_namespace)
     lease = Lease(
         Kubectl(session.runner, session.kube_context),

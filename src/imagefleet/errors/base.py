@@ -15,8 +15,10 @@ _MEANINGS = {
     1: "a bug: an unexpected exception (rerun with FLEET_DEBUG=1 for the traceback); also "
     "Invoke's own refusal of a command line before any task runs (unknown task or flag, a flag "
     "without its value)",
-    2: "bad input: unknown image, invalid reference or tag, bad manifest or flag value",
-    3: "a needed tool or service is missing: Docker daemon, buildx, git, trivy, syft",
+    2: "bad input: unknown image, invalid reference or tag, bad manifest, Dockerfile, setting or "
+    "flag value, a malformed kubeconfig or chart; refused before anything changes",
+    3: "a needed tool or service is missing: Docker daemon, buildx, git, hadolint, trivy, syft, "
+    "helm, act, a kubeconfig, the cluster or a chart registry",
     4: "a build failed, including a base image that cannot be pulled",
     5: "registry unreachable, authentication refused, push rejected",
     6: "a pushed tag's digest in the registry differs from the local image",

@@ -98,6 +98,17 @@ class ShallowCloneError(GitError):
     )
 
 
+class ReleasePushError(GitError):
+    """``release --push`` could not push the release tags (nothing kept: the local tags it made
+    are removed again)."""
+
+    template = "pushing the release tags to {remote} failed: {reason}"
+    hint_template = (
+        "no release tag was kept; check the remote's URL and your access (`git push {remote}`), "
+        "then release again"
+    )
+
+
 class HadolintTimeoutError(EnvironmentProblem):
     """hadolint hangs."""
 
@@ -301,6 +312,7 @@ __all__ = [
     "NotAGitCheckoutError",
     "NotMountedError",
     "PytestRunError",
+    "ReleasePushError",
     "ScanError",
     "ShallowCloneError",
     "StructureTestNoReportError",

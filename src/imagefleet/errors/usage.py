@@ -1,5 +1,6 @@
-"""Bad input on the command line, exit 2: selections, flags, image references, settings, deploy
-options; refused before anything changes (bad input files are in :mod:`.files`)."""
+"""Bad input on the command line, exit 2: selections, flags, settings, deploy options; refused
+before anything changes (image references are in :mod:`.references`, bad input files in
+:mod:`.files`)."""
 
 from __future__ import annotations
 
@@ -205,6 +206,13 @@ class InvalidPortError(UsageError):
     hint_template = "use a port from 1 to 65535, or --any-port"
 
 
+class PortConflictError(UsageError):
+    """``registry.start --port N --any-port``: two answers to one question."""
+
+    template = "choose one of --port {port} and --any-port"
+    hint_template = "--port starts the registry on that port, --any-port on a free one"
+
+
 class RegistryRunningElsewhereError(UsageError):
     """``registry.start --port`` while the local registry already runs on another port."""
 
@@ -231,85 +239,6 @@ class PortInUseError(UsageError):
 
     template = "port {port} on 127.0.0.1 is already in use"
     hint_template = "pick another with --port, or stop what listens there"
-
-
-class InvalidReferenceError(UsageError):
-    """An image name, tag or registry that breaks the OCI reference grammar."""
-
-
-class InvalidImageReferenceError(InvalidReferenceError):
-    """A whole reference that does not parse."""
-
-    template = "invalid image reference {reference!r}"
-    hint_template = (
-        "use lower-case [registry[:port]/]name[:tag][@sha256:digest], e.g. "
-        "localhost:5000/team/app:1.0"
-    )
-
-
-class ImageNameTooLongError(InvalidReferenceError):
-    """A repository name over the registry's length limit."""
-
-    template = "image name {name!r}… is {length} characters long"
-    hint_template = "repository names are at most {limit} characters"
-
-
-class UpperCaseRepositoryError(InvalidReferenceError):
-    """A repository path with upper-case letters."""
-
-    template = "invalid image reference {reference!r}: repository path {path!r} is not lower-case"
-    hint_template = "repository paths use lower-case letters, digits and . _ - separators"
-
-
-class InvalidTagError(InvalidReferenceError):
-    """A tag outside the tag grammar."""
-
-    template = "invalid tag {tag!r}"
-    hint_template = (
-        "a tag is 1-128 characters of letters, digits, '_', '.' and '-', "
-        "not starting with '.' or '-'"
-    )
-
-
-class InvalidImageNameError(InvalidReferenceError):
-    """An image name outside the name grammar."""
-
-    template = "invalid image name {name!r}"
-    hint_template = (
-        "image names are lower-case letters and digits, separated by '.', '_', '__' or '-'"
-    )
-
-
-class InvalidRegistrySettingError(InvalidReferenceError):
-    """``fleet.registry`` or one of ``fleet.registry_aliases`` that is not HOST[:PORT]/NAMESPACE."""
-
-    template = "invalid {setting} {value} (from {source}): {reason}"
-    hint_template = (
-        "write it as HOST[:PORT]/NAMESPACE, e.g. localhost:5000/team or docker.io/webgrip"
-    )
-
-
-class RegistryUrlSchemeError(InvalidReferenceError):
-    """A registry written as a URL."""
-
-    template = "invalid registry {registry!r}: no URL scheme expected"
-    hint_template = "write it as HOST[:PORT]/NAMESPACE, e.g. {example}"
-
-
-class InvalidRegistryError(InvalidReferenceError):
-    """A registry that is not HOST[:PORT]/NAMESPACE."""
-
-    template = "invalid registry {registry!r}"
-    hint_template = (
-        "write it as HOST[:PORT]/NAMESPACE, e.g. localhost:5000/team or docker.io/webgrip"
-    )
-
-
-class InvalidRegistryNamespaceError(InvalidReferenceError):
-    """A registry namespace with characters a repository path cannot have."""
-
-    template = "invalid registry namespace {namespace!r} in {registry!r}"
-    hint_template = "namespaces are lower-case path components separated by '/'"
 
 
 class InvalidReleaseNameError(UsageError):
@@ -381,6 +310,35 @@ class InvalidEnvNameError(UsageError):
     )
 
 
+class OutputPathError(UsageError):
+    """A path a task would write to (``--output``, ``--sbom-dir``, ``--junit``, ``--site-dir``)
+    that it cannot write to, found before anything runs."""
+
+    template = "invalid {flag} {path}: {reason}"
+    hint_template = "{expected}"
+
+
+class OutputWithoutFormatError(UsageError):
+    """``lint --output`` with the text format, which writes no report."""
+
+    template = "--output needs --format json or sarif"
+    hint_template = "the text format goes to the terminal; add --format json (or sarif)"
+
+
+class InvalidDevAddrError(UsageError):
+    """A ``docs --dev-addr`` that is not HOST:PORT."""
+
+    template = "invalid --dev-addr {addr!r}"
+    hint_template = "write HOST:PORT with a port from 1 to 65535, e.g. 127.0.0.1:8000"
+
+
+class UnknownRemoteError(UsageError):
+    """``release --push --remote`` naming a git remote the checkout does not have."""
+
+    template = "no git remote {remote!r} in this checkout"
+    hint_template = "{choices}"
+
+
 class WorkflowNotFoundError(UsageError):
     """An ``invoke act --workflow`` file that does not exist."""
 
@@ -406,25 +364,18 @@ __all__ = [
     "GithubOutputNeedsMatrixError",
     "GithubOutputUnsetError",
     "HelmSetError",
-    "ImageNameTooLongError",
     "InvalidBuildArgError",
     "InvalidBuilderError",
+    "InvalidDevAddrError",
     "InvalidEnvNameError",
     "InvalidFormatError",
-    "InvalidImageNameError",
-    "InvalidImageReferenceError",
     "InvalidJobsError",
     "InvalidNamespaceError",
     "InvalidPlatformError",
     "InvalidPortError",
-    "InvalidReferenceError",
-    "InvalidRegistryError",
-    "InvalidRegistryNamespaceError",
-    "InvalidRegistrySettingError",
     "InvalidReleaseNameError",
     "InvalidSetError",
     "InvalidSettingError",
-    "InvalidTagError",
     "InvalidTimeoutError",
     "MissingFlagError",
     "MissingNamespaceError",
@@ -434,21 +385,23 @@ __all__ = [
     "NotADockerfileError",
     "NotBuiltError",
     "NothingToRunError",
+    "OutputPathError",
+    "OutputWithoutFormatError",
+    "PortConflictError",
     "PortInUseError",
     "RegistryNeededError",
     "RegistryRunningElsewhereError",
-    "RegistryUrlSchemeError",
     "SelectionConflictError",
     "StaleParentError",
     "UnknownBuilderError",
     "UnknownImageError",
     "UnknownImageNoMatchError",
     "UnknownPlatformError",
+    "UnknownRemoteError",
     "UnknownSettingError",
     "UnknownSettingNoMatchError",
     "UnknownSeverityError",
     "UnusedBuildArgError",
-    "UpperCaseRepositoryError",
     "UsageError",
     "WorkflowNotFoundError",
     "require_built",

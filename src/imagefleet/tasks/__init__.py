@@ -6,7 +6,7 @@ from invoke.collection import Collection
 
 from ..settings import DEFAULTS
 from . import build, checks, deploy, docs, images, local, publish, registry, release
-from ._common import read_fleet_environment_as_text
+from ._common import read_fleet_environment_as_text, tolerate_fleet_shapes
 
 __all__ = ["namespace"]
 
@@ -14,6 +14,7 @@ __all__ = ["namespace"]
 def namespace() -> Collection:
     """The task namespace ``tasks.py`` exposes: image tasks at the root, ``registry.*`` below."""
     read_fleet_environment_as_text()
+    tolerate_fleet_shapes()
     ns = Collection()
     for task in (
         images.list_,

@@ -19,7 +19,7 @@ from invoke.exceptions import Exit
 from rich.markup import escape
 
 from .. import console, signals
-from ..errors import ExitCode, FleetError, GithubOutputUnsetError, InternalError
+from ..errors import ExitCode, FleetError, GithubOutputUnsetError, InternalError, OutputPathError
 from ..settings import Settings
 
 P = ParamSpec("P")
@@ -56,6 +56,40 @@ def read_fleet_environment_as_text() -> None:
     ``invoke`` program offers no other hook a ``tasks.py`` can reach.
     """
     invoke_config.Environment = _FleetEnvironment  # type: ignore[attr-defined]
+
+
+_INVOKE_MERGE = invoke_config.merge_dicts
+
+
+def _merge_dicts(base: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
+    """Invoke's merge of two config levels, except that under ``fleet:`` a later level's value
+    replaces an earlier one of another shape (a mapping and a scalar): Invoke would raise
+    before any task runs (a traceback for ``push: 3`` in ``invoke.yaml``), while
+    :meth:`Settings.from_config` refuses the value cleanly, naming the setting."""
+    fleet = (updates or {}).get("fleet")
+    if "fleet" in base and fleet is not None:
+        if isinstance(base["fleet"], dict) and isinstance(fleet, dict):
+            _drop_other_shapes(base["fleet"], fleet)
+        elif isinstance(base["fleet"], dict) or isinstance(fleet, dict):
+            del base["fleet"]
+    return _INVOKE_MERGE(base, updates)
+
+
+def _drop_other_shapes(base: dict[str, Any], updates: dict[str, Any]) -> None:
+    for key, value in updates.items():
+        if key not in base:
+            continue
+        if isinstance(base[key], dict) and isinstance(value, dict):
+            _drop_other_shapes(base[key], value)
+        elif isinstance(base[key], dict) or isinstance(value, dict):
+            del base[key]
+
+
+def tolerate_fleet_shapes() -> None:
+    """Make Invoke's config merge leave a wrongly shaped ``fleet:`` value to the settings check
+    (see :func:`_merge_dicts`); like :func:`read_fleet_environment_as_text`, a patch of the
+    ``invoke`` program's module, which offers no hook for it."""
+    invoke_config.merge_dicts = _merge_dicts
 
 
 # What a run has produced so far (per-image results), for the JSON object a failing --json run
@@ -165,13 +199,19 @@ def listify(value: Any) -> list[str]:
     return [str(v) for v in value]
 
 
-def github_output(values: Mapping[str, str]) -> None:
-    """Append ``key=value`` lines to ``$GITHUB_OUTPUT`` (the one writer every ``--github-output``
-    goes through); a usage error outside GitHub Actions. Values are single-line (JSON)."""
+def require_github_output() -> Path:
+    """``$GITHUB_OUTPUT``'s file; a usage error outside GitHub Actions (checked before a task
+    changes anything, by tasks that write outputs only at their end)."""
     path = os.environ.get("GITHUB_OUTPUT")
     if not path:
         raise GithubOutputUnsetError()
-    with Path(path).open("a", encoding="utf-8") as out:
+    return Path(path)
+
+
+def github_output(values: Mapping[str, str]) -> None:
+    """Append ``key=value`` lines to ``$GITHUB_OUTPUT`` (the one writer every ``--github-output``
+    goes through); a usage error outside GitHub Actions. Values are single-line (JSON)."""
+    with require_github_output().open("a", encoding="utf-8") as out:
         out.writelines(f"{key}={value}\n" for key, value in values.items())
 
 
@@ -181,3 +221,33 @@ def step_summary(markdown: str) -> None:
     if path:
         with Path(path).open("a", encoding="utf-8") as out:
             out.write(markdown)
+
+
+def output_directory(flag: str, value: str) -> Path:
+    """The directory a ``flag`` names for a task to write into, resolved; refused (exit 2,
+    before anything runs) when it, or a directory it would be made in, is not a directory."""
+    path = Path(value).resolve()
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        where = "it" if existing == path else str(existing)
+        raise OutputPathError(
+            flag=flag,
+            path=value,
+            reason=f"{where} is not a directory",
+            expected="give a directory (it is created when missing)",
+        )
+    return path
+
+
+def output_file(flag: str, value: str) -> Path:
+    """The file a ``flag`` names for a task to write, resolved; refused (exit 2, before anything
+    runs) when it is a directory or its directory does not exist."""
+    path = Path(value).resolve()
+    if path.is_dir():
+        reason, expected = "it is a directory", "name a file, e.g. report.json"
+    elif not path.parent.is_dir():
+        reason = f"{path.parent} is not a directory"
+        expected = "name a file in a directory that exists"
+    else:
+        return path
+    raise OutputPathError(flag=flag, path=value, reason=reason, expected=expected)

@@ -16,12 +16,13 @@ from ..errors import (
     HadolintFindingsError,
     InvalidFormatError,
     LintFindingsError,
+    OutputWithoutFormatError,
     PolicyViolationsError,
     ScanFindings,
     WorkflowWavesError,
     require_built,
 )
-from ._common import listify, partial, settings, speaks_errors
+from ._common import listify, output_directory, output_file, partial, settings, speaks_errors
 from .selection import HELP, plans_for, select
 
 # The library is imported inside each task: `invoke --list` loads this module and must stay fast.
@@ -31,6 +32,16 @@ if TYPE_CHECKING:
     from ..policy import Violation
 
 FORMATS = ("text", "json", "sarif")
+
+
+def _check_report(format: str, output: str | None) -> None:
+    """Refuse a report that cannot be written, before hadolint runs."""
+    if format not in FORMATS:
+        raise InvalidFormatError(format=format, choices=", ".join(FORMATS))
+    if output:
+        if format == "text":
+            raise OutputWithoutFormatError()
+        output_file("--output", output)
 
 
 def _write(data: dict[str, Any], output: str | None) -> None:
@@ -61,8 +72,7 @@ def lint(  # noqa: PLR0912 - one report of three checks, one error among four
     from ..graph import Graph
 
     s = settings(c)
-    if format not in FORMATS:
-        raise InvalidFormatError(format=format, choices=", ".join(FORMATS))
+    _check_report(format, output)
     directories = catalog_mod.image_directories(s.images_dir)
     everyone = [d.name for d in directories]
     names = listify(image)
@@ -170,10 +180,10 @@ def scan(
     s = settings(c)
     threshold = scan_mod.parse_severity(fail_on) if fail_on else None
     chosen = plans_for(s, select(s, listify(image), all, changed, base))
+    out_dir = output_directory("--sbom-dir", sbom_dir) if sbom_dir else s.root / scan_mod.SBOM_DIR
     engine = Engine.connect(s.builder)
     for p in chosen:
         require_built(engine, p.local_ref, p.name)
-    out_dir = Path(sbom_dir).resolve() if sbom_dir else s.root / scan_mod.SBOM_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     reports: list[scan_mod.ScanReport] = []
     done: list[dict[str, Any]] = []

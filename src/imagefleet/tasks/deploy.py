@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -162,8 +163,11 @@ def helm_deploy(
                 s, request, scratch, chosen, kube_context, needs_cluster
             )
         else:
-            if needs_cluster:
-                kube_context = kubeconfig.load().context(kube_context) if kube_context else None
+            # A kubeconfig named by $KUBECONFIG is read here first (in a cluster's pod there may
+            # be none): a missing or malformed file is named, not blamed on the cluster by helm.
+            if needs_cluster and (kube_context or os.environ.get("KUBECONFIG")):
+                config = kubeconfig.load()
+                kube_context = config.context(kube_context) if kube_context else None
             runner = LocalRunner(binaries={"helm": s.helm.binary})
             session = deploy_mod.Session(runner, scratch, kube_context)
         if dry_run:

@@ -12,7 +12,8 @@ from invoke.util import helpline
 from rich.markup import escape
 
 from .. import console
-from ._common import settings, speaks_errors
+from ..errors import InvalidDevAddrError
+from ._common import output_directory, settings, speaks_errors
 
 # The generator is imported where it is used: `invoke --list` loads this module and must stay fast.
 if TYPE_CHECKING:
@@ -72,6 +73,12 @@ def generated(root: Path, collection: Collection | None = None) -> dict[str, str
     return docs_mod.generate(root, describe(collection))
 
 
+def _check_dev_addr(addr: str) -> None:
+    host, colon, port = addr.rpartition(":")
+    if not (colon and host and port.isdigit() and 1 <= int(port) <= 65535):
+        raise InvalidDevAddrError(addr=addr)
+
+
 @task(
     help={
         "check": "only check that the generated pages and catalog-info.yml are current; "
@@ -95,6 +102,12 @@ def docs(
     from .. import docs as docs_mod
 
     root = settings(c).root
+    # Checked before a page is written: a bad flag changes nothing.
+    if serve:
+        _check_dev_addr(dev_addr)
+    site = Path(site_dir)
+    if not (check or serve or no_build):
+        site = output_directory("--site-dir", str(site if site.is_absolute() else root / site))
     pages = generated(root)
     if check:
         drift = docs_mod.check(root, pages)
@@ -110,6 +123,5 @@ def docs(
     if serve:
         docs_mod.serve_site(root, dev_addr)
         return
-    site = Path(site_dir)
-    docs_mod.build_site(root, site if site.is_absolute() else root / site)
+    docs_mod.build_site(root, site)
     console.info(f"[green]built[/] {escape(site_dir)}/index.html")

@@ -14,7 +14,7 @@ from invoke.tasks import task
 
 from ..errors import MissingFlagError, NothingToRunError, PullFailedError, RunPullFailedError
 from ._common import listify, settings, speaks_errors
-from .selection import select
+from .selection import Selection, select
 
 # The library is imported inside each task: `invoke --list` loads this module and must stay fast.
 if TYPE_CHECKING:
@@ -33,7 +33,9 @@ RUN_HELP = {
 }
 
 
-def _reference(s: Settings, engine: Engine, image: str, tag: str | None, pull: bool) -> str:
+def _reference(
+    s: Settings, engine: Engine, selection: Selection, tag: str | None, pull: bool
+) -> str:
     """The reference to run: pulled from the registry (``--pull``), the local ``--tag``, or the
     local image of the image's current content (its files as they are now, committed or not),
     else the build of this commit."""
@@ -42,7 +44,6 @@ def _reference(s: Settings, engine: Engine, image: str, tag: str | None, pull: b
     from ..tags import DIRTY_SUFFIX
     from .selection import plans_for
 
-    selection = select(s, [image], False)  # an unknown name fails here, with the close ones
     name = selection.names[0]
     remote = f"{s.target.repository(name)}:{validate_tag(tag or 'latest')}"
     if pull:
@@ -101,10 +102,17 @@ def _run(
     if not image:  # optional at Invoke's level, so its absence is refused here, with a hint
         task = "shell" if open_shell else "run"
         raise MissingFlagError(task=task, flags="--image", usage=f"--image NAME{_USAGE[task]}")
+    from ..reference import validate_tag
+
     s = settings(c)
-    names = workspace.env_names(env)  # bad names fail before Docker is asked anything
+    # Bad input fails before Docker is asked anything: names, an unknown image (with the close
+    # ones), a tag outside the grammar.
+    names = workspace.env_names(env)
+    selection = select(s, [image], False)
+    if tag:
+        validate_tag(tag)
     engine = Engine.connect(s.builder)
-    ref = _reference(s, engine, image, tag, pull)
+    ref = _reference(s, engine, selection, tag, pull)
     spec = workspace.plan(
         image,
         ref,

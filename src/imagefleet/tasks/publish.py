@@ -20,7 +20,7 @@ from ..errors import (
     require_built,
 )
 from ..reference import parse_target
-from ._common import listify, partial, settings, speaks_errors, waiting
+from ._common import listify, output_directory, partial, settings, speaks_errors, waiting
 from .build import in_registry
 from .selection import HELP, Selection, plans_for, select
 
@@ -317,18 +317,17 @@ def run_tests(
     from ..engine import Engine
 
     s = settings(c)
+    target = parse_target(registry) if registry else None
     selection = select(s, listify(image), all, changed, base)
     plans = plans_for(s, selection)
+    junit_dir = output_directory("--junit", junit) if junit else None
     engine = Engine.connect(s.builder)
     missing = [p for p in plans if engine.image_id(p.local_ref) is None]
-    remote = (
-        _remote_content(s, selection, engine, parse_target(registry), missing) if registry else {}
-    )
+    remote = _remote_content(s, selection, engine, target, missing) if target else {}
     for p in missing:
         if p.name in remote:  # the content was built elsewhere: pull it to run it
             engine.tag(engine.pull(str(remote[p.name].remote)), p.name, p.tags.primary)
         require_built(engine, p.local_ref, p.name)
-    junit_dir = Path(junit).resolve() if junit else None
     results: list[testing.SuiteResult] = []
     done: list[dict[str, Any]] = []
     partial(images=done)  # a failing run prints the suites that ran beside its error

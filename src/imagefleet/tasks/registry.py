@@ -7,7 +7,7 @@ from invoke.tasks import task
 from rich.markup import escape
 
 from .. import console
-from ..errors import InvalidPortError, RegistryRunningElsewhereError
+from ..errors import InvalidPortError, PortConflictError, RegistryRunningElsewhereError
 from ._common import settings, speaks_errors, whole_number
 
 # `localregistry` is imported in each task: its HTTP client is slow to load, and `invoke --list`
@@ -26,6 +26,8 @@ def start(c: Context, port: str | None = None, any_port: bool = False) -> None:
     from .. import localregistry
 
     s = settings(c)
+    if port is not None and any_port:
+        raise PortConflictError(port=port)
     # Text, not int: Invoke would cast it before the task runs (a traceback for --port abc).
     wanted = whole_number(port, default=s.local_registry_port)
     if wanted is None or not 1 <= wanted <= 65535:

@@ -10,7 +10,13 @@ from invoke.tasks import task
 from rich.markup import escape
 
 from .. import console
-from ._common import github_output, listify, settings, speaks_errors
+from ._common import (
+    github_output,
+    listify,
+    require_github_output,
+    settings,
+    speaks_errors,
+)
 from .selection import HELP, select
 
 # The library is imported inside the task: `invoke --list` loads this module and must stay fast.
@@ -82,6 +88,11 @@ def release(
 
     s = settings(c)
     selection = select(s, listify(image), all, changed, base)
+    # Refused before a tag is made: a release that fails half-way leaves nothing behind.
+    if github_output:
+        require_github_output()
+    if push and not dry_run:
+        release_mod.check_remote(s.root, remote)
     state = git_mod.state(s.root)
     releases = versions.index(s.root, selection.catalog.names)
     with console.working("reading commits since each image's last release"):
@@ -89,15 +100,15 @@ def release(
     created: list[str] = []
     if not dry_run:
         created = release_mod.create_tags(s.root, decisions)
+        if push and created:
+            with console.working(f"push {len(created)} release tags → {remote}"):
+                release_mod.push_tags(s.root, remote, created)
         if changelog:
             for d in decisions:
                 if d.releases:
                     path = selection.catalog.get(d.image).directory / release_mod.CHANGELOG
                     if release_mod.write_changelog(path, d, state.committed_at):
                         console.info(f"[green]wrote[/] {escape(str(path.relative_to(s.root)))}")
-        if push and created:
-            with console.working(f"push {len(created)} release tags → {remote}"):
-                release_mod.push_tags(s.root, remote, created)
     if github_output:
         _github_output(decisions)
     if json:

@@ -88,6 +88,7 @@ def cluster(version: str = "v4.0.0") -> FakeRunner:
     return (
         FakeRunner()
         .on("helm", "version", reply=ok(version))
+        .on("helm", "template", reply=ok(CONFIGMAP))
         .on("kubectl", "get", "namespace", reply=ok("namespace/team"))
         .on("kubectl", "create", "--filename", reply=ok())
         .on("kubectl", "get", "lease", reply=ok(lease_of(HOLDER)))
@@ -431,6 +432,7 @@ def test_deploy_upgrades_under_the_lease_and_reports_the_release(tmp_path: Path)
     result = deploy(session(runner, tmp_path), wanted, lock_wait=60, in_container=True)
     assert runner.verbs() == [
         "helm version",
+        "helm template",  # offline first: a bad chart changes nothing in the cluster
         "kubectl get",  # namespace
         "kubectl create",  # lease
         "helm status",  # anything pending?
