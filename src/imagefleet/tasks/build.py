@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -154,10 +156,11 @@ def build(
         parents_first(assessment, selection, no_deps=no_deps)
 
         started = time.monotonic()
-        current: list[pipeline.Outcome] = []
-        for decision in assessment.decisions:
-            if decision.up_to_date and decision.plan.name in chosen:
-                current.append(_reuse(engine, decision))
+        reused = [d for d in assessment.decisions if d.up_to_date and d.plan.name in chosen]
+        # Each is at most one tag request; the engine answers a few at once (a new commit of a
+        # 1,000-image fleet retags ~1,000 up-to-date images).
+        with ThreadPoolExecutor(max_workers=_TAGGERS, thread_name_prefix="tag") as pool:
+            current = list(pool.map(functools.partial(_reuse, engine), reused))
         to_build = [content.with_key(d) for d in assessment.to_build]
         ready = {**assessment.ready, **_pull_parents(engine, selection, assessment, to_build)}
         with console.board() as live:
@@ -319,6 +322,9 @@ def summarize(outcomes: list[pipeline.Outcome], seconds: float, *, json: bool) -
         raise ImagesFailedError(failed=len(failed), total=len(outcomes), names=", ".join(failed))
     if json:
         console.emit_json(images)
+
+
+_TAGGERS = 8
 
 
 def _reuse(engine: Engine, decision: content.Decision) -> pipeline.Outcome:
