@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +26,7 @@ from .selection import HELP, Selection, plans_for, select
 
 # The library is imported inside each task: `invoke --list` loads this module and must stay fast.
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from .. import content, pipeline
     from ..engine import BuildRequest, Engine
@@ -156,11 +154,9 @@ def build(
         parents_first(assessment, selection, no_deps=no_deps)
 
         started = time.monotonic()
-        reused = [d for d in assessment.decisions if d.up_to_date and d.plan.name in chosen]
-        # Each is at most one tag request; the engine answers a few at once (a new commit of a
-        # 1,000-image fleet retags ~1,000 up-to-date images).
-        with ThreadPoolExecutor(max_workers=_TAGGERS, thread_name_prefix="tag") as pool:
-            current = list(pool.map(functools.partial(_reuse, engine), reused))
+        current = [
+            _reuse(d) for d in assessment.decisions if d.up_to_date and d.plan.name in chosen
+        ]
         to_build = [content.with_key(d) for d in assessment.to_build]
         ready = {**assessment.ready, **_pull_parents(engine, selection, assessment, to_build)}
         with console.board() as live:
@@ -248,6 +244,7 @@ def _push_local(
     """``build --push`` on the local engine: what ``invoke push`` does, in the same task."""
     from .publish import push_plans
 
+    tag_for_commit(engine, assessment.decisions, {p.name for p in plans})
     remote = {
         d.plan.name: d
         for d in assessment.decisions
@@ -324,12 +321,11 @@ def summarize(outcomes: list[pipeline.Outcome], seconds: float, *, json: bool) -
         console.emit_json(images)
 
 
-_TAGGERS = 8
-
-
-def _reuse(engine: Engine, decision: content.Decision) -> pipeline.Outcome:
-    """An up-to-date local image gets this commit's local tag: a tag operation, no build. Content
-    found in the registry stays there (nothing is pulled)."""
+def _reuse(decision: content.Decision) -> pipeline.Outcome:
+    """An image whose content is already built: no build, and no tag request either. This
+    commit's local tag comes when a task needs it (:func:`tag_for_commit`): the engine rewrites
+    its whole reference store for every tag, so tagging a 1,000-image fleet's unchanged images
+    on each commit cost seconds. Content found in the registry stays there (nothing is pulled)."""
     from .. import pipeline
 
     plan = decision.plan
@@ -341,16 +337,31 @@ def _reuse(engine: Engine, decision: content.Decision) -> pipeline.Outcome:
             tags=plan.tags.tags,
             reason=f"content {decision.key.tag} is in the registry",
         )
-    if plan.local_ref not in decision.local_tags:  # a rerun of the same commit tags nothing
-        engine.tag(decision.image_id, plan.name, plan.tags.primary)
+    named = next(
+        (r for r in (plan.local_ref, decision.key_ref) if r in decision.local_tags),
+        decision.image_id,
+    )
     return pipeline.Outcome(
         plan.name,
         "up-to-date",
         image_id=decision.image_id,
-        reference=plan.local_ref,
+        reference=named,
         tags=plan.tags.tags,
         reason=f"content {decision.key.tag} already built",
     )
+
+
+def tag_for_commit(engine: Engine, decisions: Iterable[content.Decision], names: set[str]) -> None:
+    """Give this commit's local tag (``<name>:<sha>``) to each of ``names`` whose current content
+    is built here under another commit: what test, tag, push and scan act on."""
+    for d in decisions:
+        if (
+            d.plan.name in names
+            and d.up_to_date
+            and d.image_id
+            and d.plan.local_ref not in d.local_tags
+        ):
+            engine.tag(d.image_id, d.plan.name, d.plan.tags.primary)
 
 
 def in_registry(target: Target) -> Callable[[ImagePlan, content.ContentKey], str | None]:

@@ -23,6 +23,7 @@ from ..errors import (
     require_built,
 )
 from ._common import listify, output_directory, output_file, partial, settings, speaks_errors
+from .publish import tag_current_content
 from .selection import HELP, plans_for, select
 
 # The library is imported inside each task: `invoke --list` loads this module and must stay fast.
@@ -179,9 +180,11 @@ def scan(
 
     s = settings(c)
     threshold = scan_mod.parse_severity(fail_on) if fail_on else None
-    chosen = plans_for(s, select(s, listify(image), all, changed, base))
+    selection = select(s, listify(image), all, changed, base)
+    chosen = plans_for(s, selection)
     out_dir = output_directory("--sbom-dir", sbom_dir) if sbom_dir else s.root / scan_mod.SBOM_DIR
     engine = Engine.connect(s.builder)
+    tag_current_content(s, selection, engine, chosen)
     for p in chosen:
         require_built(engine, p.local_ref, p.name)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -55,6 +55,22 @@ def _remote_content(
     return {d.plan.name: d for d in assessment.decisions if d.plan.name in names and d.remote}
 
 
+def tag_current_content(
+    s: Settings, selection: Selection, engine: Engine, plans: list[ImagePlan]
+) -> None:
+    """Give this commit's local tag to each of ``plans`` whose current content is built here
+    under an earlier commit's tag (``build`` leaves those untagged): one request per image."""
+    from .. import content
+    from .build import tag_for_commit
+
+    missing = {p.name for p in plans if engine.image_id(p.local_ref) is None}
+    if not missing:
+        return
+    everything = plans_for(s, selection, ancestors=True)
+    assessment = content.assess(engine, selection.graph, everything, missing, cache=s.content_cache)
+    tag_for_commit(engine, assessment.decisions, missing)
+
+
 @task(
     iterable=["image"],
     help={
@@ -80,8 +96,10 @@ def tag(
 
     s = settings(c)
     target = parse_target(registry) if registry else None
-    plans = plans_for(s, select(s, listify(image), all, changed, base), latest=latest)
+    selection = select(s, listify(image), all, changed, base)
+    plans = plans_for(s, selection, latest=latest)
     engine = Engine.connect(s.builder)
+    tag_current_content(s, selection, engine, plans)
     ids = {p.name: require_built(engine, p.local_ref, p.name) for p in plans}
     results: dict[str, list[str]] = {}
     partial(images=results)  # filled in as it goes: a failing run prints what was tagged
@@ -128,6 +146,7 @@ def push(
     engine = Engine.connect(s.builder)
     # Pushed under the images' locks: a second push (or build) of them waits for this one.
     with locks.held(s.root, [p.name for p in plans], what="invoke push", on_wait=waiting):
+        tag_current_content(s, selection, engine, plans)
         missing = [p for p in plans if engine.image_id(p.local_ref) is None]
         remote = _remote_content(s, selection, engine, target, missing)
         for p in missing:
@@ -322,6 +341,7 @@ def run_tests(
     plans = plans_for(s, selection)
     junit_dir = output_directory("--junit", junit) if junit else None
     engine = Engine.connect(s.builder)
+    tag_current_content(s, selection, engine, plans)
     missing = [p for p in plans if engine.image_id(p.local_ref) is None]
     remote = _remote_content(s, selection, engine, target, missing) if target else {}
     for p in missing:
