@@ -14,7 +14,7 @@ every image's own layer one small `COPY` of its own file (no RUN). Figures:
   pruned first. The prune is `docker builder prune -af`, which empties the WHOLE build cache of
   the default builder, not only this benchmark's (fine on a CI or bench machine, not on a
   workstation whose cache you want to keep);
-- invoke, nothing changed: the same commit again;
+- invoke, nothing changed: the same commit again (median of 3);
 - invoke, one mid changed: one mid's file edited and committed; how many images the run rebuilt
   comes from the statuses of `--json`;
 - for each run, peak RSS from `getrusage`: invoke's own (`RUSAGE_SELF`, written at its exit by a
@@ -282,7 +282,9 @@ def invoke_runs(project: Path, cache: Path, figures: Figures) -> None:
     shutil.rmtree(cache, ignore_errors=True)
     prune_cache()
     figures.builds["cold"] = checked(run(build, project, env), "invoke build (cold)")
-    figures.builds["nothing changed"] = checked(run(build, project, env), "invoke build (again)")
+    # The median of three: the first run after a cold build meets an engine still settling it.
+    again = [checked(run(build, project, env), "invoke build (again)") for _ in range(REPEAT)]
+    figures.builds["nothing changed"] = sorted(again, key=lambda r: r.seconds)[REPEAT // 2]
     graph = figures.graph
     mid = max(
         (n for n in graph.names if "-mid-" in n),
