@@ -1,5 +1,6 @@
 """Per-image locks between runs of one checkout: a build or push of an image waits for another
-run's build or push of it (``fcntl`` lock files under ``.fleet/locks/``, git-ignored)."""
+run's build or push of it (``fcntl`` lock files in the checkout's directory of the user's cache,
+:attr:`Settings.locks_dir`, never in the tree)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,6 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
-LOCKS_DIR = Path(".fleet") / "locks"
-
 
 def _holder(handle: IO[str]) -> str:
     handle.seek(0)
@@ -21,7 +20,7 @@ def _holder(handle: IO[str]) -> str:
 
 @contextlib.contextmanager
 def held(
-    root: Path,
+    directory: Path,
     names: Iterable[str],
     *,
     what: str,
@@ -32,7 +31,6 @@ def held(
     ends the wait); ``on_wait(name, holder)`` says so first. The kernel drops the locks of a
     process that dies, so a killed run never leaves one behind.
     """
-    directory = root / LOCKS_DIR
     directory.mkdir(parents=True, exist_ok=True)
     me = f"{what} (pid {os.getpid()} on {socket.gethostname()})"
     with contextlib.ExitStack() as stack:

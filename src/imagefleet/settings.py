@@ -104,6 +104,12 @@ class Settings:
     helm: HelmSettings = field(default_factory=HelmSettings)
 
     @property
+    def locks_dir(self) -> Path:
+        """Where per-image lock files of this checkout live: beside the content cache, never in
+        the tree (a refused run leaves nothing there, not even a lock file)."""
+        return self.content_cache.parent / f"locks-{self.content_cache.stem.rsplit('-', 1)[1]}"
+
+    @property
     def content_cache(self) -> Path:
         """Where file digests for content keys are remembered between runs: the user's cache
         directory, one file per checkout (never inside the tree, which it would make dirty)."""

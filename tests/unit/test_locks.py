@@ -26,7 +26,7 @@ def test_a_second_run_waits_for_the_first(tmp_path: Path) -> None:
     assert order == ["first", "second"]
     assert waited[0][0] == "a"
     assert waited[0][1].startswith("first (pid ")
-    assert sorted(p.name for p in (tmp_path / locks.LOCKS_DIR).iterdir()) == ["a.lock", "b.lock"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.lock", "b.lock"]
 
 
 def test_disjoint_images_do_not_wait(tmp_path: Path) -> None:

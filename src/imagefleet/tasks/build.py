@@ -139,7 +139,9 @@ def build(
     cache_target = target or s.target
     prepare = _registry_cache(engine, cache_target) if cache_mode == "registry" else None
     # Decided and built under the images' locks: a second run waits, then finds them built.
-    with locks.held(s.root, [p.name for p in everything], what="invoke build", on_wait=waiting):
+    with locks.held(
+        s.locks_dir, [p.name for p in everything], what="invoke build", on_wait=waiting
+    ):
         if not listify(platform):
             everything = native_if_needed(engine, everything, quiet=set(chosen).__contains__)
         assessment = content.assess(

@@ -144,14 +144,14 @@ def push(
     selection = select(s, listify(image), all, changed, base)
     plans = plans_for(s, selection, latest=latest)
     engine = Engine.connect(s.builder)
+    tag_current_content(s, selection, engine, plans)
+    missing = [p for p in plans if engine.image_id(p.local_ref) is None]
+    remote = _remote_content(s, selection, engine, target, missing)
+    for p in missing:  # refused before the locks: bad input leaves not even a lock file
+        if p.name not in remote:
+            require_built(engine, p.local_ref, p.name)
     # Pushed under the images' locks: a second push (or build) of them waits for this one.
-    with locks.held(s.root, [p.name for p in plans], what="invoke push", on_wait=waiting):
-        tag_current_content(s, selection, engine, plans)
-        missing = [p for p in plans if engine.image_id(p.local_ref) is None]
-        remote = _remote_content(s, selection, engine, target, missing)
-        for p in missing:
-            if p.name not in remote:
-                require_built(engine, p.local_ref, p.name)
+    with locks.held(s.locks_dir, [p.name for p in plans], what="invoke push", on_wait=waiting):
         results: dict[str, dict[str, Any]] = {}
         partial(images=results)  # filled in as it goes: a failing run prints what was pushed
 
