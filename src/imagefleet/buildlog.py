@@ -215,5 +215,6 @@ class BakeLog:
         return all(targets[i] in self.exported for i in images)
 
     def failed(self, target: str) -> bool:
-        """Whether a step filed under ``target`` reported an error."""
-        return bool(self.logs[target].errors)
+        """Whether a step filed under ``target`` reported an error of its own: a step cancelled
+        because a sibling failed ("context canceled") did not fail, it did not finish."""
+        return any(not _dropped_message(m) for m in self.logs[target].errors.values())

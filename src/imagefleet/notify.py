@@ -267,8 +267,20 @@ def send(urls: Sequence[str], announcements: Sequence[Announcement]) -> tuple[li
     import apprise  # only when there is something to send: it is slow to import
 
     # apprise logs its own failures, with details that may quote the URL: our warning suffices.
-    logging.getLogger("apprise").addHandler(logging.NullHandler())
-    logging.getLogger("apprise").propagate = False
+    # Its loggers are silenced by level for the call (a level holds for the children too, and
+    # nothing another library does to propagation or handlers brings them back).
+    quiet = logging.getLogger("apprise")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL + 1)
+    try:
+        return _send_each(apprise, urls, announcements)
+    finally:
+        quiet.setLevel(level)
+
+
+def _send_each(
+    apprise: Any, urls: Sequence[str], announcements: Sequence[Announcement]
+) -> tuple[list[str], list[str]]:
     title, body = message(announcements)
     as_json = json.dumps(payload(announcements))
     sent, failed = [], []

@@ -151,6 +151,20 @@ def test_bake_log_knows_what_was_exported_failed_and_cancelled() -> None:
     assert log.first_seen["fx-solo"] < log.last_seen["fx-solo"]
 
 
+def test_a_sibling_step_cancelled_with_an_error_line_did_not_fail() -> None:
+    # Seen in CI: the cancelled sibling's step printed an ERROR line of its own.
+    log = BakeLog(frozenset({"fx-fails", "fx-leaky"}))
+    for line in (
+        "#7 [fx-fails 2/2] RUN false",
+        "#8 [fx-leaky 2/2] COPY credentials /etc/fleet/credentials",
+        '#7 ERROR: process "/bin/sh -c false" did not complete successfully: exit code: 1',
+        "#8 ERROR: context canceled",
+    ):
+        log.feed(line)
+    assert log.failed("fx-fails")
+    assert not log.failed("fx-leaky")  # it goes again in a new batch
+
+
 def test_bake_failure_of_one_target_is_its_step_and_its_lines() -> None:
     log, _ = _bake("one-fails.txt", BAKE_TARGETS)
     error = buildx_failure(REQUEST, log.logs["fx-fails"])
