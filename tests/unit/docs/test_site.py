@@ -39,3 +39,11 @@ def test_no_page_escapes_a_pipe_inside_code() -> None:
         text = path.read_text(encoding="utf-8")
         spans = re.findall(r"(`+)(.+?)\1", text)
         assert not [s for _, s in spans if "\\|" in s], path
+
+
+def test_the_readme_has_no_link_the_site_cannot_follow() -> None:
+    # The README is also the site's getting-started page, where a link relative to the
+    # repository (docs/…, images/…) does not resolve and fails the strict build.
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    relative = re.findall(r"\]\((?!https?://|#|mailto:)([^)]+)\)", readme)
+    assert relative == []
