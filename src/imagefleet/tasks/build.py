@@ -353,9 +353,13 @@ def _reuse(decision: content.Decision) -> pipeline.Outcome:
     )
 
 
-def tag_for_commit(engine: Engine, decisions: Iterable[content.Decision], names: set[str]) -> None:
+def tag_for_commit(
+    engine: Engine, decisions: Iterable[content.Decision], names: set[str]
+) -> set[str]:
     """Give this commit's local tag (``<name>:<sha>``) to each of ``names`` whose current content
-    is built here under another commit: what test, tag, push and scan act on."""
+    is built here under another commit: what test, tag, push and scan act on. Returns the names
+    tagged."""
+    tagged = set()
     for d in decisions:
         if (
             d.plan.name in names
@@ -364,6 +368,8 @@ def tag_for_commit(engine: Engine, decisions: Iterable[content.Decision], names:
             and d.plan.local_ref not in d.local_tags
         ):
             engine.tag(d.image_id, d.plan.name, d.plan.tags.primary)
+            tagged.add(d.plan.name)
+    return tagged
 
 
 def in_registry(target: Target) -> Callable[[ImagePlan, content.ContentKey], str | None]:

@@ -57,18 +57,20 @@ def _remote_content(
 
 def tag_current_content(
     s: Settings, selection: Selection, engine: Engine, plans: list[ImagePlan]
-) -> None:
+) -> list[ImagePlan]:
     """Give this commit's local tag to each of ``plans`` whose current content is built here
-    under an earlier commit's tag (``build`` leaves those untagged): one request per image."""
+    under an earlier commit's tag (``build`` leaves those untagged): one request per image.
+    Returns the plans that still have no local image for this commit."""
     from .. import content
     from .build import tag_for_commit
 
     missing = {p.name for p in plans if engine.image_id(p.local_ref) is None}
     if not missing:
-        return
+        return []
     everything = plans_for(s, selection, ancestors=True)
     assessment = content.assess(engine, selection.graph, everything, missing, cache=s.content_cache)
-    tag_for_commit(engine, assessment.decisions, missing)
+    missing -= tag_for_commit(engine, assessment.decisions, missing)
+    return [p for p in plans if p.name in missing]
 
 
 @task(
@@ -144,8 +146,7 @@ def push(
     selection = select(s, listify(image), all, changed, base)
     plans = plans_for(s, selection, latest=latest)
     engine = Engine.connect(s.builder)
-    tag_current_content(s, selection, engine, plans)
-    missing = [p for p in plans if engine.image_id(p.local_ref) is None]
+    missing = tag_current_content(s, selection, engine, plans)
     remote = _remote_content(s, selection, engine, target, missing)
     for p in missing:  # refused before the locks: bad input leaves not even a lock file
         if p.name not in remote:
@@ -159,14 +160,7 @@ def push(
             results[name] = {t.reference: t.digest for t in pushed}
 
         pushed_by = push_plans(s, engine, target, plans, remote, on_pushed=record)
-        table = [(ref, d) for tags in results.values() for ref, d in tags.items()]
-        for name, announcement in _announce(s, target, plans, pushed_by, json=json).items():
-            # Beside the tags (whose keys all hold a ':'): readers of the old shape go on working.
-            results[name]["announcement"] = announcement
-        if json:
-            console.emit_json(results)
-        else:
-            console.table("pushed tags", ("tag", "digest"), table)
+        _report(s, target, plans, pushed_by, results, "pushed tags", json=json)
 
 
 def push_plans(
@@ -268,13 +262,29 @@ def promote(
             f"({len(pushed_by[p.name])} tags)"
         )
     console.info(f"[dim]{time.monotonic() - started:.1f}s[/]")
+    _report(s, target, plans, pushed_by, results, "promoted tags", json=json)
+
+
+def _report(
+    s: Settings,
+    target: Target,
+    plans: list[ImagePlan],
+    pushed_by: dict[str, list[PushedTag]],
+    results: dict[str, dict[str, Any]],
+    title: str,
+    *,
+    json: bool,
+) -> None:
+    """What push and promote print: the tags and digests (a table, or ``results`` as JSON with
+    each image's announcement), once the availability announcements are made."""
     table = [(ref, d) for tags in results.values() for ref, d in tags.items()]
     for name, announcement in _announce(s, target, plans, pushed_by, json=json).items():
+        # Beside the tags (whose keys all hold a ':'): readers of the old shape go on working.
         results[name]["announcement"] = announcement
     if json:
         console.emit_json(results)
     else:
-        console.table("promoted tags", ("tag", "digest"), table)
+        console.table(title, ("tag", "digest"), table)
 
 
 def _announce(
@@ -341,8 +351,7 @@ def run_tests(
     plans = plans_for(s, selection)
     junit_dir = output_directory("--junit", junit) if junit else None
     engine = Engine.connect(s.builder)
-    tag_current_content(s, selection, engine, plans)
-    missing = [p for p in plans if engine.image_id(p.local_ref) is None]
+    missing = tag_current_content(s, selection, engine, plans)
     remote = _remote_content(s, selection, engine, target, missing) if target else {}
     for p in missing:
         if p.name in remote:  # the content was built elsewhere: pull it to run it
