@@ -176,17 +176,18 @@ def docker(*args: str) -> str:
     ).stdout.strip()
 
 
-def remove_images() -> None:
-    """Every image this script made: its tags by prefix, and by label (bake's untagged ones)."""
+def remove_images(prefix: str = PREFIX, label: str = LABEL, passes: int = 2) -> None:
+    """Every image a bench made: its tags by ``prefix``, and by ``label`` (bake's untagged ones);
+    later passes for images an earlier one could not remove yet."""
     refs = docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}").split()
-    ours = [r for r in refs if r.rsplit("/", 1)[-1].startswith(PREFIX) or r.startswith(PREFIX)]
-    ids = docker("image", "ls", "-a", "-q", "--filter", f"label={LABEL}").split()
-    for _ in range(2):  # a second pass for images the first one could not remove yet
+    ours = [r for r in refs if r.rsplit("/", 1)[-1].startswith(prefix) or r.startswith(prefix)]
+    ids = docker("image", "ls", "-a", "-q", "--filter", f"label={label}").split()
+    for _ in range(passes):
         if ours:
             docker("image", "rm", "-f", *ours)
         if ids:
             docker("image", "rm", "-f", *sorted(set(ids)))
-        ids = docker("image", "ls", "-a", "-q", "--filter", f"label={LABEL}").split()
+        ids = docker("image", "ls", "-a", "-q", "--filter", f"label={label}").split()
         ours = []
         if not ids:
             return

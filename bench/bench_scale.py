@@ -49,7 +49,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.bench_fleet import (  # noqa: E402 - after the path tweak above
+from bench import bench_fleet  # noqa: E402 - after the path tweak above
+from bench.bench_fleet import (  # noqa: E402
     docker,
     prune_cache,
     stop_group,
@@ -218,19 +219,8 @@ def checked(result: Run, what: str) -> Run:
 
 
 def remove_images() -> None:
-    """Every image this script made: its tags by prefix, and by label (bake's untagged ones)."""
-    refs = docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}").split()
-    ours = [r for r in refs if r.rsplit("/", 1)[-1].startswith(PREFIX) or r.startswith(PREFIX)]
-    ids = docker("image", "ls", "-a", "-q", "--filter", f"label={LABEL}").split()
-    for _ in range(3):  # more passes for images the first one could not remove yet
-        if ours:
-            docker("image", "rm", "-f", *ours)
-        if ids:
-            docker("image", "rm", "-f", *sorted(set(ids)))
-        ids = docker("image", "ls", "-a", "-q", "--filter", f"label={LABEL}").split()
-        ours = []
-        if not ids:
-            return
+    """Every image this script made (three passes: a thousand images take longer to go)."""
+    bench_fleet.remove_images(PREFIX, LABEL, passes=3)
 
 
 def dangling(*, ours: bool = False) -> int:
