@@ -32,21 +32,21 @@ from .buildlog import (
     classic_failure,
     classic_step,
 )
+from .containers import Containers
+from .dockersdk import sdk as _sdk
+from .dockersdk import short as _short
 from .errors import (
     BuildDroppedError,
     BuildError,
     BuildxMissingError,
     BuiltImageMissingError,
-    ContainerStartError,
     DaemonUnreachableError,
     FleetError,
-    ImageNotAvailableError,
     MultiPlatformUnsupportedError,
     NoImageBuiltError,
     PullFailedError,
     PushInterruptedError,
     PushWithoutDigestError,
-    last_line,
 )
 from .pusherrors import classify_push_error
 from .reference import split_tag
@@ -61,15 +61,6 @@ LOGGER = logging.getLogger(__name__)
 # an image loaded into the engine does not keep; the tool labels revision and source itself.
 # A BUILDX_GIT_INFO the user sets still wins.
 _BAKE_ENV = {"BUILDX_GIT_INFO": "0"}
-
-
-def _sdk() -> Any:
-    """The Docker SDK, imported on first use: it is slow to import and most tasks never need it."""
-    import docker
-    import docker.auth
-    import docker.errors
-
-    return docker
 
 
 StepCallback = Callable[[str], None]
@@ -113,7 +104,7 @@ class TargetResult:
     dropped: str = ""  # why BuildKit dropped the batch (no target failed) before its export
 
 
-class Engine:
+class Engine(Containers):
     """A connection to one Docker daemon."""
 
     def __init__(self, client: docker.DockerClient, *, use_buildx: bool) -> None:
@@ -164,91 +155,6 @@ class Engine:
         """Whether images of several platforms can be stored locally (containerd image store)."""
         status = self.client.info().get("DriverStatus") or []
         return any(v == "io.containerd.snapshotter.v1" for _, v in status)
-
-    # -- containers ------------------------------------------------------------------------
-
-    def run_detached(
-        self, image: str, *, ports: Mapping[str, tuple[str, int]], volumes: Mapping[str, str]
-    ) -> str:
-        """Start a long-running container (removed when it stops); return its ID."""
-        container = self.client.containers.run(
-            image,
-            detach=True,
-            remove=True,
-            ports=dict(ports),
-            volumes={host: {"bind": inside, "mode": "rw"} for host, inside in volumes.items()},
-        )
-        return str(container.id)
-
-    def run_command(
-        self,
-        image: str,
-        argv: Sequence[str],
-        *,
-        mounts: Mapping[str, str],
-        environment: Mapping[str, str],
-        user: str | None = None,
-        timeout: float = 600,
-    ) -> tuple[int, str, str]:
-        """Run ``argv`` in a throwaway container of ``image`` on the host network; mounts are
-        read-only. Returns (exit code, stdout, stderr); the container is always removed."""
-        try:
-            container = self.client.containers.run(
-                image,
-                list(argv),
-                detach=True,
-                network_mode="host",
-                user=user,
-                environment=dict(environment),
-                volumes={host: {"bind": inside, "mode": "ro"} for host, inside in mounts.items()},
-                labels={"imagefleet.run": "command"},
-            )
-        except _sdk().errors.ImageNotFound as exc:
-            raise ImageNotAvailableError(image=image) from exc
-        try:
-            try:
-                status = container.wait(timeout=timeout)
-            except requests.exceptions.RequestException:
-                container.kill()
-                return 124, "", f"timed out after {timeout:.0f}s"
-            stdout = container.logs(stdout=True, stderr=False).decode(errors="replace")
-            stderr = container.logs(stdout=False, stderr=True).decode(errors="replace")
-            return int(status.get("StatusCode", 1)), stdout, stderr
-        finally:
-            with contextlib.suppress(_sdk().errors.NotFound):
-                container.remove(force=True)
-
-    def start_sleeper(self, image: str, *, labels: Mapping[str, str]) -> Any:
-        """Start a container of ``image`` that only sleeps (tests exec into it); return the SDK's
-        handle. A container the engine cannot start is :class:`ContainerStartError`, with the
-        engine's own words (exec format error, a lost network, …)."""
-        try:
-            return self.client.containers.run(
-                image,
-                entrypoint=["sleep"],
-                command=["3600"],
-                detach=True,
-                labels=dict(labels),
-            )
-        except _sdk().errors.APIError as exc:
-            said = str(getattr(exc, "explanation", "") or "") or _short(exc)
-            raise ContainerStartError(ref=image, reason=" ".join(said.split())[:300]) from exc
-
-    def remove_containers(self, *, label: str = "", image: str = "", since: float = 0) -> int:
-        """Remove every container (running or not) carrying ``label``, or made from ``image``
-        (as container-structure-test's, which carry no label), created since ``since`` (a Unix
-        time); return how many."""
-        filters = {"label": label} if label else {"ancestor": image}
-        rows: list[dict[str, Any]] = self.client.api.containers(all=True, filters=filters)
-        found = [str(r["Id"]) for r in rows if int(r.get("Created", 0)) >= int(since)]
-        for container_id in found:
-            self.remove_container(container_id)
-        return len(found)
-
-    def remove_container(self, container_id: str) -> None:
-        """Stop and remove a container; a missing one is fine."""
-        with contextlib.suppress(_sdk().errors.NotFound):
-            self.client.containers.get(container_id).remove(force=True)
 
     # -- changes ---------------------------------------------------------------------------
 
@@ -453,11 +359,20 @@ class Engine:
             self.tag(image_id, repository, tag)
         return image_id
 
-    def push(self, repository: str, tag: str, auth: Mapping[str, str] | None = None) -> str:
+    def push(
+        self,
+        repository: str,
+        tag: str,
+        auth: Mapping[str, str] | None = None,
+        *,
+        why_retrying: Callable[[], FleetError | None] | None = None,
+    ) -> str:
         """Push ``repository:tag``; return the manifest digest Docker reports.
 
         An error anywhere in the push stream is a failure, classified by
-        :func:`classify_push_error` so the caller knows whether a retry can help.
+        :func:`classify_push_error` so the caller knows whether a retry can help. Docker retries
+        a failed upload for ~50 s whatever the cause; at its first "Retrying in" ``why_retrying``
+        is asked once, and an error it returns (a read-only registry, …) ends the push at once.
         """
         try:
             stream: Generator[dict[str, Any], None, None] = self.client.api.push(
@@ -476,6 +391,10 @@ class Engine:
                         raise classify_push_error(message)(
                             reference=f"{repository}:{tag}", reason=message
                         )
+                    if why_retrying and str(event.get("status", "")).startswith("Retrying"):
+                        if (refusal := why_retrying()) is not None:
+                            raise refusal
+                        why_retrying = None  # a passing failure: Docker's own retries go on
                     aux = event.get("aux")
                     if isinstance(aux, dict) and aux.get("Digest"):
                         digest = str(aux["Digest"])
@@ -489,8 +408,3 @@ class Engine:
         if digest is None:
             raise PushWithoutDigestError(reference=f"{repository}:{tag}")
         return digest
-
-
-def _short(exc: BaseException) -> str:
-    """What a Docker SDK or requests exception says, in one line short enough for an error."""
-    return last_line(str(exc), type(exc).__name__, limit=300)

@@ -89,14 +89,16 @@ def find_binary() -> str | None:
     return None
 
 
-def _config(port: int, storage: Path, htpasswd: Path | None) -> str:
+def _config(port: int, storage: Path, htpasswd: Path | None, *, read_only: bool = False) -> str:
     auth = ""
     if htpasswd is not None:
         auth = f"auth:\n  htpasswd:\n    realm: imagefleet\n    path: {htpasswd}\n"
+    maintenance = "  maintenance:\n    readonly:\n      enabled: true\n" if read_only else ""
     return (
         "version: 0.1\n"
         "log:\n  level: warn\n"
         f"storage:\n  filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\n"
+        f"{maintenance}"
         f"http:\n  addr: 127.0.0.1:{port}\n  secret: imagefleet-local-only\n"
         f"{auth}"
     )
@@ -152,9 +154,15 @@ def _wait_ready(registry: LocalRegistry, log: Path | None, timeout: float = 15.0
 
 
 def start(
-    directory: Path, port: int | None = None, *, htpasswd: Path | None = None
+    directory: Path,
+    port: int | None = None,
+    *,
+    htpasswd: Path | None = None,
+    read_only: bool = False,
 ) -> LocalRegistry:
-    """Start a registry on ``127.0.0.1:port`` (``None``: any free port), state in ``directory``."""
+    """Start a registry on ``127.0.0.1:port`` (``None``: any free port), state in ``directory``;
+    ``read_only`` starts it in maintenance mode (reads only: every upload gets 405), as a
+    registry under maintenance answers (the push fault tests play one)."""
     running = status(directory)
     if running is not None:
         return running
@@ -167,7 +175,7 @@ def start(
     binary = find_binary()
     if binary is not None:
         config = directory / "config.yml"
-        config.write_text(_config(port, storage, htpasswd))
+        config.write_text(_config(port, storage, htpasswd, read_only=read_only))
         log = directory / "registry.log"
         with log.open("ab") as out:
             proc = subprocess.Popen(

@@ -2,8 +2,7 @@
 
 The sha tags (the only immutable ones) go first; ``latest`` moves last and only once every other
 tag of the push has been read back over the registry's HTTP API and found pointing at the local
-image. Credentials come from ``FLEET_REGISTRY_USERNAME``/``FLEET_REGISTRY_PASSWORD`` or Docker's
-credential store, never from arguments, and are never logged.
+image. Credentials come from :mod:`imagefleet.credentials`.
 """
 
 from __future__ import annotations
@@ -13,13 +12,13 @@ import functools
 import hashlib
 import ipaddress
 import logging
-import os
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from tenacity import (
@@ -30,11 +29,14 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from .credentials import Credentials, credentials_for
 from .engine import Engine
 from .errors import (
     AuthChallengeError,
     AuthRefusedError,
     AuthRequiredError,
+    FleetError,
+    PushReadOnlyError,
     RegistryAuthError,
     RegistryHostUnknownError,
     RegistryNoSpaceError,
@@ -55,8 +57,6 @@ from .tags import LATEST, TagSet
 
 LOGGER = logging.getLogger(__name__)
 
-USERNAME_ENV = "FLEET_REGISTRY_USERNAME"
-PASSWORD_ENV = "FLEET_REGISTRY_PASSWORD"  # noqa: S105 - the variable's name, not a secret
 MANIFEST_TYPES = ", ".join(
     (
         "application/vnd.oci.image.index.v1+json",
@@ -68,49 +68,6 @@ MANIFEST_TYPES = ", ".join(
 _HUB_API = "registry-1.docker.io"
 T = TypeVar("T")
 _TIMEOUT = 30
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """A username and a secret; the secret never appears in ``repr``."""
-
-    username: str
-    password: str = field(repr=False)
-
-    def docker_auth(self) -> dict[str, str]:
-        """The ``auth_config`` the Docker SDK expects."""
-        return {"username": self.username, "password": self.password}
-
-
-def stored_credentials(domain: str) -> dict[str, str] | None:
-    """What ``docker login`` stored for ``domain`` (config file or credential helper), if any."""
-    from docker import auth  # the Docker CLI's own config and credential-helper reader
-
-    found = auth.load_config().resolve_authconfig(domain)
-    if not found:
-        return None
-    return {k: str(v) for k, v in found.items() if isinstance(v, str)}
-
-
-def credentials_for(domain: str) -> Credentials | None:
-    """Environment variables first, then Docker's config and credential helpers."""
-    user, secret = os.environ.get(USERNAME_ENV), os.environ.get(PASSWORD_ENV)
-    if user and secret:
-        return Credentials(user, secret)
-    try:
-        found = stored_credentials(domain)
-    except Exception as exc:
-        LOGGER.warning("could not read Docker credentials for %s: %s", domain, type(exc).__name__)
-        return None
-    if not found:
-        return None
-    # Config-file entries use lower-case keys; credential helpers' answers are capitalised.
-    fields = {k.lower(): v for k, v in found.items()}
-    if fields.get("username") and fields.get("password"):
-        return Credentials(fields["username"], fields["password"])
-    if fields.get("identitytoken"):
-        return Credentials("<token>", fields["identitytoken"])
-    return None
 
 
 def is_loopback(domain: str) -> bool:
@@ -259,6 +216,20 @@ class RegistryClient:
         body: dict[str, Any] = response.json()
         return body
 
+    def upload_refusal(self, path: str) -> int | None:
+        """Start a blob upload to ``path`` and cancel it: the status when the registry refuses
+        uploads (405 when read-only), ``None`` when it accepts them."""
+        scope = f"repository:{path}:pull,push"
+        response = self._get(f"/v2/{path}/blobs/uploads/", scope=scope, method="POST")
+        if response.status_code != 202:
+            return response.status_code
+        if location := response.headers.get("Location"):
+            where = urlsplit(location)
+            with contextlib.suppress(FleetError, requests.exceptions.RequestException):
+                query = f"?{where.query}" if where.query else ""
+                self._get(where.path + query, scope=scope, method="DELETE")
+        return None
+
     def put_manifest(self, path: str, tag: str, body: bytes, media_type: str) -> None:
         """Point ``path:tag`` at a manifest the registry already holds the blobs of: a tag made
         in the registry itself, nothing uploaded."""
@@ -342,6 +313,20 @@ def push(
     _with_retries(client.ping, attempts, max_wait)
     path = canonical_path(target.domain, repository.split("/", 1)[1])
 
+    def refusal(tag: str) -> FleetError | None:
+        """Why Docker is retrying, when no retry can help: the registry refuses uploads."""
+        try:
+            status = client.upload_refusal(path)
+        except (RegistryAuthError, RegistryNoSpaceError) as exc:
+            return exc
+        except FleetError:
+            return None  # a passing failure: Docker's retries may get through
+        if status == 405:
+            return PushReadOnlyError(
+                reference=f"{repository}:{tag}", reason="405 Method Not Allowed"
+            )
+        return None
+
     pushed: list[PushedTag] = []
     ordered = (*tags.before_latest, *((LATEST,) if tags.moves_latest else ()))
     before: dict[str, str | None] = {}  # local tags this push made or moved: what they were
@@ -350,7 +335,8 @@ def push(
             started = time.monotonic()
             before.setdefault(tag, engine.image_id(f"{repository}:{tag}"))
             engine.tag(image_id, repository, tag)
-            digest = _with_retries(partial(engine.push, repository, tag, auth), attempts, max_wait)
+            push = partial(engine.push, repository, tag, auth, why_retrying=partial(refusal, tag))
+            digest = _with_retries(push, attempts, max_wait)
             remote = _with_retries(partial(client.manifest, path, tag), attempts, max_wait)
             _verify(repository, tag, digest, image_id, remote)
             result = PushedTag(f"{repository}:{tag}", digest, time.monotonic() - started)

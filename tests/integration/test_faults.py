@@ -88,10 +88,15 @@ class Stack:
         while localregistry.status(self.directory) is not None and time.monotonic() < deadline:
             time.sleep(0.02)
 
-    def restart(self) -> None:
-        """Start the registry again on the same port and storage."""
+    def restart(self, *, read_only: bool = False) -> None:
+        """Start the registry again on the same port and storage (``read_only``: in maintenance
+        mode, every upload refused with 405)."""
         htpasswd = Path(self.registry.htpasswd) if self.registry.htpasswd else None
-        self.registry = localregistry.start(self.directory, self.registry.port, htpasswd=htpasswd)
+        port = self.registry.port
+        localregistry.stop(self.directory, keep_storage=True)
+        self.registry = localregistry.start(
+            self.directory, port, htpasswd=htpasswd, read_only=read_only
+        )
 
     # -- the registry's own view (never through the proxy) ---------------------------------------
 
@@ -226,11 +231,15 @@ def _fail_then_rerun(
     code: int,
     says: str,
     recover: Callable[[], None] | None = None,
+    arrange: Callable[[], None] | None = None,
 ) -> Result:
-    """Push with the faults already set up: it fails with ``code`` saying ``says``; the faults
-    are cleared (and ``recover`` run: restart the registry, free space); everything is as it
-    was; a rerun completes. Returns the failed run."""
+    """Push with the faults already set up (or set up by ``arrange`` once ``latest`` is
+    seeded): it fails with ``code`` saying ``says``; the faults are cleared (and ``recover``
+    run: restart the registry, free space); everything is as it was; a rerun completes.
+    Returns the failed run."""
     old_latest = stack.seed_latest()
+    if arrange is not None:
+        arrange()
     before = _local_tags(engine)
     started = time.monotonic()
     failed = _push(project, stack, FAST)
@@ -396,6 +405,25 @@ def test_registry_over_quota_fails_at_once(project: Path, stack: Stack, engine: 
     failed = _fail_then_rerun(project, stack, engine, code=5, says="507 Insufficient Storage")
     assert "retrying" not in failed.stderr
     assert "free space or raise the quota" in failed.stderr
+
+
+def test_read_only_registry_fails_at_dockers_first_retry(
+    project: Path, stack: Stack, engine: Engine
+) -> None:
+    """A registry in maintenance (read-only) mode answers 405 to every upload, which Docker
+    retries for ~50 s on its own: at its first retry the tool asks the registry, hears 405 and
+    fails at once with the read-only hint; after maintenance a rerun completes."""
+    failed = _fail_then_rerun(
+        project,
+        stack,
+        engine,
+        code=5,
+        says="405 Method Not Allowed",
+        arrange=lambda: stack.restart(read_only=True),
+        recover=stack.restart,
+    )
+    assert "retrying" not in failed.stderr
+    assert "read-only or maintenance mode" in failed.stderr
 
 
 # -- credentials -----------------------------------------------------------------------------------

@@ -5,16 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, ClassVar, cast
 
 import pytest
 
 from imagefleet import registry
+from imagefleet.credentials import Credentials
 from imagefleet.engine import Engine
 from imagefleet.errors import (
+    PushReadOnlyError,
     RegistryAuthError,
     RegistryError,
     RegistryHostUnknownError,
@@ -24,14 +25,7 @@ from imagefleet.errors import (
 from imagefleet.notify import ImageFacts, describe
 from imagefleet.pusherrors import classify_push_error
 from imagefleet.reference import parse_target
-from imagefleet.registry import (
-    Credentials,
-    PushedTag,
-    RegistryClient,
-    RemoteManifest,
-    credentials_for,
-    is_loopback,
-)
+from imagefleet.registry import PushedTag, RegistryClient, RemoteManifest, is_loopback
 from imagefleet.tags import TagSet
 
 DIGEST = "sha256:" + "d" * 64
@@ -45,6 +39,7 @@ class _Handler(BaseHTTPRequestHandler):
     fail_next: ClassVar[int] = 0
     fail_status: ClassVar[int] = 503
     served: ClassVar[dict[str, dict[str, object]]] = {}  # more paths (behind the token) -> body
+    upload_status: ClassVar[int] = 202  # what starting a blob upload gets (405: read-only)
 
     def log_message(self, *_: object) -> None:
         pass
@@ -61,7 +56,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self) -> None:
-        type(self).requests.append(self.path)
+        type(self).requests.append(
+            f"{self.command} {self.path}" if self.command != "GET" else self.path
+        )
         port = cast(ThreadingHTTPServer, self.server).server_port
         if type(self).fail_next:
             type(self).fail_next -= 1
@@ -81,6 +78,16 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._send(401, {"errors": []}, {"WWW-Authenticate": challenge})
             return
+        self._authorised()
+
+    def _authorised(self) -> None:
+        if self.command == "POST" and self.path == "/v2/team/app/blobs/uploads/":
+            location = {"Location": "/v2/team/app/blobs/uploads/u1?_state=s"}
+            self._send(type(self).upload_status, {}, location)
+            return
+        if self.command == "DELETE":
+            self._send(204, {})
+            return
         if self.path in type(self).served:
             self._send(200, type(self).served[self.path])
             return
@@ -96,9 +103,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._send(404, {"errors": [{"code": "MANIFEST_UNKNOWN"}]})
 
+    do_POST = do_GET
+    do_DELETE = do_GET
+
 
 @pytest.fixture
 def double() -> Iterator[int]:
+    _Handler.upload_status = 202
     _Handler.requests = []
     _Handler.fail_next = 0
     _Handler.fail_status = 503
@@ -112,6 +123,19 @@ def double() -> Iterator[int]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def test_an_accepted_upload_is_cancelled_again(double: int) -> None:
+    client = RegistryClient(f"127.0.0.1:{double}", Credentials("robot", "s3cret-value"))
+    assert client.upload_refusal("team/app") is None
+    assert "DELETE /v2/team/app/blobs/uploads/u1?_state=s" in _Handler.requests
+
+
+def test_a_read_only_registry_refuses_the_upload(double: int) -> None:
+    _Handler.upload_status = 405
+    client = RegistryClient(f"127.0.0.1:{double}", Credentials("robot", "s3cret-value"))
+    assert client.upload_refusal("team/app") == 405
+    assert not any(r.startswith("DELETE") for r in _Handler.requests)
 
 
 def test_bearer_token_flow_reads_digest_and_config(double: int) -> None:
@@ -182,26 +206,6 @@ def test_docker_hub_api_host() -> None:
     assert RegistryClient("docker.io").base == "https://registry-1.docker.io"
 
 
-def test_credentials_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FLEET_REGISTRY_USERNAME", "ci-bot")
-    monkeypatch.setenv("FLEET_REGISTRY_PASSWORD", "pw-from-env")
-    assert credentials_for("ghcr.io") == Credentials("ci-bot", "pw-from-env")
-
-
-def test_credentials_from_docker_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    config_dir = tmp_path / "docker"
-    config_dir.mkdir()
-    auth = base64.b64encode(b"stored-user:stored-pass").decode()
-    (config_dir / "config.json").write_text(
-        json.dumps({"auths": {"registry.example.invalid": {"auth": auth}}})
-    )
-    monkeypatch.delenv("FLEET_REGISTRY_USERNAME", raising=False)
-    monkeypatch.delenv("FLEET_REGISTRY_PASSWORD", raising=False)
-    monkeypatch.setenv("DOCKER_CONFIG", str(config_dir))
-    assert credentials_for("registry.example.invalid") == Credentials("stored-user", "stored-pass")
-    assert credentials_for("other.example.invalid") is None
-
-
 def _manifest(config_size: int, *layers: int) -> dict[str, object]:
     return {
         "schemaVersion": 2,
@@ -268,12 +272,27 @@ class _Engine:
     def remove(self, ref: str) -> None:
         self.tags.pop(ref, None)
 
-    def push(self, repository: str, tag: str, auth: object = None) -> str:
+    def push(
+        self,
+        repository: str,
+        tag: str,
+        auth: object = None,
+        *,
+        why_retrying: Callable[[], BaseException | None] | None = None,
+    ) -> str:
         self.pushes.append(f"{repository}:{tag}")
         reply = self.replies[min(len(self.pushes), len(self.replies)) - 1]
+        if reply == RETRYING:  # Docker says "Retrying in 5 seconds" and then gets through
+            refusal = why_retrying() if why_retrying else None
+            if refusal is not None:
+                raise refusal
+            return DIGEST
         if isinstance(reply, BaseException):
             raise reply
         return reply
+
+
+RETRYING = "retrying"
 
 
 IMAGE = "sha256:" + "1" * 64
@@ -282,8 +301,13 @@ IMAGE = "sha256:" + "1" * 64
 class _Client:
     """A registry that answers every tag with the pushed image."""
 
+    upload_status: ClassVar[int | None] = None
+
     def __init__(self, domain: str, credentials: object = None) -> None:
         self.domain = domain
+
+    def upload_refusal(self, path: str) -> int | None:
+        return self.upload_status
 
     def ping(self) -> None:
         pass
@@ -369,3 +393,22 @@ def test_an_unresolvable_registry_host_is_not_retried() -> None:
         registry._with_retries(client.ping, 5, 0.01)
     assert Session.calls == 1
     assert caught.value.message == "registry host registry.invalid:5000 does not resolve"
+
+
+def test_docker_retrying_against_a_read_only_registry_stops_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Docker retries an upload a read-only registry refused for ~50 s: at its first retry the
+    registry is asked, says 405, and the push fails with the read-only error, untagged."""
+    monkeypatch.setattr(_Client, "upload_status", 405)
+    engine = _Engine([DIGEST, RETRYING])
+    with pytest.raises(PushReadOnlyError, match="405"):
+        _push(engine, monkeypatch)
+    assert len(engine.pushes) == 2  # no retry of the tool's own either
+    assert engine.tags == {"app:abc": IMAGE}
+
+
+def test_docker_retrying_through_a_passing_failure_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_Client, "upload_status", None)  # the registry accepts uploads
+    engine = _Engine([DIGEST, RETRYING, DIGEST])
+    assert len(_push(engine, monkeypatch)) == 3
