@@ -372,7 +372,8 @@ class Engine(Containers):
         An error anywhere in the push stream is a failure, classified by
         :func:`classify_push_error` so the caller knows whether a retry can help. Docker retries
         a failed upload for ~50 s whatever the cause; at its first "Retrying in" ``why_retrying``
-        is asked once, and an error it returns (a read-only registry, …) ends the push at once.
+        is asked once, and an error it returns (a read-only registry, one that is down) ends
+        the push at once.
         """
         try:
             stream: Generator[dict[str, Any], None, None] = self.client.api.push(

@@ -314,13 +314,16 @@ def push(
     path = canonical_path(target.domain, repository.split("/", 1)[1])
 
     def refusal(tag: str) -> FleetError | None:
-        """Why Docker is retrying, when no retry can help: the registry refuses uploads."""
+        """Why Docker is retrying, unless the registry takes uploads (then Docker's retry of a
+        passing failure goes on): refused for good (read-only, credentials, space) ends the
+        push; down or failing hands over to the tool's retries (``push.attempts``), not ~50 s
+        of Docker's own."""
         try:
             status = client.upload_refusal(path)
-        except (RegistryAuthError, RegistryNoSpaceError) as exc:
+        except (RegistryAuthError, RegistryNoSpaceError, TransientRegistryError) as exc:
             return exc
         except FleetError:
-            return None  # a passing failure: Docker's retries may get through
+            return None
         if status == 405:
             return PushReadOnlyError(
                 reference=f"{repository}:{tag}", reason="405 Method Not Allowed"

@@ -325,6 +325,21 @@ def test_registry_killed_mid_upload_and_restarted(
     _assert_complete(stack, engine, project, before)
 
 
+def test_registry_killed_mid_upload_and_left_down(
+    project: Path, stack: Stack, engine: Engine
+) -> None:
+    """The registry dies 64 KiB into the layer upload and stays down. Docker alone would retry
+    the upload for ~50 s per attempt; the tool asks the registry at Docker's first retry, finds
+    it down, and its own retries (push.attempts) end the push: exit 5 in seconds; restarted, a
+    rerun completes."""
+    stack.proxy.cut(64 * 1024, when=lambda r: r.method == "PATCH", then=stack.kill)
+    failed = _fail_then_rerun(
+        project, stack, engine, code=5, says="gave up after 2 attempts", recover=stack.restart
+    )
+    assert stack.proxy.count("PATCH", "/blobs/uploads/", "cut") >= 1
+    assert "Traceback" not in failed.stderr
+
+
 def test_registry_killed_between_tags(project: Path, stack: Stack, engine: Engine) -> None:
     """The registry dies after the first tag and stays down: exit 5 within seconds; restarted,
     a rerun completes."""

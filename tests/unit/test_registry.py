@@ -20,6 +20,7 @@ from imagefleet.errors import (
     RegistryError,
     RegistryHostUnknownError,
     RegistryNoSpaceError,
+    RegistryRefusedError,
     TransientRegistryError,
 )
 from imagefleet.notify import ImageFacts, describe
@@ -307,6 +308,8 @@ class _Client:
         self.domain = domain
 
     def upload_refusal(self, path: str) -> int | None:
+        if self.upload_status == 0:  # the registry is down
+            raise RegistryRefusedError(domain="127.0.0.1:5000")
         return self.upload_status
 
     def ping(self) -> None:
@@ -412,3 +415,14 @@ def test_docker_retrying_through_a_passing_failure_goes_on(monkeypatch: pytest.M
     monkeypatch.setattr(_Client, "upload_status", None)  # the registry accepts uploads
     engine = _Engine([DIGEST, RETRYING, DIGEST])
     assert len(_push(engine, monkeypatch)) == 3
+
+
+def test_docker_retrying_against_a_registry_that_is_down_hands_over_to_our_retries(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Down, not refusing: the tool's retries (bounded by push.attempts) replace Docker's ~50 s."""
+    monkeypatch.setattr(_Client, "upload_status", 0)
+    engine = _Engine([DIGEST, RETRYING])
+    with pytest.raises(RegistryError, match="gave up after 5 attempts"):
+        _push(engine, monkeypatch)
+    assert len(engine.pushes) == 6  # the first tag, then five tries of the second
