@@ -41,6 +41,7 @@ __all__ = [
     "settings",
     "signals",
     "staging",
+    "supplychain",
     "tags",
     "tasks",
     "testing",
