@@ -127,8 +127,7 @@ def run(
     that is not its ancestor, which then gets ``R/<generator>@sha256:…`` as its generator.
     Raises :class:`NoNodeForPlatformError` before anything builds.
     """
-    state = _NodeRun(graph, plans, nodes, target, reporter, ready or {}, no_cache, cache)
-    state.generator = generator
+    state = _NodeRun(graph, plans, nodes, target, reporter, ready or {}, no_cache, cache, generator)
     state.go(build_on, max(1, jobs))
     return [state.results[n] for n in state.order]
 
@@ -146,6 +145,7 @@ class _NodeRun:
         ready: Mapping[str, str],
         no_cache: bool,
         cache: bool,
+        generator: supplychain.Generator | None = None,
     ) -> None:
         self.graph = graph
         self.by_name = {p.name: p for p in plans}
@@ -160,7 +160,7 @@ class _NodeRun:
         self.cache = cache
         self.digests: dict[str, str] = dict(ready)  # image -> R/<image>@sha256:…
         self.results: dict[str, Outcome] = {}
-        self.generator: supplychain.Generator | None = None
+        self.generator = generator
 
     def _first(self, name: str) -> str | None:
         """The fleet SBOM generator ``name`` waits for (built in this run), if any."""
