@@ -116,31 +116,38 @@ def _docker(*args: str) -> None:
         raise BuildkitError(f"docker {' '.join(args)}: {done.stderr.strip()}")
 
 
-def _config(path: Path, registry_address: str) -> Path:
+def _config(path: Path, registry_address: str, extra: str = "") -> Path:
     # The daemons push to and pull from the loopback registry over plain HTTP, by either name.
     port = registry_address.rsplit(":", 1)[-1]
     path.write_text(
         "".join(
             f'[registry."{host}:{port}"]\n  http = true\n' for host in ("localhost", "127.0.0.1")
         )
+        + extra
     )
     return path
 
 
 @contextlib.contextmanager
 def nodes(
-    count: int, registry_address: str, *, parent: Path | None = None, prefix: str = "fx-nodes"
+    count: int,
+    registry_address: str,
+    *,
+    parent: Path | None = None,
+    prefix: str = "fx-nodes",
+    config: str = "",
 ) -> Iterator[Nodes]:
     """``count`` buildkitd on free loopback ports that trust the registry at
     ``registry_address`` (``localhost:PORT``) over HTTP, and one buildx builder of them all
-    (``docker buildx create --append``). The builder, the per-node builders ``invoke build`` made
+    (``docker buildx create --append``); ``config`` is more buildkitd.toml for every daemon
+    (``[worker.oci]`` settings, …). The builder, the per-node builders ``invoke build`` made
     for it, the daemons and their state (under ``parent``, else a temporary directory) are
     removed on exit, also on failure or Ctrl-C. Needs root."""
     if count < 1:
         raise ValueError("count must be at least 1")
     scratch = Path(tempfile.mkdtemp(prefix="buildkit-", dir=parent))
-    config = _config(scratch / "buildkitd.toml", registry_address)
-    daemons = tuple(Daemon(localregistry.free_port(), config) for _ in range(count))
+    toml = _config(scratch / "buildkitd.toml", registry_address, config)
+    daemons = tuple(Daemon(localregistry.free_port(), toml) for _ in range(count))
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     try:
         for daemon in daemons:

@@ -44,6 +44,7 @@ __all__ = [
     "settings",
     "signals",
     "staging",
+    "supplychain",
     "tags",
     "tasks",
     "testing",

@@ -93,6 +93,8 @@ def definition(requests: Sequence[BuildRequest], targets: Mapping[str, str]) -> 
             target["cache-from"] = [_escaped(c) for c in request.cache_from]
         if request.cache_to:
             target["cache-to"] = [_escaped(c) for c in request.cache_to]
+        if request.attest:
+            target["attest"] = [_escaped(a) for a in request.attest]
         if request.platforms:
             target["platforms"] = list(request.platforms)
         if request.no_cache:

@@ -111,6 +111,9 @@ class FleetConfig(_Section):
         "builders (a list; comma-separated in the environment)"
     )
     cache: Literal["none", "registry"] = Field(description="none or registry")
+    sbom_generator: str = Field(
+        description="a fleet image's name, an image reference, or empty (no SBOM attestations)"
+    )
     source_url: str | None = Field(description="a URL, or nothing (the git remote origin)")
     push: PushConfig = Field(description="a mapping with attempts and max_wait")
     notify: NotifyConfig = Field(description="a mapping with urls")

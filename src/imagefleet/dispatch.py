@@ -1,7 +1,8 @@
-"""Builds on BuildKit nodes: each image placed on a node (:mod:`imagefleet.placement`), pushed by
-digest as soon as it is built, its children given it as ``docker-image://R/<parent>@sha256:…``;
-at most ``jobs`` builds per node, a failure skipping only its descendants. Nothing is loaded into
-or read from the local engine."""
+"""Builds on BuildKit nodes: each image placed on a node that lists its platforms
+(:mod:`imagefleet.placement`), pushed by digest with its attestations as soon as it is built, its
+children given it as ``docker-image://R/<parent>@sha256:…``; a fleet SBOM generator first; at most
+``jobs`` builds per node, a failure skipping only its descendants. Nothing is loaded into or read
+from the local engine."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 
-from . import buildx, placement
+from . import buildx, placement, supplychain
 from .engine import BuildRequest
+from .errors import NoNodeForPlatformError
 from .graph import Graph
 from .pipeline import Outcome, Reporter, parents_in_run
 from .plan import ImagePlan
@@ -43,9 +45,11 @@ def node_request(
     *,
     no_cache: bool = False,
     cache: bool = False,
+    attest: tuple[str, ...] = (supplychain.PROVENANCE,),
 ) -> BuildRequest:
-    """``plan`` as a build on ``node``: pushed by digest (no tag yet) to ``target``, parents
-    (reference -> ``R/<parent>@sha256:…``) as named contexts, with the registry cache."""
+    """``plan`` as a build on ``node``: pushed by digest (no tag yet) to ``target`` as one index
+    of all its platforms with ``attest``, parents (reference -> ``R/<parent>@sha256:…``) as
+    named contexts, with the registry cache."""
     repository = target.repository(plan.name)
     extra = _insecure(target)
     request = plan.request(no_cache=no_cache, parents=parents)
@@ -60,7 +64,28 @@ def node_request(
         ),
         cache_from=tuple(f"type=registry,ref={r}{extra}" for r in refs) if cache else (),
         cache_to=tuple(f"type=registry,ref={r},mode=max{extra}" for r in refs) if cache else (),
+        attest=attest,
     )
+
+
+def check_platforms(plans: Sequence[ImagePlan], nodes: Nodes) -> dict[str, list[str]]:
+    """Image -> the nodes (labels) that list all its platforms; raise
+    :class:`NoNodeForPlatformError` for the first image no node can build, before anything
+    builds."""
+    offered = {label: node.platforms for label, node in nodes.nodes.items()}
+    allowed = placement.candidates({p.name: p.platforms for p in plans}, offered)
+    for plan in plans:
+        if not allowed[plan.name]:
+            offers = offered.values()
+            alone = [p for p in plan.platforms if all(placement.missing([p], o) for o in offers)]
+            raise NoNodeForPlatformError(
+                image=plan.name,
+                platform=", ".join(alone) if alone else " and ".join(plan.platforms) + " at once",
+                nodes="; ".join(
+                    f"{label} {', '.join(o) or 'unknown'}" for label, o in sorted(offered.items())
+                ),
+            )
+    return allowed
 
 
 @dataclass(frozen=True)
@@ -93,12 +118,16 @@ def run(
     reporter: Reporter,
     ready: Mapping[str, str] | None = None,
     build_on: BuildOn = buildx.build_on,
+    generator: supplychain.Generator | None = None,
 ) -> list[Outcome]:
     """Build ``plans`` on ``nodes``; one outcome per plan, in build order.
 
     ``ready``: parents not built in this run, as pushed digests (name -> ``R/<name>@sha256:…``).
+    ``generator``: the SBOM generator; a fleet image of ``plans`` builds before every image
+    that is not its ancestor, which then gets ``R/<generator>@sha256:…`` as its generator.
+    Raises :class:`NoNodeForPlatformError` before anything builds.
     """
-    state = _NodeRun(graph, plans, nodes, target, reporter, ready or {}, no_cache, cache)
+    state = _NodeRun(graph, plans, nodes, target, reporter, ready or {}, no_cache, cache, generator)
     state.go(build_on, max(1, jobs))
     return [state.results[n] for n in state.order]
 
@@ -116,12 +145,14 @@ class _NodeRun:
         ready: Mapping[str, str],
         no_cache: bool,
         cache: bool,
+        generator: supplychain.Generator | None = None,
     ) -> None:
         self.graph = graph
         self.by_name = {p.name: p for p in plans}
         waves = graph.waves(self.by_name)
         self.order = [n for wave in waves for n in wave]
-        self.where = placement.place(waves, sorted(nodes.nodes))
+        allowed = check_platforms(plans, nodes)
+        self.where = placement.place(waves, sorted(nodes.nodes), allowed)
         self.nodes = nodes
         self.target = target
         self.reporter = reporter
@@ -129,21 +160,48 @@ class _NodeRun:
         self.cache = cache
         self.digests: dict[str, str] = dict(ready)  # image -> R/<image>@sha256:…
         self.results: dict[str, Outcome] = {}
+        self.generator = generator
+
+    def _first(self, name: str) -> str | None:
+        """The fleet SBOM generator ``name`` waits for (built in this run), if any."""
+        scanner = self.generator.image if self.generator else ""
+        waits = scanner in self.by_name and name != scanner
+        return scanner if waits and name not in self.graph.ancestors(scanner) else None
 
     def blocked(self, name: str) -> Outcome | None:
-        """A skip if a parent in the run failed or was skipped."""
-        for parent in self.graph.parent_names(name):
+        """A skip if a parent in the run (or the SBOM generator) failed or was skipped."""
+        scanner = self._first(name)
+        for parent in (*self.graph.parent_names(name), *([scanner] if scanner else [])):
             if parent in self.results and self.results[parent].status != "built":
                 why = "failed" if self.results[parent].status == "failed" else "was skipped"
-                return Outcome(name, "skipped", reason=f"parent {parent} {why}")
+                what = "SBOM generator" if parent == scanner else "parent"
+                return Outcome(name, "skipped", reason=f"{what} {parent} {why}")
         return None
+
+    def attest(self, name: str) -> tuple[str, ...]:
+        """Provenance, and the SBOM by the run's generator (not for the generator itself, nor
+        for its ancestors, built before it)."""
+        scanner = self.generator
+        if scanner is None or scanner.image == name:
+            return supplychain.attest(None)
+        if scanner.reference:
+            return supplychain.attest(scanner.reference)
+        if scanner.image in self.graph.images and name in self.graph.ancestors(scanner.image):
+            return supplychain.attest(None)
+        return supplychain.attest(self.digests.get(scanner.image))
 
     def one(self, build_on: BuildOn, name: str, label: str, parents: dict[str, str]) -> Outcome:
         """Build ``name`` on the node ``label`` (on a worker thread)."""
         node = self.nodes.nodes[label]
         plan = self.by_name[name]
         request = node_request(
-            plan, self.target, node, parents, no_cache=self.no_cache, cache=self.cache
+            plan,
+            self.target,
+            node,
+            parents,
+            no_cache=self.no_cache,
+            cache=self.cache,
+            attest=self.attest(name),
         )
         self.reporter.started(name)
         got = build_on(self.nodes.drivers[label], request, lambda t: self.reporter.step(name, t))
@@ -193,6 +251,9 @@ class _NodeRun:
                     for name in list(waiting):
                         label = self.where[name]
                         skip = self.blocked(name)
+                        scanner = self._first(name)
+                        if skip is None and scanner and scanner not in self.results:
+                            continue  # its SBOM needs the generator's digest
                         if skip is None and busy[label] >= jobs:
                             continue
                         waiting.remove(name)

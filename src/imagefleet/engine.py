@@ -90,6 +90,7 @@ class BuildRequest:
     outputs: tuple[str, ...] = ()
     cache_from: tuple[str, ...] = ()  # bake ``cache-from`` entries
     cache_to: tuple[str, ...] = ()  # bake ``cache-to`` entries
+    attest: tuple[str, ...] = ()  # bake ``attest`` entries (pushes from BuildKit nodes only)
 
 
 @dataclass(frozen=True)

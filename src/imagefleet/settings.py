@@ -44,6 +44,8 @@ DEFAULTS: dict[str, Any] = {
     # auto, buildx or classic: the local engine; else names of buildx builders (BuildKit nodes).
     "builder": "auto",
     "cache": "none",  # registry: cache per image and platform in the registry (buildcache-*)
+    # BuildKit's SBOM scanner on nodes: a fleet image's name or an image reference; "" is none.
+    "sbom_generator": "sbom-scanner",
     "source_url": None,  # OCI source label; default: the web URL of the git remote "origin"
     "push": {"attempts": 5, "max_wait": 8.0},
     # apprise URLs told what each successful push made available (imagefleet.notify); URLs that
@@ -95,6 +97,7 @@ class Settings:
     # Named buildx builders whose nodes build the fleet (empty: the local engine).
     builders: tuple[str, ...] = ()
     cache: Cache = DEFAULTS["cache"]
+    sbom_generator: str = DEFAULTS["sbom_generator"]
     source_url: str | None = None
     push_attempts: int = DEFAULTS["push"]["attempts"]
     push_max_wait: float = DEFAULTS["push"]["max_wait"]
@@ -166,6 +169,7 @@ class Settings:
             builder=local,
             builders=named,
             cache=fleet.cache,
+            sbom_generator=_sbom_generator(fleet.sbom_generator.strip(), environ),
             source_url=fleet.source_url,
             push_attempts=fleet.push.attempts,
             push_max_wait=fleet.push.max_wait,
@@ -244,6 +248,14 @@ def _registry(path: tuple[str, ...], value: str, environ: Mapping[str, str] | No
             source=schema.source(path, environ),
             reason=reason,
         ) from None
+
+
+def _sbom_generator(value: str, environ: Mapping[str, str] | None) -> str:
+    """A fleet image's name (checked against the catalog when a build uses it) or an image
+    reference, checked now; empty turns SBOM attestations off."""
+    if value and any(c in value for c in "/:@"):
+        _check(("sbom_generator",), value, environ, parse_reference)
+    return value
 
 
 def _platforms(values: list[str], environ: Mapping[str, str] | None) -> tuple[str, ...]:

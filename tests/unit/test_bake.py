@@ -93,3 +93,14 @@ def test_a_dropped_bake_built_what_now_has_all_its_tags_anew() -> None:
     assert fresh_image(tags, new, new) is None  # there before: not this bake's
     assert fresh_image(tags, {}, {"fx:abc": "sha256:n"}) is None  # killed while naming
     assert fresh_image(tags, {}, {"fx:abc": "sha256:n", "fx:key": "sha256:o"}) is None
+
+
+def test_attestations_are_the_targets_attest_entries_and_absent_without_them() -> None:
+    from dataclasses import replace
+
+    wanted = ("type=provenance,mode=max", "type=sbom,generator=localhost:5000/fleet/s@sha256:a")
+    wide = replace(BASE, platforms=("linux/amd64", "linux/arm64"), attest=wanted)
+    found = definition([wide, LEAF], target_names(["fx-base", "fx-leaf"]))["target"]
+    assert found["fx-base"]["attest"] == list(wanted)
+    assert found["fx-base"]["platforms"] == ["linux/amd64", "linux/arm64"]  # one index
+    assert "attest" not in found["fx-leaf"]

@@ -159,3 +159,136 @@ def test_registry_cache_is_one_ref_per_image_and_platform(
     ref = f"localhost:5000/fleet/{plan.name}:buildcache-{suffix}"
     assert request.cache_to == (f"type=registry,ref={ref},mode=max,registry.insecure=true",)
     assert request.cache_from == (f"type=registry,ref={ref},registry.insecure=true",)
+
+
+# -- platforms, provenance and the SBOM generator ------------------------------------------------
+
+MIXED = dispatch.Nodes(
+    {
+        "b/n0": Node("b", "n0", "tcp://127.0.0.1:1", "remote", ("linux/amd64", "linux/386")),
+        "b/n1": Node("b", "n1", "tcp://127.0.0.1:2", "remote", ("linux/amd64", "linux/arm64")),
+    },
+    {"b/n0": "imagefleet-b-n0", "b/n1": "imagefleet-b-n1"},
+)
+WIDE = ("linux/amd64", "linux/arm64")
+
+
+def test_a_multi_platform_image_builds_as_one_index_on_a_node_listing_all_its_platforms(
+    family: tuple[Graph, list[ImagePlan]],  # noqa: F811
+) -> None:
+    from dataclasses import replace
+
+    graph, plans = family
+    wide = [replace(p, platforms=WIDE) if p.name.startswith("solo") else p for p in plans]
+    nodes = Nodes()
+    outcomes = dispatch.run(
+        graph, wide, MIXED, LOOPBACK, jobs=2, reporter=Reporter(), build_on=nodes
+    )
+    assert {o.status for o in outcomes} == {"built"}
+    for name in ("solo-1", "solo-2"):
+        assert nodes.on[name] == "imagefleet-b-n1"  # n0 has no arm64
+        request = nodes.requests[name]
+        assert request.platforms == WIDE  # one bake target, one pushed index
+        assert request.attest == ("type=provenance,mode=max",)
+
+
+@pytest.mark.parametrize(
+    ("wanted", "named"),
+    [(("linux/amd64", "linux/s390x"), "linux/s390x"), (("linux/386", "linux/arm64"), "at once")],
+)
+def test_a_platform_no_node_can_build_is_refused_before_anything_builds(
+    family: tuple[Graph, list[ImagePlan]],  # noqa: F811
+    wanted: tuple[str, ...],
+    named: str,
+) -> None:
+    from dataclasses import replace
+
+    from imagefleet.errors import ExitCode, NoNodeForPlatformError
+
+    graph, plans = family
+    odd = [replace(p, platforms=wanted) if p.name == "leaf-b" else p for p in plans]
+    nodes = Nodes()
+    with pytest.raises(NoNodeForPlatformError) as caught:
+        dispatch.run(graph, odd, MIXED, LOOPBACK, reporter=Reporter(), build_on=nodes)
+    assert caught.value.exit_code == ExitCode.ENVIRONMENT
+    message = caught.value.message
+    assert message.startswith("leaf-b: no BuildKit node can build")
+    assert named in message
+    assert "b/n0 linux/amd64, linux/386; b/n1 linux/amd64, linux/arm64" in message
+    assert "binfmt" in caught.value.hint
+    assert "[worker.oci] platforms" in caught.value.hint
+    assert nodes.requests == {}
+
+
+def test_a_fleet_sbom_generator_builds_first_and_the_rest_use_its_digest(
+    family: tuple[Graph, list[ImagePlan]],  # noqa: F811
+) -> None:
+    from imagefleet.supplychain import Generator
+
+    graph, plans = family
+    order: list[str] = []
+    nodes = Nodes()
+
+    def build_on(builder: str, request: BuildRequest, step: Callable[[str], None]) -> NodeResult:
+        order.append(request.image)
+        return nodes(builder, request, step)
+
+    outcomes = {
+        o.name: o
+        for o in dispatch.run(
+            graph,
+            plans,
+            NODES,
+            LOOPBACK,
+            jobs=2,
+            reporter=Reporter(),
+            build_on=build_on,
+            generator=Generator(image="middle"),
+        )
+    }
+    assert {o.status for o in outcomes.values()} == {"built"}
+    assert order[:2] == ["base", "middle"]  # its ancestor, then the generator, then the rest
+    provenance = "type=provenance,mode=max"
+    assert nodes.requests["base"].attest == (provenance,)  # built before the generator exists
+    assert nodes.requests["middle"].attest == (provenance,)  # no SBOM of itself
+    sbom = f"type=sbom,generator=localhost:5000/fleet/middle@{outcomes['middle'].digest}"
+    for name in ("leaf-a", "leaf-b", "solo-1", "solo-2"):
+        assert nodes.requests[name].attest == (provenance, sbom)
+
+
+def test_a_generator_reference_is_used_as_is_and_a_failed_generator_skips_the_rest(
+    family: tuple[Graph, list[ImagePlan]],  # noqa: F811
+) -> None:
+    from imagefleet.supplychain import Generator
+
+    graph, plans = family
+    reference = "registry.example.com/tools/scanner@sha256:" + "c" * 64
+    nodes = Nodes()
+    dispatch.run(
+        graph,
+        plans,
+        NODES,
+        LOOPBACK,
+        reporter=Reporter(),
+        build_on=nodes,
+        generator=Generator(reference=reference),
+    )
+    assert {r.attest[-1] for r in nodes.requests.values()} == {f"type=sbom,generator={reference}"}
+
+    failing = Nodes(fail={"solo-1"})
+    outcomes = {
+        o.name: o
+        for o in dispatch.run(
+            graph,
+            plans,
+            NODES,
+            LOOPBACK,
+            reporter=Reporter(),
+            build_on=failing,
+            generator=Generator(image="solo-1"),
+        )
+    }
+    assert outcomes["solo-1"].status == "failed"
+    assert {outcomes[n].status for n in ("base", "middle", "solo-2")} == {"skipped"}
+    assert outcomes["solo-2"].reason == "SBOM generator solo-1 failed"
+    assert set(failing.requests) == {"solo-1"}

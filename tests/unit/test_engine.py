@@ -162,6 +162,37 @@ def test_several_platforms_without_the_containerd_store_fail_before_bake(
     assert bake.calls[0]["argv"][-1:] == ["fx-solo"]
 
 
+class ContainerdDaemon(NoDaemon):
+    """A daemon with the containerd image store: it holds images of several platforms."""
+
+    def info(self) -> dict[str, Any]:
+        return {"DriverStatus": [["driver-type", "io.containerd.snapshotter.v1"]]}
+
+
+def test_the_containerd_image_store_builds_every_platform_as_one_index(
+    bake: type[FakeBake],
+) -> None:
+    engine = Engine(cast(Any, ContainerdDaemon()), use_buildx=True)
+    assert engine.supports_multi_platform()
+    bake.log, bake.code = "", 0
+    bake.metadata = {
+        "fx-wide": {"containerimage.config.digest": "sha256:w"},
+        "fx-child": {"containerimage.config.digest": "sha256:c"},
+    }
+    wide = _request("fx-wide", platforms=("linux/amd64", "linux/arm64"))
+    child = _request("fx-child", batch_parents={"reg/fx-wide": "fx-wide"}, platforms=wide.platforms)
+    results = engine.build_batch([wide, child])
+    assert {i: r.image_id for i, r in results.items()} == {
+        "fx-wide": "sha256:w",
+        "fx-child": "sha256:c",
+    }
+    targets = bake.calls[0]["definition"]["target"]
+    assert targets["fx-wide"]["platforms"] == ["linux/amd64", "linux/arm64"]  # not narrowed
+    assert targets["fx-wide"]["output"] == ["type=docker"]  # loaded: the store holds the index
+    assert "attest" not in targets["fx-wide"]  # the local engine attaches no attestations
+    assert engine.build(wide) == "sha256:w"  # a lone build too
+
+
 def _dropped_batch() -> list[BuildRequest]:
     child = _request("fx-child", batch_parents={"reg/fx-solo": "fx-solo"})
     return [_request("fx-solo"), _request("fx-slow", tags=("fx-slow:abc", "fx-slow:key")), child]

@@ -59,3 +59,28 @@ def test_one_node_takes_everything() -> None:
 def test_no_nodes_is_refused() -> None:
     with pytest.raises(ValueError, match="no nodes"):
         place([["a"]], [])
+
+
+def test_an_image_goes_only_to_nodes_that_list_all_its_platforms() -> None:
+    from imagefleet.placement import candidates
+
+    offered = {
+        "n0": ("linux/amd64", "linux/amd64/v2", "linux/386"),
+        "n1": ("linux/amd64", "linux/arm64"),
+        "n2": (),  # not bootstrapped: unknown, left to BuildKit
+    }
+    wanted = {"wide": ("linux/amd64", "linux/arm64/v8"), "plain": (), "arm": ("linux/arm/v7",)}
+    assert candidates(wanted, offered) == {
+        "wide": ["n1", "n2"],
+        "plain": ["n0", "n1", "n2"],
+        "arm": ["n2"],
+    }
+
+
+def test_allowed_nodes_narrow_placement_and_a_full_one_still_takes_its_images() -> None:
+    wave = [f"img-{i}" for i in range(6)]
+    placed = place([wave], NODES, {name: ["n1"] for name in wave[:4]})
+    assert {placed[name] for name in wave[:4]} == {"n1"}  # over its share: still the only one
+    assert set(placed.values()) <= set(NODES)
+    with pytest.raises(ValueError, match="img-0"):
+        place([wave], NODES, {"img-0": []})

@@ -104,6 +104,18 @@ def test_cache_is_none_or_registry(tmp_path: Path) -> None:
     assert "none or registry" in text
 
 
+def test_sbom_generator_is_a_name_a_reference_or_empty(tmp_path: Path) -> None:
+    def given(value: str) -> str:
+        return Settings.from_config({"root": str(tmp_path), "sbom_generator": value}).sbom_generator
+
+    assert Settings.from_config({"root": str(tmp_path)}).sbom_generator == "sbom-scanner"
+    assert given("") == ""
+    assert given(" my-scanner ") == "my-scanner"  # a fleet image: checked when a build uses it
+    assert given("registry.example.com/tools/scanner:1") == "registry.example.com/tools/scanner:1"
+    text = _refused(tmp_path, {"sbom_generator": "Registry.example.com/Bad Ref"})
+    assert "fleet.sbom_generator" in text
+
+
 def test_bad_registry_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InvalidReferenceError, match="no URL scheme"):
         Settings.from_config({"root": str(tmp_path), "registry": "https://ghcr.io/team"})

@@ -558,3 +558,37 @@ def test_build_refuses_a_local_mode_beside_builder_names(project: Path) -> None:
         2,
         "invalid builder 'classic, nodes'",
     )
+
+
+def test_node_builds_add_a_fleet_sbom_generator_to_the_run(
+    family: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dataclasses import replace
+
+    from imagefleet.errors import UnknownSbomGeneratorError
+    from imagefleet.settings import Settings
+    from imagefleet.supplychain import Generator
+    from imagefleet.tasks.nodes import with_sbom_generator
+    from imagefleet.tasks.selection import plans_for, select
+
+    s = Settings.from_config({"root": str(family), "registry": "localhost:5000/fleet"})
+    selection = select(s, ["fx-middle"], False)
+    plans = plans_for(s, selection, ancestors=True)
+    assert [p.name for p in plans] == ["fx-base", "fx-middle"]
+
+    solo, generator = with_sbom_generator(
+        replace(s, sbom_generator="fx-solo"), selection, plans, None
+    )
+    assert generator == Generator(image="fx-solo")
+    assert [p.name for p in solo] == ["fx-solo", "fx-base", "fx-middle"]
+    same, _ = with_sbom_generator(replace(s, sbom_generator="fx-base"), selection, plans, None)
+    assert same == plans  # already in the run
+
+    absent, none = with_sbom_generator(s, selection, plans, None)  # the default: no such image
+    assert (absent, none) == (plans, None)
+    assert "no SBOM attestations: this fleet has no image sbom-scanner" in capsys.readouterr().err
+    off, _ = with_sbom_generator(replace(s, sbom_generator=""), selection, plans, None)
+    assert off == plans
+    assert capsys.readouterr().err == ""
+    with pytest.raises(UnknownSbomGeneratorError):
+        with_sbom_generator(replace(s, sbom_generator="fx-typo"), selection, plans, None)

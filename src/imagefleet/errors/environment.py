@@ -53,6 +53,21 @@ class NodeUnusableError(EnvironmentProblem):
     hint_template = "check `docker buildx inspect --bootstrap {builder}` and the node's daemon"
 
 
+class NoNodeForPlatformError(EnvironmentProblem):
+    """An image asks for a platform that none of the run's BuildKit nodes lists.
+
+    Read from ``docker buildx ls``; refused before anything builds."""
+
+    template = "{image}: no BuildKit node can build {platform} (nodes: {nodes})"
+    hint_template = (
+        "give a node that platform: register QEMU user emulation with binfmt_misc on its host "
+        "(e.g. `docker run --privileged --rm tonistiigi/binfmt --install all`; buildkitd then "
+        "lists the emulated platforms, unless `[worker.oci] platforms` in its buildkitd.toml "
+        "leaves them out), add a node of that platform, or narrow the image's platforms "
+        "(image.yml, fleet.platforms, --platform)"
+    )
+
+
 class ImageNotAvailableError(EnvironmentProblem):
     """A helper image to run (registry, deploy tools) is not in the local daemon."""
 
@@ -308,6 +323,7 @@ __all__ = [
     "LocalRegistryUnavailableError",
     "MkdocsMissingError",
     "NoKubeconfigError",
+    "NoNodeForPlatformError",
     "NodeUnusableError",
     "NotAGitCheckoutError",
     "NotMountedError",

@@ -144,6 +144,16 @@ class UnknownBuilderError(UsageError):
     hint_template = "known builders: {known} (create one with `docker buildx create`)"
 
 
+class UnknownSbomGeneratorError(UsageError):
+    """``fleet.sbom_generator`` names an image the fleet does not have (and is no reference)."""
+
+    template = "fleet.sbom_generator {name!r} is no image of this fleet"
+    hint_template = (
+        "name a fleet image ({known}), give an image reference (HOST[:PORT]/REPO@sha256:…), "
+        'or set it to "" for no SBOM attestations'
+    )
+
+
 class DigestsNeedNodesError(UsageError):
     """``build --digests`` on the local engine: digests files hand images pushed by digest
     between CI jobs, which only builds on BuildKit nodes do."""
@@ -398,6 +408,7 @@ __all__ = [
     "UnknownImageNoMatchError",
     "UnknownPlatformError",
     "UnknownRemoteError",
+    "UnknownSbomGeneratorError",
     "UnknownSettingError",
     "UnknownSettingNoMatchError",
     "UnknownSeverityError",

@@ -115,11 +115,12 @@ def build(
             console.emit_json([])
         console.info("nothing to build")
         return
-    from .nodes import build_on_nodes, node_builders
+    from .nodes import build_on_nodes, node_builders, with_sbom_generator
 
     nodes = node_builders(named, push=push, target=target, digests=digests)
     if nodes:
         assert target is not None  # noqa: S101 - node_builders refuses a run without one
+        everything, generator = with_sbom_generator(s, selection, everything, build_arg)
         build_on_nodes(
             s,
             selection,
@@ -133,6 +134,7 @@ def build(
             cache=cache_mode == "registry",
             json=json,
             digests=Path(digests) if digests else None,
+            generator=generator,
         )
         return
     engine = Engine.connect("buildx" if named else local)
@@ -265,7 +267,15 @@ LISTED = 50
 def parents_first(assessment: content.Assessment, selection: Selection, *, no_deps: bool) -> None:
     """Say which out-of-date parents outside the selection the run builds first (or refuse)."""
     for stale in assessment.stale_parents:
-        child = next(n for n in selection.names if stale.plan.name in selection.graph.ancestors(n))
+        child = next(
+            (n for n in selection.names if stale.plan.name in selection.graph.ancestors(n)), None
+        )
+        if child is None:  # no parent: the SBOM generator of builds on nodes (or its ancestor)
+            console.info(
+                f"[yellow]building {escape(stale.plan.name)} first[/]: the SBOM generator needs "
+                f"it ({escape('; '.join(stale.reasons))})"
+            )
+            continue
         if no_deps:
             raise StaleParentError(
                 name=child, parent=stale.plan.name, reason="; ".join(stale.reasons)

@@ -15,7 +15,7 @@ from .build import LISTED, BoardReporter, in_registry, parents_first, summarize
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from .. import buildx
+    from .. import buildx, supplychain
     from ..plan import ImagePlan
     from ..reference import Target
     from ..settings import Settings
@@ -54,12 +54,14 @@ def build_on_nodes(
     cache: bool,
     json: bool,
     digests: Path | None = None,
+    generator: supplychain.Generator | None = None,
 ) -> None:
     """Build on the builders' BuildKit nodes, each image pushed by digest; once every image has
     passed, its tags are made in the registry (immutable first, ``latest`` last, verified).
 
     ``digests``: a directory of digests files (:mod:`.staging`): parents an earlier CI job
     recorded there are built on by that digest, and every image of this run is recorded there.
+    ``generator``: the SBOM generator (:func:`with_sbom_generator`); provenance always.
     """
     from .. import content, dispatch, pipeline, staging
     from .. import registry as registry_mod
@@ -114,6 +116,7 @@ def build_on_nodes(
             cache=cache,
             reporter=reporter,
             ready=ready,
+            generator=generator,
         )
     by_name = {o.name: o for o in (*current, *built)}
     outcomes = [by_name[p.name] for p in everything if p.name in by_name]
@@ -154,6 +157,34 @@ def build_on_nodes(
             f"[green]tagged[/] {len(outcomes)} images in {escape(str(target))}, latest last"
         )
     summarize(outcomes, time.monotonic() - started, json=json)
+
+
+def with_sbom_generator(
+    s: Settings, selection: Selection, everything: list[ImagePlan], build_args: list[str] | None
+) -> tuple[list[ImagePlan], supplychain.Generator | None]:
+    """The run's SBOM generator (``fleet.sbom_generator``), and the plans with a fleet
+    generator image (and its ancestors) added first when the selection left them out: the
+    run then builds it, if its content is new, before the images whose SBOM it makes."""
+    from dataclasses import replace
+
+    from .. import supplychain
+    from .selection import plans_for
+
+    generator = supplychain.generator(s.sbom_generator, selection.catalog.names)
+    if generator is None:
+        if s.sbom_generator:
+            console.info(
+                f"[yellow]note[/]: no SBOM attestations: this fleet has no image "
+                f"{escape(s.sbom_generator)} (fleet.sbom_generator: a fleet image, a reference, "
+                'or "" for none)'
+            )
+        return everything, None
+    have = {p.name for p in everything}
+    if not generator.image or generator.image in have:
+        return everything, generator
+    alone = replace(selection, names=(generator.image,), changes=None)
+    extra = plans_for(s, alone, build_args=build_args, ancestors=True)
+    return [p for p in extra if p.name not in have] + everything, generator
 
 
 def _key_only(tag: str) -> TagSet:
