@@ -16,6 +16,7 @@ __all__ = [
     "config",
     "console",
     "content",
+    "contexts",
     "deploy",
     "dispatch",
     "dockerfile",

@@ -42,6 +42,7 @@ from .errors import (
     FleetError,
     ImageNotAvailableError,
     MultiPlatformUnsupportedError,
+    NamedContextsClassicError,
     NoImageBuiltError,
     PullFailedError,
     PushInterruptedError,
@@ -99,6 +100,7 @@ class BuildRequest:
     outputs: tuple[str, ...] = ()
     cache_from: tuple[str, ...] = ()  # bake ``cache-from`` entries
     cache_to: tuple[str, ...] = ()  # bake ``cache-to`` entries
+    contexts: Mapping[str, str] = field(default_factory=dict)  # named local context -> directory
 
 
 @dataclass(frozen=True)
@@ -411,6 +413,8 @@ class Engine:
         return {t: str(r["Id"]) for r in rows for t in r.get("RepoTags") or () if t in refs}
 
     def _build_classic(self, request: BuildRequest, on_step: StepCallback) -> str:
+        if request.contexts:
+            raise NamedContextsClassicError(image=request.image, names=", ".join(request.contexts))
         # The classic builder has no named contexts; it does use a local image of the exact
         # reference without pulling, so point that reference at the parent just built.
         for reference, local in request.parents.items():
