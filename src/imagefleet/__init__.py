@@ -17,6 +17,7 @@ __all__ = [
     "console",
     "containers",
     "content",
+    "contexts",
     "credentials",
     "deploy",
     "dispatch",

@@ -64,7 +64,8 @@ def _strings(values: Mapping[str, str]) -> dict[str, str]:
 
 def contexts(request: BuildRequest, targets: Mapping[str, str]) -> dict[str, str]:
     """Named contexts of one target: parents built earlier as ``docker-image://`` local images,
-    parents in the same batch as ``target:`` (the batch's own result, never a pull)."""
+    parents in the same batch as ``target:`` (the batch's own result, never a pull), and the
+    staged local contexts (``contexts:`` in image.yml) as their directories."""
     found = {context_key(ref): f"docker-image://{local}" for ref, local in request.parents.items()}
     found.update(
         {
@@ -72,6 +73,7 @@ def contexts(request: BuildRequest, targets: Mapping[str, str]) -> dict[str, str
             for ref, image in request.batch_parents.items()
         }
     )
+    found.update(request.contexts)
     return found
 
 

@@ -93,6 +93,9 @@ SEMVER_RE = re.compile(
 )
 PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$")
 ARG_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A named context is what `COPY --from=<name>` says: a short lower-case word, never a reference.
+CONTEXT_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
+EXECUTABLE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
 def _platform(value: str) -> str:
@@ -123,10 +126,24 @@ def _arg_value(value: object) -> str:
     return str(value)
 
 
+def _context_name(value: str) -> str:
+    if not CONTEXT_NAME_RE.match(value) or value == "scratch":
+        raise ValueError(f"a context name such as tools (lower-case, not scratch), got {value!r}")
+    return value
+
+
+def _executable(value: str) -> str:
+    if not EXECUTABLE_RE.match(value):
+        raise ValueError(f"an executable's file name (no path), got {value!r}")
+    return value
+
+
 Platform = Annotated[str, AfterValidator(_platform)]
 ExtraTag = Annotated[str, AfterValidator(_extra_tag)]
 ArgName = Annotated[str, AfterValidator(_arg_name)]
 ArgValue = Annotated[str, BeforeValidator(_arg_value)]
+ContextName = Annotated[str, AfterValidator(_context_name)]
+Executable = Annotated[str, AfterValidator(_executable)]
 
 
 class Link(BaseModel):
@@ -135,6 +152,14 @@ class Link(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     url: str = Field(pattern=r"^https?://")
     title: str
+
+
+class LocalContext(BaseModel):
+    """A named build context the tool stages from the host (``COPY --from=<name>`` reads it)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # executable name (looked up on PATH) -> the package that provides it, named in errors
+    executables: dict[Executable, Annotated[str, Field(min_length=1)]] = Field(min_length=1)
 
 
 class Manifest(BaseModel):
@@ -152,6 +177,7 @@ class Manifest(BaseModel):
     tags: tuple[ExtraTag, ...] = ()
     docs: tuple[Link, ...] = ()
     runs_as_root: str | None = None  # why this image must run as root (the policy asks)
+    contexts: dict[ContextName, LocalContext] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod

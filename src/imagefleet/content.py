@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import contexts
 from .graph import Graph
 from .plan import OCI, ImagePlan
 from .tags import TagSet
@@ -151,6 +152,7 @@ class ContentKey:
     labels: Mapping[str, str]
     parents: Mapping[str, str]  # parent image -> its key
     bases: Mapping[str, str]  # outside reference -> what it resolved to ("" if unknown)
+    staged: Mapping[str, str] = field(default_factory=dict)  # "<context>/<file>" -> digest
 
     @property
     def tag(self) -> str:
@@ -162,7 +164,7 @@ class ContentKey:
         files: Any = {p: d[:17] for p, d in self.files.items()}
         if len(files) > _MAX_LISTED_FILES:
             files = _digest(dict(self.files))
-        return {
+        inputs: dict[str, Any] = {
             "files": files,
             "args": dict(self.args),
             "platforms": list(self.platforms),
@@ -170,6 +172,9 @@ class ContentKey:
             "parents": dict(self.parents),
             "bases": dict(self.bases),
         }
+        if self.staged:
+            inputs["contexts"] = {p: d[:17] for p, d in self.staged.items()}
+        return inputs
 
     def inputs_label(self) -> str:
         """The parts, compact, for :data:`INPUTS_LABEL`."""
@@ -195,6 +200,7 @@ class ContentKey:
                 reasons.append(f"files changed: {shown}")
             else:
                 reasons.append("files changed")
+        reasons += _staged_changes(old.get("contexts") or {}, mine.get("contexts") or {})
         for parent, key in mine["parents"].items():
             if old.get("parents", {}).get(parent) != key:
                 reasons.append(f"parent {parent} rebuilt")
@@ -217,6 +223,12 @@ class ContentKey:
         return reasons or ["content changed"]
 
 
+def _staged_changes(was: Mapping[str, str], got: Mapping[str, str]) -> list[str]:
+    """The reason a change of the staged named-context files gives, if any."""
+    changed = sorted(p for p in {*was, *got} if was.get(p) != got.get(p))
+    return [f"staged files changed: {', '.join(changed)}"] if changed else []
+
+
 @dataclass
 class Keys:
     """Content keys of a set of plans, computed parents first."""
@@ -237,7 +249,9 @@ class Keys:
         in_repo = {ref.reference for ref in self.graph.parents[plan.name]}
         bases = {
             ref: self.resolve(ref) or ""
-            for ref in plan.image.dockerfile.external_images(plan.overrides)
+            for ref in plan.image.dockerfile.external_images(
+                plan.overrides, local=plan.image.manifest.contexts
+            )
             if ref not in in_repo
         }
         context = plan.image.directory
@@ -245,8 +259,14 @@ class Keys:
             name: self.cache.digest(os.path.join(context, name))
             for name in self.list_files(context, plan.image.dockerfile_path)
         }
+        # What the named local contexts will hold: the host binaries `contexts.stage` copies.
+        staged = {
+            f"{context}/{name}": self.cache.digest(path)
+            for context, found in contexts.sources(plan.image).items()
+            for name, path in found.items()
+        }
         labels = {k: v for k, v in plan.labels.items() if k not in _VOLATILE}
-        parts = {
+        parts: dict[str, Any] = {
             "scheme": _SCHEME,
             "dockerfile": plan.image.dockerfile_path.relative_to(context).as_posix(),
             "files": files,
@@ -256,6 +276,8 @@ class Keys:
             "parents": parents,
             "bases": bases,
         }
+        if staged:  # only then: the keys of images without contexts stay what they were
+            parts["contexts"] = staged
         key = ContentKey(
             digest=_digest(parts),
             files=files,
@@ -264,6 +286,7 @@ class Keys:
             labels=labels,
             parents=parents,
             bases=bases,
+            staged=staged,
         )
         self.keys[plan.name] = key
         return key

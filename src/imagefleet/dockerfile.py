@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,9 +123,12 @@ class Dockerfile:
             seen.add(current.index)
             current = parent
 
-    def external_refs(self, overrides: dict[str, str] | None = None) -> tuple[tuple[str, int], ...]:
+    def external_refs(
+        self, overrides: dict[str, str] | None = None, *, local: Collection[str] = ()
+    ) -> tuple[tuple[str, int], ...]:
         """Every reference to an image outside this Dockerfile, with the line of its ``FROM``:
-        stage bases and ``COPY --from`` images, in order, repeats included."""
+        stage bases and ``COPY --from`` images, in order, repeats included. Names in ``local``
+        are named local contexts (``contexts:`` in image.yml), not images."""
         scope = self.from_scope(overrides)
         found: list[tuple[str, int]] = []
         for stage in self.stages:
@@ -132,7 +136,7 @@ class Dockerfile:
                 substitute(stage.base, scope),  # stage_base, without rebuilding the scope
                 *(substitute(c, scope) for c in stage.copy_from),
             ):
-                if ref.isdigit() or ref.lower() == "scratch":
+                if ref.isdigit() or ref.lower() == "scratch" or ref in local:
                     continue
                 earlier = self.stage_named(ref)
                 if earlier is not None and earlier.index < stage.index:
@@ -140,9 +144,11 @@ class Dockerfile:
                 found.append((ref, stage.line))
         return tuple(found)
 
-    def external_images(self, overrides: dict[str, str] | None = None) -> tuple[str, ...]:
+    def external_images(
+        self, overrides: dict[str, str] | None = None, *, local: Collection[str] = ()
+    ) -> tuple[str, ...]:
         """Every image outside this Dockerfile it reads, once each (see :meth:`external_refs`)."""
-        return tuple(dict.fromkeys(ref for ref, _ in self.external_refs(overrides)))
+        return tuple(dict.fromkeys(ref for ref, _ in self.external_refs(overrides, local=local)))
 
 
 def _closing_brace(text: str, start: int) -> int:

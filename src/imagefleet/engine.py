@@ -43,6 +43,7 @@ from .errors import (
     DaemonUnreachableError,
     FleetError,
     MultiPlatformUnsupportedError,
+    NamedContextsClassicError,
     NoImageBuiltError,
     PullFailedError,
     PushInterruptedError,
@@ -91,6 +92,7 @@ class BuildRequest:
     cache_from: tuple[str, ...] = ()  # bake ``cache-from`` entries
     cache_to: tuple[str, ...] = ()  # bake ``cache-to`` entries
     attest: tuple[str, ...] = ()  # bake ``attest`` entries (pushes from BuildKit nodes only)
+    contexts: Mapping[str, str] = field(default_factory=dict)  # named local context -> directory
 
 
 @dataclass(frozen=True)
@@ -318,6 +320,8 @@ class Engine(Containers):
         return {t: str(r["Id"]) for r in rows for t in r.get("RepoTags") or () if t in refs}
 
     def _build_classic(self, request: BuildRequest, on_step: StepCallback) -> str:
+        if request.contexts:
+            raise NamedContextsClassicError(image=request.image, names=", ".join(request.contexts))
         # The classic builder has no named contexts; it does use a local image of the exact
         # reference without pulling, so point that reference at the parent just built.
         for reference, local in request.parents.items():

@@ -60,7 +60,7 @@ def _edges_of(
 ) -> tuple[ParentRef, ...]:
     args = {**image.manifest.build_args, **(overrides or {})}
     found: list[ParentRef] = []
-    for ref in image.dockerfile.external_images(args):
+    for ref in image.dockerfile.external_images(args, local=image.manifest.contexts):
         parent = match_parent(ref, names, targets)
         if parent is not None and parent != image.name:
             found.append(ParentRef(parent, ref))

@@ -12,6 +12,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+from . import contexts
 from .catalog import Image
 from .engine import BuildRequest
 from .errors import (
@@ -123,6 +124,7 @@ class ImagePlan:
     tags: TagSet
     platforms: tuple[str, ...]
     aliases: tuple[str, ...] = ()  # more local references the build gets (its content key)
+    root: Path | None = None  # the repository root: named local contexts are staged under it
 
     @property
     def name(self) -> str:
@@ -142,7 +144,13 @@ class ImagePlan:
         batch_parents: Mapping[str, str] | None = None,
     ) -> BuildRequest:
         """The engine request that carries this plan out (``parents``: reference -> local image
-        built before; ``batch_parents``: reference -> image built in the same batch)."""
+        built before; ``batch_parents``: reference -> image built in the same batch). An image
+        with named local contexts has them staged now, just before its build."""
+        staged = (
+            contexts.stage(self.image, self.root or Path.cwd())
+            if self.image.manifest.contexts
+            else {}
+        )
         return BuildRequest(
             image=self.name,
             context=self.image.directory,
@@ -156,6 +164,7 @@ class ImagePlan:
             from_scope=self.image.dockerfile.from_scope(self.overrides),
             parents=dict(parents or {}),
             batch_parents=dict(batch_parents or {}),
+            contexts=staged,
         )
 
     def as_dict(self, root: Path | None = None) -> dict[str, Any]:
@@ -229,6 +238,7 @@ def plan_image(
         labels=_labels(image, base, git, tags, settings.source_url or git.origin),
         tags=tags,
         platforms=platforms or image.manifest.platforms or settings.platforms,
+        root=settings.root,
     )
 
 

@@ -106,7 +106,8 @@ def _file_rules(directory: Path, rel: Path, add: Add) -> None:
 def _reference_rules(
     image: catalog_mod.Image, names: Sequence[str], targets: Sequence[Target], path: Path, add: Add
 ) -> None:
-    for ref, line in image.dockerfile.external_refs(dict(image.manifest.build_args)):
+    args = dict(image.manifest.build_args)
+    for ref, line in image.dockerfile.external_refs(args, local=image.manifest.contexts):
         if match_parent(ref, names, targets) is None and not _pinned(ref):
             add(
                 "pinned-base", f"{ref} is not pinned: give it a version tag or a digest", path, line

@@ -77,7 +77,7 @@ def test_parents_tests_run_against_children(
 def test_real_structure_configs_parse_and_can_fail(
     project: Path, engine: Engine, tmp_path: Path
 ) -> None:
-    """The six real configs pass container-structure-test's own strict parser, and run against
+    """The seven real configs pass container-structure-test's own strict parser, and run against
     an image without their tools, every tool check fails: they would catch a missing tool."""
     from imagefleet import testing
     from tests.helpers import REPO
@@ -85,7 +85,7 @@ def test_real_structure_configs_parse_and_can_fail(
     assert invoke(project, "build", "--image", "fx-plain").code == 0
     probe = f"fx-plain:{git(project, 'rev-parse', 'HEAD')}"
     configs = sorted((REPO / "images").glob("*/tests/structure.yaml"))
-    assert len(configs) == 6
+    assert len(configs) == 7
     for config in configs:
         assert testing.config_errors(config, probe) == [], config
         suite = testing.Suite(config.parent.parent.name, "structure", (config,))

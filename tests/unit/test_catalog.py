@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from imagefleet.catalog import discover, load_manifest
+from imagefleet.catalog import Image, discover, load_manifest
 from imagefleet.errors import (
     ImageWithoutDockerfileError,
     ManifestDuplicateKeyError,
@@ -88,6 +88,11 @@ def test_select_dedupes_and_keeps_order(tmp_path: Path) -> None:
         ("description: [unclosed\n", 2, "invalid YAML"),
         ("- a list\n", 1, "expected a mapping"),
         ("docs:\n  - url: ftp://x\n    title: t\n", 2, "docs.0.url"),
+        ("contexts:\n  Tools:\n    executables: {a: b}\n", 3, "a context name such as tools"),
+        ("contexts:\n  tools:\n    executables: {}\n", 3, "contexts.tools.executables"),
+        ("contexts:\n  tools:\n    executables: {bin/a: b}\n", 3, "an executable's file name"),
+        ("contexts:\n  tools:\n    executables: {a: ''}\n", 3, "contexts.tools.executables.a"),
+        ("contexts:\n  tools:\n    files: [a]\n", 3, "executables: Field required"),
     ],
 )
 def test_bad_manifest_names_file_line_and_expectation(
@@ -99,6 +104,20 @@ def test_bad_manifest_names_file_line_and_expectation(
     assert info.value.message.startswith(f"{path}:{line}: "), info.value.message
     assert expected in info.value.message
     assert info.value.hint
+
+
+def test_contexts_name_executables_and_their_packages(tmp_path: Path) -> None:
+    manifest = "contexts:\n  tools:\n    executables:\n      busybox: busybox-static\n"
+    [image] = discover_one(tmp_path, manifest)
+    assert image.manifest.contexts["tools"].executables == {"busybox": "busybox-static"}
+    # `COPY --from=tools` then reads the named context, not an outside image.
+    assert image.dockerfile.external_images(local=image.manifest.contexts) == ("alpine:3.21.3",)
+
+
+def discover_one(root: Path, manifest: str) -> tuple[Image, ...]:
+    dockerfile = DOCKERFILE + "COPY --from=tools busybox /bin/\n"
+    _image(root, "img", manifest, dockerfile)
+    return discover(root).images
 
 
 def test_empty_manifest_is_all_defaults(tmp_path: Path) -> None:

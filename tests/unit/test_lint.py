@@ -50,7 +50,7 @@ def test_every_ignored_rule_has_a_reason() -> None:
 def test_invoke_lint_passes_on_the_repository() -> None:
     result = invoke(REPO, "lint", env={"INVOKE_FLEET_ROOT": str(REPO)})
     assert result.code == 0, result.output
-    assert "clean: 6 Dockerfile(s)" in result.stderr
+    assert "clean: 7 Dockerfile(s)" in result.stderr
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The fleet policy: the six real images pass; a Dockerfile breaking each rule is caught by name."""
+"""The fleet policy: the real images pass; a Dockerfile breaking each rule is caught by name."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def _rules(root: Path) -> list[str]:
 def test_the_six_real_images_pass() -> None:
     violations = policy.check(REPO / "images", TARGETS, REPO)
     assert [str(v) for v in violations] == []
-    assert len(list((REPO / "images").iterdir())) == 6
+    assert len(list((REPO / "images").iterdir())) == 7
 
 
 def test_a_compliant_candidate_passes(tmp_path: Path) -> None:

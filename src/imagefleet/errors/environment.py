@@ -300,11 +300,48 @@ class SyftFailedError(ScanError):
     hint_template = "rerun with FLEET_DEBUG=1 to see syft's log"
 
 
+class ContextExecutableMissingError(EnvironmentProblem):
+    """An executable a named build context stages (``contexts:`` in image.yml) is not on PATH."""
+
+    template = "{image}: {name} (context {context}) is not on PATH"
+    hint_template = "install {package}, which provides {name}"
+
+
+class ContextExecutableNotBinaryError(EnvironmentProblem):
+    """A staged executable is a script, and no installed Python package ships the binary."""
+
+    template = (
+        "{image}: {name} (context {context}) is {path}, not an ELF binary, and no installed "
+        "Python package ships a binary of that name"
+    )
+    hint_template = "install {package}, which provides a static {name}"
+
+
+class ContextExecutableDynamicError(EnvironmentProblem):
+    """A staged executable is dynamically linked: it cannot run in a ``FROM scratch`` image."""
+
+    template = (
+        "{image}: {name} (context {context}) at {path} is dynamically linked (it needs {loader}),"
+        " so it cannot run in an image without a C library"
+    )
+    hint_template = "install a statically linked {name}: {package}"
+
+
+class NamedContextsClassicError(EnvironmentProblem):
+    """An image with named build contexts, on the classic builder (which has none)."""
+
+    template = "{image} needs named build contexts ({names}); the classic builder has none"
+    hint_template = "install the docker buildx plugin and set fleet.builder to auto or buildx"
+
+
 __all__ = [
     "BuildxMissingError",
     "ChartRegistryUnreachableError",
     "ClusterUnreachableError",
     "ContainerStartError",
+    "ContextExecutableDynamicError",
+    "ContextExecutableMissingError",
+    "ContextExecutableNotBinaryError",
     "DaemonUnreachableError",
     "DeployToolMissingError",
     "DockerCliMissingError",
@@ -322,6 +359,7 @@ __all__ = [
     "LocalRegistryStartError",
     "LocalRegistryUnavailableError",
     "MkdocsMissingError",
+    "NamedContextsClassicError",
     "NoKubeconfigError",
     "NoNodeForPlatformError",
     "NodeUnusableError",
