@@ -38,6 +38,7 @@ __all__ = [
     "registry",
     "release",
     "scan",
+    "secrets",
     "settings",
     "signals",
     "staging",

@@ -93,6 +93,9 @@ def definition(requests: Sequence[BuildRequest], targets: Mapping[str, str]) -> 
             target["cache-from"] = [_escaped(c) for c in request.cache_from]
         if request.cache_to:
             target["cache-to"] = [_escaped(c) for c in request.cache_to]
+        if request.secrets:
+            # Names only: buildx reads each value from its own environment when it runs.
+            target["secret"] = [_escaped(spec) for spec in request.secrets]
         if request.platforms:
             target["platforms"] = list(request.platforms)
         if request.no_cache:

@@ -44,6 +44,7 @@ from .errors import (
     UnknownImageNoMatchError,
 )
 from .reference import PATH_COMPONENT_RE, TAG_RE, validate_image_name
+from .secrets import Secret, SecretId
 
 MANIFEST = "image.yml"
 # libyaml's safe loader when PyYAML was built with it (several times faster), else pure Python.
@@ -152,6 +153,8 @@ class Manifest(BaseModel):
     tags: tuple[ExtraTag, ...] = ()
     docs: tuple[Link, ...] = ()
     runs_as_root: str | None = None  # why this image must run as root (the policy asks)
+    # BuildKit secrets the build may mount: id -> the variable its value is read from.
+    secrets: dict[SecretId, Secret] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod

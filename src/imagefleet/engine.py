@@ -99,6 +99,7 @@ class BuildRequest:
     outputs: tuple[str, ...] = ()
     cache_from: tuple[str, ...] = ()  # bake ``cache-from`` entries
     cache_to: tuple[str, ...] = ()  # bake ``cache-to`` entries
+    secrets: tuple[str, ...] = ()  # bake ``secret`` entries (``id=…,env=…``), never values
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -160,6 +161,7 @@ def build(
             _reuse(d) for d in assessment.decisions if d.up_to_date and d.plan.name in chosen
         ]
         to_build = [content.with_key(d) for d in assessment.to_build]
+        secrets_ready(to_build, buildkit=engine.use_buildx)
         ready = {**assessment.ready, **_pull_parents(engine, selection, assessment, to_build)}
         with console.board() as live:
             reporter = BoardReporter(live, single=len(plans) == 1)
@@ -185,6 +187,16 @@ def build(
                 s, engine, selection, assessment, plans, target or s.target, outcomes
             )
         summarize(outcomes, time.monotonic() - started, json=json)
+
+
+def secrets_ready(plans: list[ImagePlan], *, buildkit: bool = True) -> None:
+    """Refuse, before anything builds, images whose build secrets cannot be mounted: the classic
+    builder has no secret mounts, and a required secret's variable must be set. Only images the
+    run builds count: an up-to-date image needs no secret."""
+    from .. import secrets
+
+    secrets.require_buildkit(plans, buildkit=buildkit)
+    secrets.require(plans, os.environ)
 
 
 def _how(s: Settings, builders: list[str], cache: str | None) -> tuple[str, tuple[str, ...], str]:

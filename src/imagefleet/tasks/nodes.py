@@ -10,7 +10,14 @@ from rich.markup import escape
 
 from .. import console
 from ..errors import DigestsNeedNodesError, RegistryNeededError
-from .build import LISTED, BoardReporter, in_registry, parents_first, summarize
+from .build import (
+    LISTED,
+    BoardReporter,
+    in_registry,
+    parents_first,
+    secrets_ready,
+    summarize,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -99,6 +106,7 @@ def build_on_nodes(
             }
         )
     to_build = [content.with_key(d) for d in assessment.to_build]
+    secrets_ready(to_build)
     nodes = dispatch.Nodes.of(builders)
     with console.board() as live:
         reporter = BoardReporter(live, single=len(chosen) == 1)
