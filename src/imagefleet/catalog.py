@@ -238,10 +238,13 @@ def _node_line(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
     """Line (1-based) of the YAML node at ``loc``, or of the deepest ancestor that exists."""
     node = root
     line = node.start_mark.line + 1 if node is not None else None
-    for key in loc:
+    for index, key in enumerate(loc):
+        if key == "[key]":  # the key itself is wrong: its line is where it was found
+            break
         if isinstance(node, yaml.MappingNode):
             match = next((v for k, v in node.value if k.value == key), None)
-            if match is None:  # a key that is not allowed: point at the key itself
+            if match is None or tuple(loc[index + 1 : index + 2]) == ("[key]",):
+                # a key that is not allowed, or whose name is invalid: point at the key itself
                 match = next((k for k, _ in node.value if k.value == key), None)
             node = match
         elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):

@@ -2,8 +2,7 @@
 
 An image whose key already has an image (locally, or in the registry as ``<image>:key-<32 hex>``)
 is not built again. The inputs: the files of the build context the build can see (after
-``.dockerignore``), resolved build args, platforms, the build secrets' ids and variable names
-(never their values), the labels that do not change with every commit
+``.dockerignore``), resolved build args, platforms, the labels that do not change with every commit
 (``revision``, ``created`` and ``version`` are left out), the parents' keys, and every outside
 base as written plus the image it resolves to where the engine knows it. The key's parts are kept
 beside it (a label) so a rebuild can say why: which files changed, which parent or base moved,
@@ -26,7 +25,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import secrets
 from .graph import Graph
 from .plan import OCI, ImagePlan
 from .tags import TagSet
@@ -258,8 +256,6 @@ class Keys:
             "parents": parents,
             "bases": bases,
         }
-        if plan.image.manifest.secrets:  # which secrets, by id and variable: never a value
-            parts["secrets"] = secrets.names(plan.image.manifest.secrets)
         key = ContentKey(
             digest=_digest(parts),
             files=files,

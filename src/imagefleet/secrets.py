@@ -3,7 +3,8 @@ variable at build time), the ``--secret`` specs a build passes, and the checks m
 
 A secret's value never leaves the environment of the ``docker buildx`` process: the tool passes
 ``id=…,env=…`` and BuildKit mounts the value at ``/run/secrets/<id>`` for the ``RUN`` steps that
-ask for it. Ids and variable names may be shown and go into the content key; values never do.
+ask for it. Ids and variable names may be shown (and reach the content key with ``image.yml``,
+a file of the build context); values never are.
 """
 
 from __future__ import annotations
@@ -68,11 +69,6 @@ def specs(secrets: Mapping[str, Secret], environ: Mapping[str, str]) -> tuple[st
         for name, secret in sorted(secrets.items())
         if is_set(secret, environ)
     )
-
-
-def names(secrets: Mapping[str, Secret]) -> dict[str, str]:
-    """Id -> variable name, sorted by id: what the content key keeps; never a value."""
-    return {name: secret.env for name, secret in sorted(secrets.items())}
 
 
 def require(plans: Iterable[ImagePlan], environ: Mapping[str, str]) -> None:

@@ -159,3 +159,22 @@ def test_registry_cache_is_one_ref_per_image_and_platform(
     ref = f"localhost:5000/fleet/{plan.name}:buildcache-{suffix}"
     assert request.cache_to == (f"type=registry,ref={ref},mode=max,registry.insecure=true",)
     assert request.cache_from == (f"type=registry,ref={ref},registry.insecure=true",)
+
+
+def test_a_node_build_keeps_the_secrets(
+    family: tuple[Graph, list[ImagePlan]],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dataclasses import replace
+
+    from imagefleet.secrets import Secret
+
+    _, plans = family
+    manifest = plans[0].image.manifest.model_copy(
+        update={"secrets": {"token": Secret(env="FX_NODE_TOKEN")}}
+    )
+    plan = replace(plans[0], image=replace(plans[0].image, manifest=manifest))
+    monkeypatch.setenv("FX_NODE_TOKEN", "value")
+    request = dispatch.node_request(plan, LOOPBACK, NODES.nodes["b/n0"], {})
+    assert request.secrets == ("id=token,env=FX_NODE_TOKEN",)
+    assert "value" not in request.build_args.values()
