@@ -151,3 +151,18 @@ def test_an_optional_secret_left_unset_is_not_mounted(secret_project: Path) -> N
     result = invoke(secret_project, *args, env={VARIABLE: ""})
     assert result.code == 4, result.output
     assert "token" in result.stderr
+
+
+def test_a_step_that_prints_its_secret_is_masked_in_the_error(secret_project: Path) -> None:
+    # A careless step: the tool's error shows the failed step's log tail, never the value.
+    dockerfile = secret_project / "images" / NAME / "Dockerfile"
+    dockerfile.write_text(
+        dockerfile.read_text().replace(
+            "sha256sum /run/secrets/token", "cat /run/secrets/token && echo && exit 3 && true"
+        )
+    )
+    value = f"fx-printed-{uuid.uuid4().hex}"
+    result = invoke(secret_project, "build", "--image", NAME, "--no-cache", env={VARIABLE: value})
+    assert result.code == 4, result.output
+    assert "***" in result.stderr, result.stderr
+    assert value not in result.output

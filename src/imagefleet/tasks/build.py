@@ -106,6 +106,8 @@ def build(
         s, listify(image), all, changed, base, include_uncommitted, build_args=build_arg
     )
     everything = plans_for(s, selection, build_args=build_arg, platforms=platform, ancestors=True)
+    # A step that prints its secret must not have the tool repeat it (a failed step's log tail).
+    console.mask(x.env for p in everything for x in p.image.manifest.secrets.values())
     chosen = set(selection.names)
     plans = [p for p in everything if p.name in chosen]
     if dry_run:
