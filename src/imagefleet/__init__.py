@@ -42,6 +42,7 @@ __all__ = [
     "registry",
     "release",
     "scan",
+    "secrets",
     "settings",
     "signals",
     "staging",

@@ -97,6 +97,9 @@ def definition(requests: Sequence[BuildRequest], targets: Mapping[str, str]) -> 
             target["cache-to"] = [_escaped(c) for c in request.cache_to]
         if request.attest:
             target["attest"] = [_escaped(a) for a in request.attest]
+        if request.secrets:
+            # Names only: buildx reads each value from its own environment when it runs.
+            target["secret"] = [_escaped(spec) for spec in request.secrets]
         if request.platforms:
             target["platforms"] = list(request.platforms)
         if request.no_cache:

@@ -44,6 +44,7 @@ from .errors import (
     UnknownImageNoMatchError,
 )
 from .reference import PATH_COMPONENT_RE, TAG_RE, validate_image_name
+from .secrets import Secret, SecretId
 
 MANIFEST = "image.yml"
 # libyaml's safe loader when PyYAML was built with it (several times faster), else pure Python.
@@ -178,6 +179,8 @@ class Manifest(BaseModel):
     docs: tuple[Link, ...] = ()
     runs_as_root: str | None = None  # why this image must run as root (the policy asks)
     contexts: dict[ContextName, LocalContext] = Field(default_factory=dict)
+    # BuildKit secrets the build may mount: id -> the variable its value is read from.
+    secrets: dict[SecretId, Secret] = Field(default_factory=dict)
 
     @field_validator("name")
     @classmethod
@@ -261,10 +264,13 @@ def _node_line(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
     """Line (1-based) of the YAML node at ``loc``, or of the deepest ancestor that exists."""
     node = root
     line = node.start_mark.line + 1 if node is not None else None
-    for key in loc:
+    for index, key in enumerate(loc):
+        if key == "[key]":  # the key itself is wrong: its line is where it was found
+            break
         if isinstance(node, yaml.MappingNode):
             match = next((v for k, v in node.value if k.value == key), None)
-            if match is None:  # a key that is not allowed: point at the key itself
+            if match is None or tuple(loc[index + 1 : index + 2]) == ("[key]",):
+                # a key that is not allowed, or whose name is invalid: point at the key itself
                 match = next((k for k, _ in node.value if k.value == key), None)
             node = match
         elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):

@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -38,9 +38,18 @@ def debug_enabled() -> bool:
     return os.environ.get(DEBUG_ENV, "") not in ("", "0", "false")
 
 
+_MASKED: set[str] = set()  # more variables whose values are masked: the runs' build secrets
+
+
+def mask(names: Iterable[str]) -> None:
+    """Mask the values of these environment variables too (build secrets), from now on: a step
+    that prints its secret must not have the tool repeat it in an error's log tail."""
+    _MASKED.update(names)
+
+
 def redact(text: str) -> str:
     """Mask the values of known secret environment variables."""
-    for name in SECRET_ENV:
+    for name in (*SECRET_ENV, *sorted(_MASKED)):
         secret = os.environ.get(name)
         if secret and len(secret) >= 3:
             text = text.replace(secret, "***")

@@ -93,6 +93,7 @@ class BuildRequest:
     cache_to: tuple[str, ...] = ()  # bake ``cache-to`` entries
     attest: tuple[str, ...] = ()  # bake ``attest`` entries (pushes from BuildKit nodes only)
     contexts: Mapping[str, str] = field(default_factory=dict)  # named local context -> directory
+    secrets: tuple[str, ...] = ()  # bake ``secret`` entries (``id=…,env=…``), never values
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ what is shown is what runs.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import contexts
+from . import secrets as secrets_mod
 from .catalog import Image
 from .engine import BuildRequest
 from .errors import (
@@ -165,12 +167,14 @@ class ImagePlan:
             parents=dict(parents or {}),
             batch_parents=dict(batch_parents or {}),
             contexts=staged,
+            # Read when the build starts: the values stay in the environment buildx inherits.
+            secrets=secrets_mod.specs(self.image.manifest.secrets, os.environ),
         )
 
     def as_dict(self, root: Path | None = None) -> dict[str, Any]:
         """JSON-ready form, paths relative to ``root`` when given."""
         directory = self.image.directory
-        return {
+        shown: dict[str, Any] = {
             "image": self.name,
             "directory": str(directory.relative_to(root) if root else directory),
             "base": self.base,
@@ -181,6 +185,12 @@ class ImagePlan:
             "build_arg_sources": self.arg_sources,
             "labels": self.labels,
         }
+        if self.image.manifest.secrets:  # ids and variable names: a value is never shown
+            shown["secrets"] = {
+                name: {"env": secret.env, "optional": secret.optional}
+                for name, secret in sorted(self.image.manifest.secrets.items())
+            }
+        return shown
 
 
 def _labels(

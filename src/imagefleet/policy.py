@@ -10,12 +10,13 @@
 | ``checksummed-downloads`` | a downloading ``RUN`` verifies (``sha256sum -c``…), ``ADD`` too |
 | ``no-pipe-to-shell`` | no ``curl … | sh`` |
 | ``non-root`` | the final ``USER`` is not root, unless ``image.yml`` says why (``runs_as_root``) |
-| ``no-secrets`` | no ``ARG``/``ENV`` whose name looks like a secret |
+| ``no-secrets`` | no ``ARG``/``ENV`` whose name looks like a secret (``secrets:`` mounts those) |
 | ``labels-from-build`` | no ``org.opencontainers.image.*`` ``LABEL`` lines: the build sets them |
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -48,10 +49,43 @@ _VERIFY = re.compile(
     re.I,
 )
 _PIPE_TO_SHELL = re.compile(r"\b(curl|wget)\b[^;&]*\|\s*(sudo\s+)?(ba|z|da)?sh\b", re.I)
-_SECRET_NAME = re.compile(
-    r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL)", re.I
+# Secret-like names are judged by whole words (split at `_`, `-`, `.` and camelCase humps), so
+# TOKENIZER_VERSION, AUTHOR or PASSENGER_COUNT pass where a substring match would refuse them.
+_NAME_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_SECRET_WORDS = frozenset(
+    {
+        *("TOKEN", "TOKENS", "PASSWORD", "PASSWORDS", "PASSWD", "PASS", "PASSPHRASE"),
+        *("SECRET", "SECRETS", "CREDENTIAL", "CREDENTIALS", "CREDS", "AUTH"),
+        *("APIKEY", "PRIVATEKEY", "ACCESSKEY", "AUTHTOKEN"),
+    }
+)
+# KEY alone is too common to mean a secret (GPG_KEY holds a public fingerprint): only these pairs.
+_SECRET_PAIRS = frozenset(
+    {
+        *(("API", "KEY"), ("PRIVATE", "KEY"), ("ACCESS", "KEY"), ("SSH", "KEY")),
+        *(("SIGNING", "KEY"), ("ENCRYPTION", "KEY"), ("LICENSE", "KEY"), ("MASTER", "KEY")),
+    }
+)
+# A name that ends in one of these says where or how a secret is found, not what it is:
+# NPM_TOKEN_FILE (the Docker `_FILE` convention), AUTH_URL, SECRET_NAME, TOKEN_TYPE.
+_NOT_THE_SECRET = frozenset(
+    {
+        *("FILE", "PATH", "DIR", "URL", "URI", "ENDPOINT", "HOST", "PORT", "NAME", "TYPE"),
+        *("METHOD", "MODE", "VERSION", "ENABLED"),
+    }
 )
 _ROOT_USERS = {"root", "0", "0:0", "root:root"}
+
+
+def looks_secret(name: str) -> bool:
+    """Whether an ``ARG``/``ENV`` name looks like it holds a secret (a password, token, key or
+    credentials), judged by whole words, case-insensitively."""
+    words = [w.upper() for w in _NAME_WORDS.findall(name)]
+    if not words or words[-1] in _NOT_THE_SECRET:
+        return False
+    return any(w in _SECRET_WORDS for w in words) or any(
+        pair in _SECRET_PAIRS for pair in itertools.pairwise(words)
+    )
 
 
 @dataclass(frozen=True)
@@ -124,20 +158,22 @@ def _variable_rules(image: catalog_mod.Image, path: Path, add: Add) -> None:
                 path,
                 arg.line,
             )
-        if _SECRET_NAME.search(arg.name):
+        if looks_secret(arg.name):
             add(
                 "no-secrets",
-                f"ARG {arg.name} looks like a secret: build args end up in the "
-                "image history; use a BuildKit secret mount",
+                f"ARG {arg.name} looks like a secret: build args stay in the image's config and "
+                "history; declare it under `secrets:` in image.yml and mount it in the RUN step "
+                "that needs it (RUN --mount=type=secret,id=…)",
                 path,
                 arg.line,
             )
     for inst in _instruction_lines(parsed, "ENV"):
         for key in dockerfile_mod.parse_key_values(inst, image.dockerfile_path):
-            if _SECRET_NAME.search(key):
+            if looks_secret(key):
                 add(
                     "no-secrets",
-                    f"ENV {key} looks like a secret: it is baked into the image",
+                    f"ENV {key} looks like a secret: it is baked into the image; a build needing "
+                    "it mounts it from `secrets:` in image.yml",
                     path,
                     inst.line,
                 )

@@ -18,7 +18,9 @@ from imagefleet.errors import FleetError
 from tests.helpers import FIXTURES, busybox, git, make_project, require
 
 FIXTURE_NAMES = {
-    p.name for d in ("images", "broken", "family", "run", "slow") for p in (FIXTURES / d).iterdir()
+    p.name
+    for d in ("images", "broken", "family", "run", "slow", "secrets")
+    for p in (FIXTURES / d).iterdir()
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from imagefleet.bake import context_key, contexts, definition, fresh_image, target_names
@@ -42,6 +43,14 @@ def test_targets_carry_context_dockerfile_tags_args_labels_and_load() -> None:
     assert leaf["tags"] == ["fx-leaf:abc", "fx-leaf:latest"]
     assert leaf["platforms"] == ["linux/amd64"]
     assert leaf["no-cache"] is True
+
+
+def test_secrets_are_secret_entries_never_args() -> None:
+    request = dataclasses.replace(BASE, secrets=("id=npm_token,env=NPM_TOKEN", "id=a,env=A"))
+    [target] = definition([request], target_names(["fx-base"]))["target"].values()
+    assert target["secret"] == ["id=npm_token,env=NPM_TOKEN", "id=a,env=A"]
+    assert target["args"] == {"VERSION": "1.2"}
+    assert "secret" not in definition([BASE], target_names(["fx-base"]))["target"]["fx-base"]
 
 
 def test_parents_in_the_batch_are_targets_earlier_ones_local_images() -> None:

@@ -88,11 +88,16 @@ def test_select_dedupes_and_keeps_order(tmp_path: Path) -> None:
         ("description: [unclosed\n", 2, "invalid YAML"),
         ("- a list\n", 1, "expected a mapping"),
         ("docs:\n  - url: ftp://x\n    title: t\n", 2, "docs.0.url"),
-        ("contexts:\n  Tools:\n    executables: {a: b}\n", 3, "a context name such as tools"),
+        ("contexts:\n  Tools:\n    executables: {a: b}\n", 2, "a context name such as tools"),
         ("contexts:\n  tools:\n    executables: {}\n", 3, "contexts.tools.executables"),
         ("contexts:\n  tools:\n    executables: {bin/a: b}\n", 3, "an executable's file name"),
         ("contexts:\n  tools:\n    executables: {a: ''}\n", 3, "contexts.tools.executables.a"),
         ("contexts:\n  tools:\n    files: [a]\n", 3, "executables: Field required"),
+        ("secrets:\n  npm:\n    env: NPM_TOKEN\n    optional: 'yes'\n", 4, "secrets.npm.optional"),
+        ("secrets:\n  npm:\n    env: 1NPM\n", 3, "secrets.npm.env: an environment variable"),
+        ("secrets:\n  npm:\n    env: X\n    value: abc\n", 4, "unknown field 'secrets.npm.value'"),
+        ("secrets:\n  npm: NPM_TOKEN\n", 2, "secrets.npm: Input should be a valid dictionary"),
+        ("secrets:\n  'id=x,env':\n    env: X\n", 2, "a secret id is letters"),
     ],
 )
 def test_bad_manifest_names_file_line_and_expectation(
@@ -118,6 +123,16 @@ def discover_one(root: Path, manifest: str) -> tuple[Image, ...]:
     dockerfile = DOCKERFILE + "COPY --from=tools busybox /bin/\n"
     _image(root, "img", manifest, dockerfile)
     return discover(root).images
+
+
+def test_secrets_name_ids_and_variables(tmp_path: Path) -> None:
+    manifest = "secrets:\n  npm_token:\n    env: NPM_TOKEN\n  sentry.auth:\n    env: SENTRY\n"
+    path = _image(tmp_path, "img", manifest + "    optional: true\n") / "image.yml"
+    found = load_manifest(path).secrets
+    assert {k: (v.env, v.optional) for k, v in found.items()} == {
+        "npm_token": ("NPM_TOKEN", False),
+        "sentry.auth": ("SENTRY", True),
+    }
 
 
 def test_empty_manifest_is_all_defaults(tmp_path: Path) -> None:

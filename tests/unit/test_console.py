@@ -152,3 +152,12 @@ def test_the_guard_finds_an_unescaped_value(tmp_path: Path) -> None:
         "console.out.print(f'{name}', markup=False)\n"
     )
     assert _unescaped_values(sample) == ["sample.py:3: description"]
+
+
+def test_build_secrets_are_masked_once_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(console, "_MASKED", set())
+    monkeypatch.setenv("FX_MASKED_TOKEN", "tok-123")
+    monkeypatch.setenv("FX_EMPTY_TOKEN", "")
+    assert console.redact("log: tok-123") == "log: tok-123"
+    console.mask(["FX_MASKED_TOKEN", "FX_EMPTY_TOKEN", "FX_UNSET_TOKEN"])
+    assert console.redact("log: tok-123, again tok-123") == "log: ***, again ***"

@@ -97,6 +97,20 @@ def test_build_args_and_bases_are_inputs(project: Path) -> None:
     )
 
 
+def test_a_secret_value_is_no_input(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ids and variable names are inputs through image.yml, a file of the context; values never.
+    manifest = project / "images" / "base" / "image.yml"
+    manifest.write_text("secrets:\n  token:\n    env: FX_TOKEN\n")
+    monkeypatch.setenv("FX_TOKEN", "one")
+    with_secret = _keys(project, _plans(project))
+    monkeypatch.setenv("FX_TOKEN", "two")  # another value: the same content
+    assert _keys(project, _plans(project)) == with_secret
+    monkeypatch.delenv("FX_TOKEN")
+    assert _keys(project, _plans(project)) == with_secret
+    manifest.write_text("secrets:\n  token:\n    env: FX_OTHER_TOKEN\n")
+    assert _keys(project, _plans(project))["base"] != with_secret["base"]
+
+
 def test_reasons_name_files_parents_bases_and_args(project: Path) -> None:
     graph = Graph.build(discover(project / "images"), (TARGET,))
     plans = {p.name: p for p in _plans(project)}

@@ -292,3 +292,22 @@ def test_a_generator_reference_is_used_as_is_and_a_failed_generator_skips_the_re
     assert {outcomes[n].status for n in ("base", "middle", "solo-2")} == {"skipped"}
     assert outcomes["solo-2"].reason == "SBOM generator solo-1 failed"
     assert set(failing.requests) == {"solo-1"}
+
+
+def test_a_node_build_keeps_the_secrets(
+    family: tuple[Graph, list[ImagePlan]],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dataclasses import replace
+
+    from imagefleet.secrets import Secret
+
+    _, plans = family
+    manifest = plans[0].image.manifest.model_copy(
+        update={"secrets": {"token": Secret(env="FX_NODE_TOKEN")}}
+    )
+    plan = replace(plans[0], image=replace(plans[0].image, manifest=manifest))
+    monkeypatch.setenv("FX_NODE_TOKEN", "value")
+    request = dispatch.node_request(plan, LOOPBACK, NODES.nodes["b/n0"], {})
+    assert request.secrets == ("id=token,env=FX_NODE_TOKEN",)
+    assert "value" not in request.build_args.values()

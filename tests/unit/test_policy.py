@@ -93,6 +93,46 @@ def test_each_rule_is_named(tmp_path: Path, change: object, rule: str, line: int
     assert directory.name == violation.image
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        *("GITHUB_TOKEN", "NPM_AUTH_TOKEN", "npm_token", "npmToken", "DB_PASSWORD", "DB_PASS"),
+        *("MYSQL_PASSWD", "CLIENT_SECRET", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID"),
+        *("API_KEY", "apiKey", "APIKEY", "SSH_PRIVATE_KEY", "PRIVATE_KEY", "GIT_CREDENTIALS"),
+        *("REGISTRY_CREDS", "BASIC_AUTH", "AUTH", "auth_token", "SIGNING_KEY", "GPG_PASSPHRASE"),
+    ],
+)
+def test_secret_like_names(name: str) -> None:
+    assert policy.looks_secret(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        # Words that merely start like a secret word.
+        *("TOKENIZER_VERSION", "AUTHOR", "AUTHORS", "PASSENGER_COUNT", "SECRETARY", "BYPASS"),
+        # KEY alone is no secret (GPG_KEY is a public fingerprint), nor its host's name.
+        *("GPG_KEY", "KEY", "KEYRING", "PRIMARY_KEY_COLUMN", "OAUTH_CLIENT_ID"),
+        # Where or how a secret is found, not the secret: the `_FILE` convention, URLs, names.
+        *("PASSWORD_FILE", "NPM_TOKEN_FILE", "AUTH_URL", "SECRET_NAME", "TOKEN_TYPE"),
+        *("SSH_PRIVATE_KEY_PATH", "AUTH_METHOD"),
+        # The six images' own.
+        *("HELM_VERSION", "RUSTUP_HOME", "DOCKER_GID", "TARGETARCH", "BASE_IMAGE", "RUST_TARGETS"),
+    ],
+)
+def test_names_that_only_look_alike(name: str) -> None:
+    assert not policy.looks_secret(name)
+
+
+def test_a_secret_arg_is_pointed_to_build_secrets(tmp_path: Path) -> None:
+    _image(tmp_path, GOOD + "ARG NPM_TOKEN\nARG TOKENIZER_VERSION=1.2.0\n")
+    [violation] = policy.check(tmp_path / "images", TARGETS, tmp_path)
+    assert violation.rule == "no-secrets"
+    assert violation.line == 11
+    assert violation.message.startswith("ARG NPM_TOKEN looks like a secret")
+    assert "`secrets:` in image.yml" in violation.message
+
+
 def test_missing_files_and_bad_manifest(tmp_path: Path) -> None:
     _image(tmp_path, readme=False, structure=False)
     assert _rules(tmp_path) == ["structure-tests", "readme"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, Result, git, invoke, make_project
+from tests.helpers import FIXTURES, REPO, Result, git, invoke, make_project
 
 NO_DAEMON = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
 
@@ -101,6 +101,23 @@ def test_dry_run_prints_the_plan_without_docker(project: Path) -> None:
         "AUDIENCE": "manifest",
     }
     assert plan["tags"][2:] == ["1.4.2", "1.4", "1", "stable", "latest"]
+
+
+def test_dry_run_shows_build_secrets_never_values(tmp_path: Path) -> None:
+    name = "fx-secrets-token"
+    root = make_project(tmp_path / "p", {name: FIXTURES / "secrets" / name}, with_busybox=False)
+    value = "fx-dry-run-value-4b1d"
+    env = {**NO_DAEMON, "FX_SECRETS_TOKEN": value}
+    text = invoke(root, "build", "--image", name, "--dry-run", env=env)
+    assert text.code == 0, text.output
+    assert "secret     token from $FX_SECRETS_TOKEN (set)" in text.stdout
+    as_json = invoke(root, "build", "--image", name, "--dry-run", "--json", env=env)
+    [plan] = json.loads(as_json.stdout)["images"]
+    assert plan["secrets"] == {"token": {"env": "FX_SECRETS_TOKEN", "optional": False}}
+    assert value not in text.output + as_json.output
+    unset = invoke(root, "build", "--image", name, "--dry-run", env={**env, "FX_SECRETS_TOKEN": ""})
+    assert unset.code == 0, unset.output  # a dry run shows; only a build refuses
+    assert "token from $FX_SECRETS_TOKEN (not set)" in unset.stdout
 
 
 def test_unknown_image_suggests(project: Path) -> None:

@@ -18,7 +18,7 @@ _MEANINGS = {
     2: "bad input: unknown image, invalid reference or tag, bad manifest, Dockerfile, setting or "
     "flag value, a malformed kubeconfig or chart; refused before anything changes",
     3: "a needed tool or service is missing: Docker daemon, buildx, git, hadolint, trivy, syft, "
-    "helm, act, a kubeconfig, the cluster or a chart registry",
+    "helm, act, a kubeconfig, the cluster, a chart registry, or a build secret's variable",
     4: "a build failed, including a base image that cannot be pulled",
     5: "registry unreachable, authentication refused, push rejected",
     6: "a pushed tag's digest in the registry differs from the local image",

@@ -46,6 +46,26 @@ class BuildxMissingError(EnvironmentProblem):
     hint_template = "install the buildx plugin, or set fleet.builder to auto"
 
 
+class SecretUnsetError(EnvironmentProblem):
+    """A required build secret of ``image.yml`` reads an environment variable that is unset."""
+
+    template = "build secrets not set in the environment: {variables}"
+    hint_template = (
+        "export each variable before the build (in CI: from the CI's secret store), or mark the "
+        "secret `optional: true` in image.yml if the image builds without it"
+    )
+
+
+class SecretsNeedBuildKitError(EnvironmentProblem):
+    """An image with build secrets would go to the classic builder: it has no secret mounts."""
+
+    template = "{images}: build secrets need BuildKit; the classic builder cannot mount them"
+    hint_template = (
+        "install the docker buildx plugin and set fleet.builder to auto or buildx, or build on "
+        "BuildKit nodes (--builder NAME)"
+    )
+
+
 class NodeUnusableError(EnvironmentProblem):
     """A BuildKit node of a named builder that the tool could not make a one-node builder of."""
 
@@ -368,6 +388,8 @@ __all__ = [
     "PytestRunError",
     "ReleasePushError",
     "ScanError",
+    "SecretUnsetError",
+    "SecretsNeedBuildKitError",
     "ShallowCloneError",
     "StructureTestNoReportError",
     "StructureTestRunError",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -105,6 +106,8 @@ def build(
         s, listify(image), all, changed, base, include_uncommitted, build_args=build_arg
     )
     everything = plans_for(s, selection, build_args=build_arg, platforms=platform, ancestors=True)
+    # A step that prints its secret must not have the tool repeat it (a failed step's log tail).
+    console.mask(x.env for p in everything for x in p.image.manifest.secrets.values())
     chosen = set(selection.names)
     plans = [p for p in everything if p.name in chosen]
     if dry_run:
@@ -115,12 +118,11 @@ def build(
             console.emit_json([])
         console.info("nothing to build")
         return
-    from .nodes import build_on_nodes, node_builders, with_sbom_generator
+    from .nodes import build_on_nodes, node_builders
 
     nodes = node_builders(named, push=push, target=target, digests=digests)
     if nodes:
         assert target is not None  # noqa: S101 - node_builders refuses a run without one
-        everything, generator = with_sbom_generator(s, selection, everything, build_arg)
         build_on_nodes(
             s,
             selection,
@@ -134,7 +136,7 @@ def build(
             cache=cache_mode == "registry",
             json=json,
             digests=Path(digests) if digests else None,
-            generator=generator,
+            build_args=build_arg,
         )
         return
     engine = Engine.connect("buildx" if named else local)
@@ -162,6 +164,7 @@ def build(
             _reuse(d) for d in assessment.decisions if d.up_to_date and d.plan.name in chosen
         ]
         to_build = [content.with_key(d) for d in assessment.to_build]
+        secrets_ready(to_build, buildkit=engine.use_buildx)
         ready = {**assessment.ready, **_pull_parents(engine, selection, assessment, to_build)}
         with console.board() as live:
             reporter = BoardReporter(live, single=len(plans) == 1)
@@ -187,6 +190,16 @@ def build(
                 s, engine, selection, assessment, plans, target or s.target, outcomes
             )
         summarize(outcomes, time.monotonic() - started, json=json)
+
+
+def secrets_ready(plans: list[ImagePlan], *, buildkit: bool = True) -> None:
+    """Refuse, before anything builds, images whose build secrets cannot be mounted: the classic
+    builder has no secret mounts, and a required secret's variable must be set. Only images the
+    run builds count: an up-to-date image needs no secret."""
+    from .. import secrets
+
+    secrets.require_buildkit(plans, buildkit=buildkit)
+    secrets.require(plans, os.environ)
 
 
 def _how(s: Settings, builders: list[str], cache: str | None) -> tuple[str, tuple[str, ...], str]:

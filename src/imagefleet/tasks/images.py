@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json as jsonlib
+import os
 import textwrap
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from .selection import HELP, Selection, plans_for, select
 if TYPE_CHECKING:
     from .. import changes as changes_mod
     from .. import content
+    from .. import secrets as secrets_mod
     from .. import workflows as workflows_mod
     from ..plan import ImagePlan
     from ..settings import Settings
@@ -282,6 +284,7 @@ def show_plan(
                 ("tags", ", ".join(p.tags.tags)),
                 ("platforms", ", ".join(p.platforms) or "(daemon default)"),
                 *(("arg", f"{k}={v}  ({p.arg_sources[k]})") for k, v in p.build_args.items()),
+                *(("secret", _secret(k, v)) for k, v in sorted(p.image.manifest.secrets.items())),
                 *(("label", f"{k}={v}") for k, v in p.labels.items()),
             ]
             lines.append(f"  {p.name}  ({p.image.directory.relative_to(s.root)})")
@@ -296,6 +299,15 @@ def show_plan(
     ]
     if stale and not json:
         console.info(f"[yellow]out-of-date parents built first[/]: {escape(', '.join(stale))}")
+
+
+def _secret(name: str, secret: secrets_mod.Secret) -> str:
+    """A build secret as the plan shows it: where it comes from and whether it is there now
+    (never its value)."""
+    from .. import secrets as secrets_mod
+
+    state = "set" if secrets_mod.is_set(secret, os.environ) else "not set"
+    return f"{name} from ${secret.env} ({state}{', optional' if secret.optional else ''})"
 
 
 def _status(decision: content.Decision) -> str:

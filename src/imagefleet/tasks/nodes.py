@@ -10,7 +10,14 @@ from rich.markup import escape
 
 from .. import console
 from ..errors import DigestsNeedNodesError, RegistryNeededError
-from .build import LISTED, BoardReporter, in_registry, parents_first, summarize
+from .build import (
+    LISTED,
+    BoardReporter,
+    in_registry,
+    parents_first,
+    secrets_ready,
+    summarize,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -54,17 +61,20 @@ def build_on_nodes(
     cache: bool,
     json: bool,
     digests: Path | None = None,
-    generator: supplychain.Generator | None = None,
+    build_args: list[str] | None = None,
 ) -> None:
     """Build on the builders' BuildKit nodes, each image pushed by digest; once every image has
     passed, its tags are made in the registry (immutable first, ``latest`` last, verified).
 
     ``digests``: a directory of digests files (:mod:`.staging`): parents an earlier CI job
     recorded there are built on by that digest, and every image of this run is recorded there.
-    ``generator``: the SBOM generator (:func:`with_sbom_generator`); provenance always.
+    Provenance always; SBOMs from ``fleet.sbom_generator`` (:func:`with_sbom_generator`, which
+    adds a fleet generator image to the run); ``build_args``: ``--build-arg`` values.
     """
     from .. import content, dispatch, pipeline, staging
     from .. import registry as registry_mod
+
+    everything, generator = with_sbom_generator(s, selection, everything, build_args)
 
     assessment = content.assess(
         None,
@@ -101,6 +111,7 @@ def build_on_nodes(
             }
         )
     to_build = [content.with_key(d) for d in assessment.to_build]
+    secrets_ready(to_build)
     nodes = dispatch.Nodes.of(builders)
     with console.board() as live:
         reporter = BoardReporter(live, single=len(chosen) == 1)
