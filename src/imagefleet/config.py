@@ -43,6 +43,8 @@ Whole = Annotated[int, BeforeValidator(_no_bool)]
 Number = Annotated[float, BeforeValidator(_no_bool)]
 Texts = Annotated[list[str], BeforeValidator(_listed)]
 OptionalText = Annotated[str, BeforeValidator(_empty_if_none)]
+# What `invoke verify` can require of a pushed image (verification.REQUIREMENTS).
+Requirements = Annotated[list[Literal["provenance", "sbom", "platforms"]], BeforeValidator(_listed)]
 
 
 class _Section(BaseModel):
@@ -119,6 +121,10 @@ class FleetConfig(_Section):
     notify: NotifyConfig = Field(description="a mapping with urls")
     local_registry: LocalRegistryConfig = Field(description="a mapping with port and state_dir")
     helm: HelmConfig = Field(description="a mapping of helm-deploy defaults")
+    require: Requirements = Field(
+        description="a list of provenance, sbom and platforms (comma-separated in the "
+        "environment): what `invoke verify` requires of a pushed image"
+    )
 
 
 def setting_name(path: tuple[str, ...]) -> str:

@@ -46,12 +46,12 @@ from .errors import (
     RegistryUnreachableError,
     TagDigestMismatchError,
     TagMissingAfterPushError,
-    TagOverwrittenError,
     TransientRegistryError,
     UnexpectedRegistryAnswerError,
     require_built,
 )
 from .pusherrors import unresolved
+from .readback import check_index, verify_tag
 from .reference import DOCKER_HUB, Target, canonical_path
 from .tags import LATEST, TagSet
 
@@ -289,6 +289,9 @@ def _with_retries(func: Callable[[], T], attempts: int, max_wait: float) -> T:
         ) from last
 
 
+with_retries = _with_retries  # for readers of the registry elsewhere (verification)
+
+
 def push(
     engine: Engine,
     image_ref: str,
@@ -341,7 +344,9 @@ def push(
             push = partial(engine.push, repository, tag, auth, why_retrying=partial(refusal, tag))
             digest = _with_retries(push, attempts, max_wait)
             remote = _with_retries(partial(client.manifest, path, tag), attempts, max_wait)
-            _verify(repository, tag, digest, image_id, remote)
+            remote = verify_tag(repository, tag, digest, image_id, remote)
+            check = partial(check_index, client, path, f"{repository}:{tag}", digest)
+            _with_retries(partial(check, remote.media_type), attempts, max_wait)
             result = PushedTag(f"{repository}:{tag}", digest, time.monotonic() - started)
             LOGGER.info("pushed %s %s", result.reference, digest)
             pushed.append(result)
@@ -426,6 +431,9 @@ def retag(
             raise TagDigestMismatchError(
                 reference=f"{repository}:{tag}", remote=remote.digest, pushed=digest
             )
+        # An index: every platform manifest and config it names, read back too.
+        check = partial(check_index, client, path, f"{repository}:{tag}", digest, media_type)
+        _with_retries(check, attempts, max_wait)
         result = PushedTag(f"{repository}:{tag}", digest, time.monotonic() - started)
         LOGGER.info("tagged %s %s in the registry", result.reference, digest)
         pushed.append(result)
@@ -461,22 +469,3 @@ def promote(
                     on_tag=functools.partial(on_tag, name) if on_tag else None,
                 )
     return done
-
-
-def _verify(
-    repository: str, tag: str, pushed_digest: str, image_id: str, remote: RemoteManifest | None
-) -> None:
-    if remote is None:
-        raise TagMissingAfterPushError(reference=f"{repository}:{tag}")
-    if remote.digest != pushed_digest:
-        raise TagDigestMismatchError(
-            reference=f"{repository}:{tag}", remote=remote.digest, pushed=pushed_digest
-        )
-    # With the classic image store the image ID is the manifest's config digest; with the
-    # containerd store it is the manifest (or index) digest itself.
-    if image_id not in (remote.digest, remote.config_digest):
-        raise TagOverwrittenError(
-            reference=f"{repository}:{tag}",
-            remote=remote.config_digest or remote.digest,
-            image_id=image_id,
-        )

@@ -62,6 +62,9 @@ DEFAULTS: dict[str, Any] = {
         "kubernetes_version": "",  # schemas for --dry-run; empty: the newest one available
         "deploy_image": "",  # for --in-container; empty: <registry>/helm-deploy:latest
     },
+    # What `invoke verify` requires of a pushed image: provenance and sbom (an attestation for
+    # every platform manifest), platforms (every platform the image's manifest lists).
+    "require": [],
 }
 
 
@@ -105,6 +108,7 @@ class Settings:
     local_registry_port: int = DEFAULTS["local_registry"]["port"]
     local_registry_dir: Path = field(default=Path(DEFAULTS["local_registry"]["state_dir"]))
     helm: HelmSettings = field(default_factory=HelmSettings)
+    require: tuple[str, ...] = ()
 
     @property
     def locks_dir(self) -> Path:
@@ -189,6 +193,7 @@ class Settings:
                 kubernetes_version=helm.kubernetes_version,
                 deploy_image=helm.deploy_image,
             ),
+            require=tuple(dict.fromkeys(fleet.require)),
         )
 
 

@@ -21,7 +21,9 @@ _MEANINGS = {
     "helm, act, a kubeconfig, the cluster, a chart registry, or a build secret's variable",
     4: "a build failed, including a base image that cannot be pulled",
     5: "registry unreachable, authentication refused, push rejected",
-    6: "a pushed tag's digest in the registry differs from the local image",
+    6: "verification failed: a pushed tag's digest in the registry differs from the local "
+    "image, a pushed index's platform manifest or config does not read back, or `invoke verify` "
+    "finds missing what fleet.require asks for",
     7: "an image's structure or pytest checks failed",
     8: "hadolint findings, fleet policy violations, or generated docs out of date",
     9: "a Helm deploy failed (the previous revision is left live) or timed out",

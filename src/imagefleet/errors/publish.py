@@ -1,4 +1,5 @@
-"""Publishing images: builds (exit 4), registries (exit 5) and push verification (exit 6)."""
+"""Publishing images: builds (exit 4), registries (exit 5), and verification (exit 6): pushed tags
+and indexes read back, and what ``fleet.require`` asks of a pushed image."""
 
 from __future__ import annotations
 
@@ -293,6 +294,43 @@ class TagOverwrittenError(DigestMismatchError):
     hint_template = "the tag was overwritten during the push; rerun it"
 
 
+class PlatformManifestMissingError(DigestMismatchError):
+    """A platform manifest that a pushed index lists is not in the registry."""
+
+    template = "{reference}: the index lists {platform} as {digest}, which the registry lacks"
+    hint_template = "the push left the index incomplete; rerun it, and check the registry's storage"
+
+
+class PlatformManifestMismatchError(DigestMismatchError):
+    """A platform manifest of a pushed index reads back with another digest than the index names."""
+
+    template = "{reference}: {platform} reads back as {remote}, but the index names {digest}"
+    hint_template = "the registry altered the manifest; rerun the push, and check the registry"
+
+
+class ConfigBlobMissingError(DigestMismatchError):
+    """The config blob a pushed platform manifest names is not in the registry."""
+
+    template = "{reference}: the config {config} of {platform} is missing from the registry"
+    hint_template = "the push left the image incomplete; rerun it, and check the registry's storage"
+
+
+class VerificationError(FleetError):
+    """A pushed image lacks something the settings require (``invoke verify``)."""
+
+    exit_code = ExitCode.VERIFY
+
+
+class RequirementsMissingError(VerificationError):
+    """``invoke verify``: what ``fleet.require`` names is missing from the pushed image."""
+
+    template = "{reference} lacks what fleet.require asks for: {missing}"
+    hint_template = (
+        "build on BuildKit nodes with provenance and SBOM attestations (fleet.sbom_generator) "
+        "for every platform the manifest lists, push again, or drop the item from fleet.require"
+    )
+
+
 __all__ = [
     "AuthChallengeError",
     "AuthRefusedError",
@@ -303,10 +341,13 @@ __all__ = [
     "BuildFailedError",
     "BuildStepError",
     "BuiltImageMissingError",
+    "ConfigBlobMissingError",
     "DigestMismatchError",
     "ImagesFailedError",
     "ImagesFailedSkippedError",
     "NoImageBuiltError",
+    "PlatformManifestMismatchError",
+    "PlatformManifestMissingError",
     "PullFailedError",
     "PushAuthError",
     "PushHostUnknownError",
@@ -324,6 +365,7 @@ __all__ = [
     "RegistryServerError",
     "RegistryTimeoutError",
     "RegistryUnreachableError",
+    "RequirementsMissingError",
     "RunPullFailedError",
     "StagedDigestMissingError",
     "TagDigestMismatchError",
@@ -331,4 +373,5 @@ __all__ = [
     "TagOverwrittenError",
     "TransientRegistryError",
     "UnexpectedRegistryAnswerError",
+    "VerificationError",
 ]

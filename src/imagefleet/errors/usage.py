@@ -320,6 +320,16 @@ class InvalidEnvNameError(UsageError):
     )
 
 
+class TagNotInRegistryError(UsageError):
+    """``invoke verify`` of a tag (or digest) the registry does not hold."""
+
+    template = "{reference} is not in the registry"
+    hint_template = (
+        "check --tag (default: this commit's sha tag, as push makes) and --registry; "
+        "`invoke push --image {name}` pushes it"
+    )
+
+
 class OutputPathError(UsageError):
     """A path a task would write to (``--output``, ``--sbom-dir``, ``--junit``, ``--site-dir``)
     that it cannot write to, found before anything runs."""
@@ -403,6 +413,7 @@ __all__ = [
     "RegistryRunningElsewhereError",
     "SelectionConflictError",
     "StaleParentError",
+    "TagNotInRegistryError",
     "UnknownBuilderError",
     "UnknownImageError",
     "UnknownImageNoMatchError",

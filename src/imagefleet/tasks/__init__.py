@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke.collection import Collection
 
 from ..settings import DEFAULTS
-from . import build, checks, deploy, docs, images, local, publish, registry, release
+from . import build, checks, deploy, docs, images, local, publish, registry, release, verify
 from ._common import read_fleet_environment_as_text, tolerate_fleet_shapes
 
 __all__ = ["namespace"]
@@ -25,6 +25,7 @@ def namespace() -> Collection:
         publish.tag,
         publish.push,
         publish.promote,
+        verify.verify,
         release.release,
         checks.lint,
         checks.scan,
