@@ -37,6 +37,7 @@ __all__ = [
     "reference",
     "registry",
     "release",
+    "sarif",
     "scan",
     "settings",
     "signals",
