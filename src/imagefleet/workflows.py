@@ -21,8 +21,9 @@ from .graph import Graph
 
 PUBLISH_WORKFLOW = Path(".github/workflows/publish.yml")
 PLAN_JOB = "plan"
-# Jobs that must wait for every wave (through the last one): tags move only after all of them.
-AFTER_WAVES = ("release", "promote")
+# Jobs that must wait for every wave (through the last one): every staged digest is scanned and
+# signed, and tags move, only after all of them.
+AFTER_WAVES = ("scan", "release", "sign", "promote")
 # The marker of a wave with nothing to build: GitHub refuses a matrix without values, so the job
 # of such a wave is skipped (`if: needs.plan.outputs.wave-N != '[]'`).
 EMPTY = "[]"
@@ -107,7 +108,7 @@ def _needs(job: dict[str, Any]) -> list[str]:
 def wave_jobs(workflow: Path) -> WaveJobs:
     """Read ``workflow``'s ``wave-N`` jobs: numbered from 1 without gaps, each an output of the
     plan job, each ``needs:`` the plan job and the previous wave, skipped when its wave is empty,
-    a matrix over its own wave; release and promote wait for the last wave."""
+    a matrix over its own wave; scan, release, sign and promote wait for the last wave."""
     data = yaml.safe_load(workflow.read_text(encoding="utf-8")) or {}
     jobs: dict[str, Any] = data.get("jobs") or {}
     numbers = sorted(int(m[1]) for job in jobs if (m := _WAVE_JOB.match(job)))
@@ -153,7 +154,7 @@ def check_waves(root: Path, graph: Graph) -> list[str]:
             f"{PUBLISH_WORKFLOW.name} has {found.count} wave job(s): add "
             + ", ".join(wave_key(n) for n in range(found.count + 1, len(chain) + 1))
             + " (copy the last wave job, its number and `needs:` moved on by one; add it to the "
-            "plan job's outputs and to the `needs:` of release and promote)"
+            f"plan job's outputs and to the `needs:` of {', '.join(AFTER_WAVES)})"
         )
     elif len(chain) < found.count:
         problems.append(

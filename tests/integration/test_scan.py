@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import io
 import json
 import re
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
+import requests
 
-from imagefleet import scan, tools
+from imagefleet import scan, staging, tools
 from imagefleet.engine import Engine
 from imagefleet.errors import EnvironmentProblem, ExitCode, NotBuiltError, ScanError
+from imagefleet.localregistry import LocalRegistry
 from imagefleet.scan import ScanFinding, scan_dockerfile, scan_image
-from tests.helpers import FIXTURES, invoke, require
+from tests.helpers import FIXTURES, invoke, make_project, require
 
 pytestmark = pytest.mark.integration
 
@@ -177,3 +183,144 @@ def test_invoke_scan_fails_on_the_planted_secret(broken_project: Path, tmp_path:
     )
     assert relaxed.code == 0, relaxed.output
     assert invoke(broken_project, "scan", "--image", "fx-leaky", "--fail-on", "severe").code == 2
+
+
+# -- a staged digest, scanned where it is: a real registry, nothing in the Docker engine ----------
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def _blob(registry: LocalRegistry, repository: str, data: bytes) -> str:
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    started = requests.post(f"{registry.url}/v2/{repository}/blobs/uploads/", timeout=10)
+    location = started.headers["Location"]
+    location = location if location.startswith("http") else registry.url + location
+    sep = "&" if "?" in location else "?"
+    done = requests.put(f"{location}{sep}digest={digest}", data=data, timeout=60)
+    assert done.status_code == 201, done.text
+    return digest
+
+
+def _stage(registry: LocalRegistry, repository: str, files: dict[str, tuple[bytes, int]]) -> str:
+    """Push a one-layer image holding ``files`` ({path: (content, mode)}) by digest only, over
+    the registry's API (no engine: nothing of it is left in Docker); return the digest."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        for path, (content, mode) in files.items():
+            info = tarfile.TarInfo(path)
+            info.size, info.mode = len(content), mode
+            tar.addfile(info, io.BytesIO(content))
+    layer = gzip.compress(raw.getvalue())
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"User": "1000"},
+            "rootfs": {
+                "type": "layers",
+                "diff_ids": ["sha256:" + hashlib.sha256(raw.getvalue()).hexdigest()],
+            },
+        }
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": _blob(registry, repository, config),
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": _blob(registry, repository, layer),
+                    "size": len(layer),
+                }
+            ],
+        }
+    ).encode()
+    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    put = requests.put(
+        f"{registry.url}/v2/{repository}/manifests/{digest}",
+        data=manifest,
+        headers={"Content-Type": OCI_MANIFEST},
+        timeout=10,
+    )
+    assert put.status_code == 201, put.text
+    return digest
+
+
+@pytest.fixture
+def staged_leaky(registry: LocalRegistry, busybox_path: Path) -> tuple[str, str]:
+    """fx-flow-scan in the registry by digest: busybox and the planted credential. Returns
+    (registry target, digest)."""
+    credentials = (FIXTURES / "broken" / "fx-leaky" / "credentials").read_bytes()
+    digest = _stage(
+        registry,
+        "fleet/fx-flow-scan",
+        {
+            "bin/busybox": (busybox_path.read_bytes(), 0o755),
+            "etc/fleet/credentials": (credentials, 0o644),
+        },
+    )
+    return f"{registry.address}/fleet", digest
+
+
+def test_a_staged_digest_is_scanned_in_the_registry(
+    staged_leaky: tuple[str, str], tmp_path: Path
+) -> None:
+    target, digest = staged_leaky
+    reference = f"{target}/fx-flow-scan@{digest}"
+    report = scan.scan_reference(
+        "fx-flow-scan",
+        reference,
+        sbom=tmp_path / "fx-flow-scan.cdx.json",
+        spdx=tmp_path / "fx-flow-scan.spdx.json",
+        vulnerabilities=False,
+    )
+    assert report.findings[0] == PLANTED
+    spdx = json.loads((tmp_path / "fx-flow-scan.spdx.json").read_text())
+    assert spdx["spdxVersion"] == "SPDX-2.3"
+    assert "busybox" in {p["name"] for p in spdx["packages"]}
+    assert json.loads((tmp_path / "fx-flow-scan.cdx.json").read_text())["bomFormat"] == "CycloneDX"
+
+
+def test_invoke_scan_digests_fails_at_the_severity_and_writes_sarif(
+    staged_leaky: tuple[str, str], tmp_path: Path
+) -> None:
+    target, digest = staged_leaky
+    project = make_project(tmp_path / "project", {"fx-flow-scan": FIXTURES / "broken" / "fx-leaky"})
+    digests = tmp_path / "digests"
+    staging.record(digests, "fx-flow-scan", digest)
+    output = tmp_path / "scan.sarif"
+    env = {
+        "TRIVY_DB_REPOSITORY": UNREACHABLE_DB,
+        "TRIVY_CACHE_DIR": str(tmp_path / "trivy-cache"),
+    }
+    args = ["--digests", str(digests), "--registry", target, "--sbom-dir", str(tmp_path / "sbom")]
+    result = invoke(
+        project, "scan", *args, "--format", "sarif", "--output", str(output),
+        "--fail-on", "critical", env=env,
+    )  # fmt: skip
+    assert result.code == 10, result.output
+    assert "fx-flow-scan aws-access-key-id" in result.stderr
+    runs = {run["automationDetails"]["id"]: run for run in json.loads(output.read_text())["runs"]}
+    assert set(runs) == {
+        "imagefleet-scan/fx-flow-scan/image/",
+        "imagefleet-scan/fx-flow-scan/dockerfile/",
+    }
+    image_rules = {r["ruleId"] for r in runs["imagefleet-scan/fx-flow-scan/image/"]["results"]}
+    assert "aws-access-key-id" in image_rules
+    [location] = {
+        loc["physicalLocation"]["artifactLocation"]["uri"]
+        for r in runs["imagefleet-scan/fx-flow-scan/dockerfile/"]["results"]
+        for loc in r["locations"]
+    }
+    assert location == "images/fx-flow-scan/Dockerfile"
+    assert (tmp_path / "sbom" / "fx-flow-scan.spdx.json").is_file()
+    # A digest the registry does not hold: refused before any scan, exit 5.
+    staging.record(digests, "fx-flow-scan", "sha256:" + "0" * 64)
+    missing = invoke(project, "scan", *args, env=env)
+    assert missing.code == 5, missing.output
+    assert f"{target}/fx-flow-scan@sha256:{'0' * 64} is not in the registry" in missing.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,32 @@ def test_sarif_run_shape(tmp_path: Path) -> None:
         "region": {"startLine": 2},
     }
     assert {r["id"] for r in run["tool"]["driver"]["rules"]} == set(policy.RULES)
+
+
+# -- the real images' pins: evidenced, and kept by digest ----------------------------------------
+
+
+def test_renovate_pins_every_base_image_by_digest() -> None:
+    """Configuration only (no digest can be fetched here); `renovate-config-validator` accepts
+    it too. The dockerfile manager's rule covers every image and sets pinDigests."""
+    import json
+
+    config = json.loads((REPO / "renovate.json").read_text())
+    [rule] = [r for r in config["packageRules"] if r.get("matchManagers") == ["dockerfile"]]
+    assert rule["pinDigests"] is True
+    assert rule["matchFileNames"] == ["images/*/Dockerfile"]
+    assert "enabled" not in rule
+
+
+@pytest.mark.parametrize("name", ["act-runner", "helm-deploy", "rust-releaser"])
+def test_each_base_pin_says_where_its_evidence_comes_from(name: str) -> None:
+    from imagefleet.catalog import discover
+
+    image = discover(REPO / "images").get(name)
+    base = image.build_args()["BASE_IMAGE"]
+    readme = (REPO / "images" / name / "README.md").read_text()
+    evidence = readme.split("## Pins and their evidence", 1)[1].split("\n## ", 1)[0]
+    [row] = [line for line in evidence.splitlines() if line.startswith(f"| `{base}` |")]
+    assert "checked 2026-11-30" in evidence
+    assert re.search(r"\d{4}-\d{2}-\d{2}", row), row  # the date of the evidence itself
+    assert '"Pins and their evidence"' in image.dockerfile_path.read_text()

@@ -1,17 +1,19 @@
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from invoke.exceptions import Exit
 
-from imagefleet import scan
+from imagefleet import scan, tools
 from imagefleet.errors import ExitCode, UsageError, last_line
 from imagefleet.scan import SEVERITIES, ScanFinding, ScanReport, parse_report, parse_severity
 from tests.helpers import FIXTURES
@@ -301,3 +303,221 @@ def test_the_repository_ignores_the_default_sbom_directory() -> None:
         ["git", "check-ignore", "-q", str(SBOM_DIR / "x.cdx.json")], cwd=REPO, check=False
     )
     assert ignored.returncode == 0
+
+
+# -- scanning a staged digest in its registry, with the seam replaced ----------------------------
+
+STAGED = "localhost:5000/fleet/fx-hello@sha256:" + "a" * 64
+
+
+def _recording_run(calls: list[tuple[list[str], dict[str, str]]]) -> Any:
+    """A seam that records each command and writes what trivy and syft would have written."""
+
+    def run(
+        argv: list[str], *, timeout: float, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        calls.append((argv, dict(env or {})))
+        for flag, value in itertools.pairwise(argv):
+            if flag == "--output" and "=" in value:  # syft: FORMAT=PATH
+                Path(value.split("=", 1)[1]).write_text("{}")
+            elif flag == "--output":  # trivy: a JSON report
+                Path(value).write_text(SECRET_SAMPLE.read_text())
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    return run
+
+
+def test_a_staged_digest_is_read_from_the_registry_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from imagefleet.credentials import Credentials
+
+    calls: list[tuple[list[str], dict[str, str]]] = []
+    monkeypatch.setattr(scan, "run_scanner", _recording_run(calls))
+    monkeypatch.setattr(tools, "require", lambda *names: names[0])
+    report = scan.scan_reference(
+        "fx-hello",
+        STAGED,
+        credentials=Credentials("robot", "s3cret"),
+        sbom=tmp_path / "fx-hello.cdx.json",
+        spdx=tmp_path / "fx-hello.spdx.json",
+        vulnerabilities=False,
+    )
+    (trivy, trivy_env), (syft, syft_env) = calls
+    assert trivy[trivy.index("--image-src") + 1] == "remote"  # never a local image of that name
+    assert trivy[-1] == STAGED
+    assert syft[:3] == ["syft", "scan", f"registry:{STAGED}"]
+    assert f"cyclonedx-json={tmp_path / 'fx-hello.cdx.json'}" in syft
+    assert f"spdx-json={tmp_path / 'fx-hello.spdx.json'}" in syft
+    # Credentials go through the environment, never the command line (which is logged).
+    assert not any("s3cret" in arg for arg in trivy + syft)
+    assert (trivy_env["TRIVY_USERNAME"], trivy_env["TRIVY_PASSWORD"]) == ("robot", "s3cret")
+    assert syft_env["SYFT_REGISTRY_AUTH_AUTHORITY"] == "localhost:5000"
+    assert syft_env["SYFT_REGISTRY_AUTH_PASSWORD"] == "s3cret"
+    assert report.reference == STAGED
+    assert report.spdx == str(tmp_path / "fx-hello.spdx.json")
+    assert report.as_dict()["spdx"] == report.spdx
+    assert set(report.trivy) == {"image"}  # kept for SARIF
+    assert report.findings[0].id == "aws-access-key-id"
+
+
+def test_without_fleet_credentials_the_tools_read_dockers_config() -> None:
+    from imagefleet.credentials import Credentials
+
+    assert scan.registry_env("localhost:5000", None) == {}
+    # An identity token is not a username and password: Docker's config has it, the tools read it.
+    assert scan.registry_env("localhost:5000", Credentials("<token>", "t")) == {}
+
+
+def test_a_local_scan_never_reads_a_registry(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    calls: list[tuple[list[str], dict[str, str]]] = []
+    monkeypatch.setattr(scan, "run_scanner", _recording_run(calls))
+    monkeypatch.setattr(tools, "require", lambda *names: names[0])
+    scan.scan_image(
+        _Built(),  # type: ignore[arg-type]
+        "fx-hello",
+        "fx-hello:abc",
+        sbom=tmp_path / "x.cdx.json",
+        vulnerabilities=False,
+    )
+    (trivy, trivy_env), (syft, _) = calls
+    assert trivy[trivy.index("--image-src") + 1] == "docker"
+    assert syft[2] == "docker:fx-hello:abc"
+    assert trivy_env == {}
+
+
+# -- `invoke scan --digests`: the staged images in a real registry (on loopback, no Docker) ------
+
+
+@pytest.fixture
+def staged(tmp_path: Path) -> Iterator[tuple[Path, str, Path, str]]:
+    """A project, a real registry holding fx-hello by digest only, and the digests directory a
+    build job would have recorded: (project, registry target, digests dir, digest)."""
+    from imagefleet import localregistry, staging
+    from tests.helpers import make_project, require
+
+    if localregistry.find_binary() is None:
+        require("no registry binary", "apt-get install docker-registry")
+    root = make_project(tmp_path / "project", with_busybox=False)
+    with localregistry.running(tmp_path / "registry") as running:
+        digest = _upload(running, "fleet/fx-hello")
+        digests = tmp_path / "digests"
+        staging.record(digests, "fx-hello", digest)
+        yield root, f"{running.address}/fleet", digests, digest
+
+
+def _upload(running: Any, repository: str) -> str:
+    """A config blob and its manifest, pushed by digest (no tag); the manifest's digest."""
+    import hashlib
+
+    import requests
+
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {}}).encode()
+    config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+    base = f"{running.url}/v2/{repository}"
+    location = requests.post(f"{base}/blobs/uploads/", timeout=10).headers["Location"]
+    location = location if location.startswith("http") else running.url + location
+    sep = "&" if "?" in location else "?"
+    put = requests.put(f"{location}{sep}digest={config_digest}", data=config, timeout=10)
+    assert put.status_code == 201, put.text
+    media = "application/vnd.oci.image.manifest.v1+json"
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": media,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": config_digest,
+                "size": len(config),
+            },
+            "layers": [],
+        }
+    ).encode()
+    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
+    put = requests.put(
+        f"{base}/manifests/{digest}", data=manifest, headers={"Content-Type": media}, timeout=10
+    )
+    assert put.status_code == 201, put.text
+    return digest
+
+
+def _context(root: Path) -> Any:
+    from invoke.config import Config
+    from invoke.context import Context
+
+    return Context(Config(overrides={"fleet": {"root": str(root)}}))
+
+
+def test_scan_digests_scans_each_staged_image_in_the_registry_and_writes_sarif(
+    staged: tuple[Path, str, Path, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from imagefleet import engine
+    from imagefleet.tasks import checks
+
+    root, registry, digests, digest = staged
+    asked: list[tuple[str, str, dict[str, Any]]] = []
+
+    def fake_scan(name: str, reference: str, **options: Any) -> ScanReport:
+        asked.append((name, reference, options))
+        return ScanReport(
+            name,
+            reference,
+            tuple(parse_report(json.loads(SECRET_SAMPLE.read_text()))),
+            str(options["sbom"]),
+            None,
+            spdx=str(options["spdx"]),
+            trivy={"image": json.loads(SECRET_SAMPLE.read_text())},
+        )
+
+    def no_engine(cls: object, builder: object) -> None:
+        raise AssertionError("a scan of staged digests needs no Docker engine")
+
+    monkeypatch.setattr(scan, "scan_reference", fake_scan)
+    monkeypatch.setattr(engine.Engine, "connect", classmethod(no_engine))
+    monkeypatch.delenv("FLEET_REGISTRY_USERNAME", raising=False)
+    output = tmp_path / "scan.sarif"
+    with pytest.raises(Exit) as caught:
+        checks.scan(
+            _context(root),
+            digests=str(digests),
+            registry=registry,
+            sbom_dir=str(tmp_path / "sbom"),
+            fail_on="critical",
+            format="sarif",
+            output=str(output),
+        )
+    assert caught.value.code == ExitCode.SCAN  # the planted key, after the SARIF was written
+    [(name, reference, options)] = asked
+    assert (name, reference) == ("fx-hello", f"{registry}/fx-hello@{digest}")
+    assert options["spdx"] == tmp_path / "sbom" / "fx-hello.spdx.json"
+    log = json.loads(output.read_text())
+    [run] = log["runs"]
+    assert run["automationDetails"]["id"] == "imagefleet-scan/fx-hello/image/"
+    assert run["results"][0]["ruleId"] == "aws-access-key-id"
+    assert "report written to" in capsys.readouterr().err
+
+
+def test_scan_digests_refuses_what_the_registry_does_not_hold_before_scanning(
+    staged: tuple[Path, str, Path, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from imagefleet import staging
+    from imagefleet.tasks import checks
+
+    root, registry, _, _ = staged
+    monkeypatch.setattr(scan, "scan_reference", lambda *a, **k: pytest.fail("scanned"))
+    elsewhere = tmp_path / "elsewhere"
+    staging.record(elsewhere, "fx-hello", "sha256:" + "b" * 64)
+    with pytest.raises(Exit) as caught:
+        checks.scan(_context(root), digests=str(elsewhere), registry=registry)
+    assert caught.value.code == ExitCode.REGISTRY
+    with pytest.raises(Exit) as caught:
+        checks.scan(_context(root), digests=str(elsewhere), image=["fx-hello"])
+    assert caught.value.code == ExitCode.USAGE  # --digests is the selection
+    with pytest.raises(Exit) as caught:
+        checks.scan(_context(root), registry=registry, image=["fx-hello"])
+    assert caught.value.code == ExitCode.USAGE  # a registry without digests scans nothing

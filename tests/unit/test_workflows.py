@@ -328,3 +328,103 @@ def test_every_action_is_pinned_by_commit_with_its_version() -> None:
                 assert re.search(r"# v\d+\.\d+\.\d+$", line), (
                     f"{path.name}:{number}: say which release the sha is (# vX.Y.Z)"
                 )
+
+
+# -- the publish workflow scans, signs and attests every staged digest before a tag moves ------
+
+PUBLISH = REPO / workflows.PUBLISH_WORKFLOW
+
+
+def _publish_jobs() -> dict[str, dict[str, Any]]:
+    return dict(yaml.safe_load(PUBLISH.read_text())["jobs"])
+
+
+def _upstream(jobs: dict[str, dict[str, Any]], name: str) -> set[str]:
+    """Every job ``name`` waits for, directly or through others."""
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        for need in _needs(jobs[todo.pop()]):
+            if need not in seen:
+                seen.add(need)
+                todo.append(need)
+    return seen
+
+
+def _needs(job: dict[str, Any]) -> list[str]:
+    needs = job.get("needs") or []
+    return [needs] if isinstance(needs, str) else [str(n) for n in needs]
+
+
+def _permissions(job: dict[str, Any]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (job.get("permissions") or {}).items()}
+
+
+def test_promote_waits_for_the_scan_and_the_signatures() -> None:
+    jobs = _publish_jobs()
+    assert {"scan", "sign", "release"} <= _upstream(jobs, "promote")
+    assert "scan" in _upstream(jobs, "sign")  # only what passed the scan is signed
+    assert "scan" in _upstream(jobs, "release")  # no release tag for an image that failed it
+    # A failed scan or signature stops promote: its condition never ignores a failure.
+    assert "!failure()" in str(jobs["promote"]["if"])
+    assert "always()" not in str(jobs["promote"]["if"])
+
+
+def test_the_scan_job_scans_the_staged_digests_and_uploads_sarif() -> None:
+    scan = _publish_jobs()["scan"]
+    run = _runs(scan)
+    command = re.search(r"invoke scan\b[^\n]*(?:\n[^\n]*)*", run)
+    assert command, run
+    for flag in ("--digests digests", '--registry "$REGISTRY"', "--fail-on", "--format sarif"):
+        assert flag in command[0], flag
+    assert "--output scan.sarif" in command[0]
+    assert "SCAN_FAIL_ON" in str(scan["env"])
+    [upload] = _uses(scan, "github/codeql-action/upload-sarif")
+    assert upload["with"]["sarif_file"] == "scan.sarif"
+    assert "!cancelled()" in str(upload["if"])  # findings reach code scanning when they fail
+    assert _permissions(scan) == {"contents": "read", "security-events": "write"}
+    # The SPDX SBOMs the sign job attests.
+    [sboms] = [s for s in _uses(scan, "actions/upload-artifact") if s["with"]["name"] == "sbom"]
+    assert "spdx.json" in sboms["with"]["path"]
+
+
+def test_the_sign_job_signs_keyless_and_attests_the_sbom_by_digest() -> None:
+    sign = _publish_jobs()["sign"]
+    assert _uses(sign, "sigstore/cosign-installer")
+    assert _permissions(sign) == {"contents": "read", "id-token": "write"}
+    assert "refs/heads/main" in str(sign["if"])
+    run = _runs(sign)
+    assert re.search(r'cosign sign --yes --recursive "\$reference"', run)
+    assert re.search(
+        r'cosign attest --yes --type spdxjson --predicate "sbom/\$image\.spdx\.json" "\$reference"',
+        run,
+    )
+    assert 'reference="$REGISTRY/$image@$digest"' in run  # by digest, never a tag
+    assert "--key" not in run  # keyless: the job's OIDC token is the identity
+    assert any(
+        (s.get("with") or {}).get("name") == "sbom"
+        for s in _uses(sign, "actions/download-artifact")
+    )
+
+
+def test_only_the_jobs_that_need_them_get_write_permissions() -> None:
+    jobs = _publish_jobs()
+    assert yaml.safe_load(PUBLISH.read_text())["permissions"] == {"contents": "read"}
+    writers = {
+        name: {k for k, v in _permissions(job).items() if v == "write"}
+        for name, job in jobs.items()
+        if any(v == "write" for v in _permissions(job).values())
+    }
+    assert writers == {
+        "scan": {"security-events"},
+        "release": {"contents"},
+        "sign": {"id-token"},
+    }
+
+
+def test_every_job_that_moves_or_signs_waits_for_the_last_wave() -> None:
+    assert set(workflows.AFTER_WAVES) == {"scan", "release", "sign", "promote"}
+    jobs = _publish_jobs()
+    last = workflows.wave_key(workflows.wave_jobs(PUBLISH).count)
+    for name in workflows.AFTER_WAVES:
+        assert last in _needs(jobs[name]), name

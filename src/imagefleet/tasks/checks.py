@@ -19,6 +19,8 @@ from ..errors import (
     OutputWithoutFormatError,
     PolicyViolationsError,
     ScanFindings,
+    SelectionConflictError,
+    StagedDigestMissingError,
     WorkflowWavesError,
     require_built,
 )
@@ -30,7 +32,9 @@ from .selection import HELP, plans_for, select
 if TYPE_CHECKING:
     from .. import lint as lint_mod
     from .. import scan as scan_mod
+    from ..plan import ImagePlan
     from ..policy import Violation
+    from ..settings import Settings
 
 FORMATS = ("text", "json", "sarif")
 
@@ -150,11 +154,17 @@ def _lint_error(linted: lint_mod.Result, violations: list[Violation], *, images:
     iterable=["image"],
     help={
         **{k: HELP[k] for k in ("image", "all", "changed", "base")},
-        "sbom_dir": "write each image's CycloneDX SBOM (syft) here "
+        "digests": "scan the images `build --push --digests DIR` staged, in the registry, by "
+        "digest (that directory or one JSON file); they are the selection",
+        "registry": "HOST[:PORT]/NAMESPACE the --digests were pushed to (default: fleet.registry)",
+        "sbom_dir": "write each image's CycloneDX and SPDX SBOMs (syft) here "
         "(default: .fleet/sbom/ in the repository, which git ignores)",
         "fail_on": "exit 10 when a finding is at or above this severity "
         "(UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL); default: report only",
         "vulnerabilities": "scan for vulnerabilities when trivy's DB is reachable (default on)",
+        "format": "text (default), json (as --json), or sarif (trivy's SARIF: one log, one run "
+        "per image and scan, each in its own code-scanning category)",
+        "output": "write the json/sarif report to this file instead of stdout",
         "json": HELP["json"],
     },
 )
@@ -165,56 +175,78 @@ def scan(
     all: bool = False,
     changed: bool = False,
     base: str | None = None,
+    digests: str | None = None,
+    registry: str | None = None,
     sbom_dir: str | None = None,
     fail_on: str | None = None,
     vulnerabilities: bool = True,
+    format: str = "text",
+    output: str | None = None,
     json: bool = False,
 ) -> None:
-    """Scan built images with trivy (config, secrets, vulnerabilities) and write syft SBOMs.
+    """Scan images with trivy (config, secrets, vulnerabilities) and write syft SBOMs.
 
-    Vulnerabilities are scanned when trivy's database is reachable; offline that is one line of
-    output and the other scans still run.
+    Built images in the local engine, or with --digests the images staged in the registry by
+    digest (what the publish workflow scans before any tag moves). Vulnerabilities are scanned
+    when trivy's database is reachable; offline that is one line of output and the other scans
+    still run.
     """
     from .. import scan as scan_mod
+    from ..credentials import credentials_for
     from ..engine import Engine
+    from ..errors import MissingFlagError
+    from ..reference import parse_target
 
     s = settings(c)
+    format = "json" if json and format == "text" else format
+    _check_report(format, output)
     threshold = scan_mod.parse_severity(fail_on) if fail_on else None
-    selection = select(s, listify(image), all, changed, base)
-    chosen = plans_for(s, selection)
+    if registry and not digests:
+        raise MissingFlagError(
+            task="scan", flags="--digests with --registry", usage="--digests digests/ --registry R"
+        )
     out_dir = output_directory("--sbom-dir", sbom_dir) if sbom_dir else s.root / scan_mod.SBOM_DIR
-    engine = Engine.connect(s.builder)
-    tag_current_content(s, selection, engine, chosen)
-    for p in chosen:
-        require_built(engine, p.local_ref, p.name)
+    staged = _staged(s, digests, registry, listify(image), all, changed) if digests else None
+    if staged is None:
+        selection = select(s, listify(image), all, changed, base)
+        chosen = plans_for(s, selection)
+        engine = Engine.connect(s.builder)
+        tag_current_content(s, selection, engine, chosen)
+        for p in chosen:
+            require_built(engine, p.local_ref, p.name)
+        references = {p.name: p.local_ref for p in chosen}
+    else:
+        chosen, references = staged
+        credentials = credentials_for(
+            parse_target(registry).domain if registry else s.target.domain
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     reports: list[scan_mod.ScanReport] = []
     done: list[dict[str, Any]] = []
     partial(images=done)  # a failing run prints the reports so far beside its error
     for p in chosen:
+        options: dict[str, Any] = {
+            "sbom": out_dir / f"{p.name}.cdx.json",
+            "spdx": out_dir / f"{p.name}.spdx.json",
+            "vulnerabilities": vulnerabilities,
+            "dockerfile": p.image.dockerfile_path,
+        }
         with console.working(f"scan {p.name}"):
-            report = scan_mod.scan_image(
-                engine,
-                p.name,
-                p.local_ref,
-                sbom=out_dir / f"{p.name}.cdx.json",
-                vulnerabilities=vulnerabilities,
-                dockerfile=p.image.dockerfile_path,
-            )
+            if staged is None:
+                report = scan_mod.scan_image(engine, p.name, references[p.name], **options)
+            else:
+                report = scan_mod.scan_reference(
+                    p.name, references[p.name], credentials=credentials, **options
+                )
         reports.append(report)
         done.append(report.as_dict())
-        if report.vulnerabilities_skipped:
-            console.info(f"[yellow]note[/]: {escape(report.vulnerabilities_skipped)}")
-        for finding in report.findings:
-            where = f"{finding.target}:{finding.line}" if finding.line else finding.target
-            console.info(
-                f"  [red]{escape(finding.severity)}[/] {escape(finding.kind)} {escape(finding.id)} "
-                f"{escape(where)}: {escape(finding.title)}"
-            )
-        console.info(
-            f"scanned {escape(p.name)}: {len(report.findings)} finding(s), SBOM "
-            f"{escape(report.sbom or '-')}"
-        )
+        _print(report)
+    if format == "sarif":
+        from .. import sarif
+
+        _write(sarif.log(reports, root=s.root), output)
+    elif format == "json" and output:
+        _write({"images": done}, output)
     if threshold is not None:
         over = [(r.image, f) for r in reports for f in r.at_or_above(threshold)]
         if over:
@@ -223,5 +255,46 @@ def scan(
                 threshold=threshold,
                 findings=", ".join(sorted({f"{name} {f.id}" for name, f in over}))[:300],
             )
-    if json:
+    if format == "json" and not output:
         console.emit_json(done)
+
+
+def _staged(
+    s: Settings,
+    digests: str,
+    registry: str | None,
+    image: list[str],
+    all_: bool,
+    changed: bool,
+) -> tuple[list[ImagePlan], dict[str, str]]:
+    """The images a digests file staged, each as ``REPOSITORY@sha256:…`` in the registry; every
+    digest is checked to be there before anything is scanned."""
+    from .. import staging
+    from ..reference import parse_target
+    from ..registry import holds
+
+    if image or all_ or changed:
+        raise SelectionConflictError()
+    target = parse_target(registry) if registry else s.target
+    recorded = staging.read(Path(digests))
+    chosen = plans_for(s, select(s, sorted(recorded), False))
+    for p in chosen:
+        digest = recorded[p.name]
+        if not holds(target, p.name, digest, attempts=s.push_attempts, max_wait=s.push_max_wait):
+            raise StagedDigestMissingError(reference=f"{target.repository(p.name)}@{digest}")
+    return chosen, {p.name: f"{target.repository(p.name)}@{recorded[p.name]}" for p in chosen}
+
+
+def _print(report: scan_mod.ScanReport) -> None:
+    if report.vulnerabilities_skipped:
+        console.info(f"[yellow]note[/]: {escape(report.vulnerabilities_skipped)}")
+    for finding in report.findings:
+        where = f"{finding.target}:{finding.line}" if finding.line else finding.target
+        console.info(
+            f"  [red]{escape(finding.severity)}[/] {escape(finding.kind)} {escape(finding.id)} "
+            f"{escape(where)}: {escape(finding.title)}"
+        )
+    console.info(
+        f"scanned {escape(report.image)}: {len(report.findings)} finding(s), SBOM "
+        f"{escape(report.sbom or '-')}"
+    )
