@@ -1,6 +1,8 @@
 """A two-platform image built on a real standalone BuildKit node (foreign RUN steps under QEMU)
-and pushed to a real registry as one index with provenance and SBOM attestations; a node whose
-platforms leave one out refuses the image before anything builds."""
+and pushed to a real registry as one index with provenance and SBOM attestations, the SBOMs made
+by the fleet's own generator image (images/sbom-scanner, built first on the node), then read back
+by `invoke verify` with every requirement on; a node whose platforms leave one out refuses the
+image before anything builds."""
 
 from __future__ import annotations
 
@@ -22,11 +24,12 @@ from imagefleet.reference import parse_target
 from imagefleet.registry import RegistryClient
 from tests import buildkit
 from tests.buildkit import Nodes
-from tests.helpers import FIXTURES, git, invoke, make_project, require
+from tests.helpers import FIXTURES, REPO, git, invoke, make_project, require
 
 pytestmark = pytest.mark.integration
 
 WIDE = ("linux/amd64", "linux/arm64")
+SCANNER = "sbom-scanner"
 # Platforms a node here is unlikely to emulate; the refusal test takes the first it lacks.
 FOREIGN = ("linux/s390x", "linux/ppc64le", "linux/riscv64", "linux/mips64le")
 
@@ -43,22 +46,22 @@ def _needs_nodes() -> None:
 
 @pytest.fixture
 def project(tmp_path: Path, registry: localregistry.LocalRegistry) -> tuple[Path, dict[str, str]]:
-    """fx-mp-arch (with both static busyboxes in its context) and the fixture SBOM generator
-    fx-mp-scanner, committed; returns (project, env for the CLI)."""
+    """fx-mp-arch (with both static busyboxes in its context) and the fleet's SBOM generator,
+    images/sbom-scanner as it is (the default `fleet.sbom_generator`), committed; returns
+    (project, env for the CLI)."""
     _needs_nodes()
-    fixtures = FIXTURES / "multiarch"
-    root = make_project(tmp_path / "project", {p.name: p for p in fixtures.iterdir()})
+    images = {
+        "fx-mp-arch": FIXTURES / "multiarch" / "fx-mp-arch",
+        SCANNER: REPO / "images" / SCANNER,
+    }
+    root = make_project(tmp_path / "project", images)
     for arch in ("amd64", "arm64"):
         found = shutil.which(f"busybox-{arch}")
         assert found is not None
         shutil.copy2(found, root / "images" / "fx-mp-arch" / f"busybox-{arch}")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "both busyboxes")
-    env = {
-        "INVOKE_FLEET_REGISTRY": f"{registry.address}/fleet",
-        "INVOKE_FLEET_SBOM_GENERATOR": "fx-mp-scanner",
-    }
-    return root, env
+    return root, {"INVOKE_FLEET_REGISTRY": f"{registry.address}/fleet"}
 
 
 @pytest.fixture
@@ -101,8 +104,8 @@ def test_a_two_platform_image_is_one_index_with_provenance_and_sbom_per_platform
     assert result.code == 0, result.output
     by_name = {o["image"]: o for o in outcomes}
     assert by_name["fx-mp-arch"]["status"] == "built"
-    assert "building fx-mp-scanner first" in result.stderr  # the generator, before the rest
-    scanner = f"fleet/fx-mp-scanner@{by_name['fx-mp-scanner']['digest']}"
+    assert f"building {SCANNER} first" in result.stderr  # the generator, before the rest
+    assert by_name[SCANNER]["status"] == "built"
 
     index = _json(client, "fleet/fx-mp-arch", by_name["fx-mp-arch"]["digest"])
     manifests = index["manifests"]
@@ -150,8 +153,26 @@ def test_a_two_platform_image_is_one_index_with_provenance_and_sbom_per_platform
         sbom = json.loads(
             _blob(client, "fleet/fx-mp-arch", layers["https://spdx.dev/Document"]["digest"])
         )
-        assert sbom["predicate"]["name"].startswith("fx-mp-scanner")
-    assert scanner.rpartition("@")[2].startswith("sha256:")
+        assert sbom["_type"] == "https://in-toto.io/Statement/v0.1"
+        assert sbom["predicate"]["spdxVersion"].startswith("SPDX-")
+        # syft (in the generator) recognises the static busybox of each platform's rootfs.
+        assert any(p["name"] == "busybox" for p in sbom["predicate"]["packages"]), platform
+
+    # `invoke verify` reads it all back; with every requirement on, nothing is missing.
+    verified = invoke(
+        root,
+        *("verify", "--image", "fx-mp-arch", "--registry", env["INVOKE_FLEET_REGISTRY"], "--json"),
+        env={**env, "INVOKE_FLEET_REQUIRE": "provenance,sbom,platforms"},
+        timeout=120,
+    )
+    assert verified.code == 0, verified.output
+    report = json.loads(verified.stdout)
+    assert report["digest"] == by_name["fx-mp-arch"]["digest"]
+    assert report["missing"] == []
+    assert {p["platform"] for p in report["platforms"]} == set(WIDE)
+    for found in report["platforms"]:
+        assert found["provenance"]["revision"] == revision
+        assert found["sbom"]["packages"] >= 1
 
 
 def test_a_platform_no_node_lists_is_refused_before_anything_builds(
