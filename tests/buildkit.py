@@ -4,6 +4,7 @@ tests and the node benchmark: started by PID, and removed with their builders an
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import subprocess
@@ -30,6 +31,20 @@ def available() -> str | None:
     if not shutil.which("docker"):
         return "no docker CLI (buildx makes the builder)"
     return None
+
+
+def require_multiplatform_node() -> None:
+    """Fail (in CI) or skip unless a node can start here and build linux/amd64 and linux/arm64
+    fixtures: buildkitd, root, and a static busybox of each platform on PATH."""
+    from tests.helpers import require
+
+    if (missing := available()) is not None:
+        require(missing, "../shared/env/provision buildkit")
+    if os.geteuid() != 0:
+        require("buildkitd needs root here", "run the integration tests as root")
+    for arch in ("amd64", "arm64"):
+        if shutil.which(f"busybox-{arch}") is None:
+            require(f"no busybox-{arch} on PATH", "../shared/env/provision multiarch")
 
 
 @dataclass

@@ -10,8 +10,6 @@ completes the push, and nothing else changed (no stray local tags, no stray regi
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import signal
 import subprocess
@@ -28,7 +26,7 @@ import requests
 from imagefleet import localregistry
 from imagefleet.engine import Engine
 from imagefleet.registry import MANIFEST_TYPES
-from tests import faultproxy
+from tests import faultproxy, seeding
 from tests.helpers import FIXTURES, Result, git, invoke, make_project, require
 
 pytestmark = pytest.mark.integration
@@ -125,42 +123,12 @@ class Stack:
     def seed_latest(self) -> str:
         """An older image as ``latest`` (an empty manifest, written straight to the registry):
         the digest a failed push must leave it at."""
-        config = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
-        config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
-        url = f"{self.registry.url}/v2/{PATH}"
-        started = requests.post(f"{url}/blobs/uploads/", auth=self.auth, timeout=10)
-        assert started.status_code == 202, started.text
-        location = requests.compat.urljoin(f"{url}/", started.headers["Location"])
-        done = requests.put(
-            location,
-            params={"digest": config_digest},
-            data=config,
-            headers={"Content-Type": "application/octet-stream"},
-            auth=self.auth,
-            timeout=10,
-        )
-        assert done.status_code == 201, done.text
-        media = "application/vnd.oci.image.manifest.v1+json"
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": media,
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": config_digest,
-                "size": len(config),
-            },
-            "layers": [],
+        config = {
+            "architecture": "amd64",
+            "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": []},
         }
-        body = json.dumps(manifest).encode()
-        put = requests.put(
-            f"{url}/manifests/latest",
-            data=body,
-            headers={"Content-Type": media},
-            auth=self.auth,
-            timeout=10,
-        )
-        assert put.status_code == 201, put.text
-        return "sha256:" + hashlib.sha256(body).hexdigest()
+        return seeding.image(self.registry.url, PATH, config, reference="latest", auth=self.auth)
 
 
 @contextlib.contextmanager

@@ -9,7 +9,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import os
 import shutil
 import tarfile
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from imagefleet.reference import parse_target
 from imagefleet.registry import RegistryClient
 from tests import buildkit
 from tests.buildkit import Nodes
-from tests.helpers import FIXTURES, REPO, git, invoke, make_project, require
+from tests.helpers import FIXTURES, REPO, git, invoke, make_project
 
 pytestmark = pytest.mark.integration
 
@@ -34,22 +33,12 @@ SCANNER = "sbom-scanner"
 FOREIGN = ("linux/s390x", "linux/ppc64le", "linux/riscv64", "linux/mips64le")
 
 
-def _needs_nodes() -> None:
-    if (missing := buildkit.available()) is not None:
-        require(missing, "../shared/env/provision buildkit")
-    if os.geteuid() != 0:
-        require("buildkitd needs root here", "run the integration tests as root")
-    for arch in ("amd64", "arm64"):
-        if shutil.which(f"busybox-{arch}") is None:
-            require(f"no busybox-{arch} on PATH", "../shared/env/provision multiarch")
-
-
 @pytest.fixture
 def project(tmp_path: Path, registry: localregistry.LocalRegistry) -> tuple[Path, dict[str, str]]:
     """fx-mp-arch (with both static busyboxes in its context) and the fleet's SBOM generator,
     images/sbom-scanner as it is (the default `fleet.sbom_generator`), committed; returns
     (project, env for the CLI)."""
-    _needs_nodes()
+    buildkit.require_multiplatform_node()
     images = {
         "fx-mp-arch": FIXTURES / "multiarch" / "fx-mp-arch",
         SCANNER: REPO / "images" / SCANNER,
@@ -66,7 +55,7 @@ def project(tmp_path: Path, registry: localregistry.LocalRegistry) -> tuple[Path
 
 @pytest.fixture
 def node(tmp_path: Path, registry: localregistry.LocalRegistry) -> Iterator[Nodes]:
-    _needs_nodes()
+    buildkit.require_multiplatform_node()
     with buildkit.nodes(1, registry.address, parent=tmp_path, prefix="fx-mp") as made:
         yield made
 

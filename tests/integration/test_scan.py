@@ -12,13 +12,13 @@ import tarfile
 from pathlib import Path
 
 import pytest
-import requests
 
 from imagefleet import scan, staging, tools
 from imagefleet.engine import Engine
 from imagefleet.errors import EnvironmentProblem, ExitCode, NotBuiltError, ScanError
 from imagefleet.localregistry import LocalRegistry
 from imagefleet.scan import ScanFinding, scan_dockerfile, scan_image
+from tests import seeding
 from tests.helpers import FIXTURES, invoke, make_project, require
 
 pytestmark = pytest.mark.integration
@@ -187,19 +187,6 @@ def test_invoke_scan_fails_on_the_planted_secret(broken_project: Path, tmp_path:
 
 # -- a staged digest, scanned where it is: a real registry, nothing in the Docker engine ----------
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-
-
-def _blob(registry: LocalRegistry, repository: str, data: bytes) -> str:
-    digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    started = requests.post(f"{registry.url}/v2/{repository}/blobs/uploads/", timeout=10)
-    location = started.headers["Location"]
-    location = location if location.startswith("http") else registry.url + location
-    sep = "&" if "?" in location else "?"
-    done = requests.put(f"{location}{sep}digest={digest}", data=data, timeout=60)
-    assert done.status_code == 201, done.text
-    return digest
-
 
 def _stage(registry: LocalRegistry, repository: str, files: dict[str, tuple[bytes, int]]) -> str:
     """Push a one-layer image holding ``files`` ({path: (content, mode)}) by digest only, over
@@ -211,44 +198,16 @@ def _stage(registry: LocalRegistry, repository: str, files: dict[str, tuple[byte
             info.size, info.mode = len(content), mode
             tar.addfile(info, io.BytesIO(content))
     layer = gzip.compress(raw.getvalue())
-    config = json.dumps(
-        {
-            "architecture": "amd64",
-            "os": "linux",
-            "config": {"User": "1000"},
-            "rootfs": {
-                "type": "layers",
-                "diff_ids": ["sha256:" + hashlib.sha256(raw.getvalue()).hexdigest()],
-            },
-        }
-    ).encode()
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": _blob(registry, repository, config),
-                "size": len(config),
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "digest": _blob(registry, repository, layer),
-                    "size": len(layer),
-                }
-            ],
-        }
-    ).encode()
-    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
-    put = requests.put(
-        f"{registry.url}/v2/{repository}/manifests/{digest}",
-        data=manifest,
-        headers={"Content-Type": OCI_MANIFEST},
-        timeout=10,
-    )
-    assert put.status_code == 201, put.text
-    return digest
+    config = {
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"User": "1000"},
+        "rootfs": {
+            "type": "layers",
+            "diff_ids": ["sha256:" + hashlib.sha256(raw.getvalue()).hexdigest()],
+        },
+    }
+    return seeding.image(registry.url, repository, config, layers=[layer])
 
 
 @pytest.fixture

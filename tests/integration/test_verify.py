@@ -4,7 +4,6 @@ RUN under QEMU) with SLSA provenance and pushed to a real registry on loopback."
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from imagefleet.reference import parse_target
 from imagefleet.tags import TagSet
 from tests import buildkit
 from tests.buildkit import Nodes
-from tests.helpers import git, invoke, require
+from tests.helpers import git, invoke
 
 pytestmark = pytest.mark.integration
 
@@ -37,13 +36,7 @@ LABEL org.opencontainers.image.title=fx-verify-arch
 @pytest.fixture
 def node(tmp_path: Path, registry: localregistry.LocalRegistry) -> Iterator[Nodes]:
     """One buildkitd on loopback that trusts the test registry over HTTP; removed on exit."""
-    if (missing := buildkit.available()) is not None:
-        require(missing, "../shared/env/provision buildkit")
-    if os.geteuid() != 0:
-        require("buildkitd needs root here", "run the integration tests as root")
-    for arch in ("amd64", "arm64"):
-        if shutil.which(f"busybox-{arch}") is None:
-            require(f"no busybox-{arch} on PATH", "../shared/env/provision multiarch")
+    buildkit.require_multiplatform_node()
     with buildkit.nodes(1, registry.address, parent=tmp_path, prefix="fx-verify") as made:
         yield made
 

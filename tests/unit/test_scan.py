@@ -16,6 +16,7 @@ from invoke.exceptions import Exit
 from imagefleet import scan, tools
 from imagefleet.errors import ExitCode, UsageError, last_line
 from imagefleet.scan import SEVERITIES, ScanFinding, ScanReport, parse_report, parse_severity
+from tests import seeding
 from tests.helpers import FIXTURES
 
 SAMPLES = FIXTURES / "scan"
@@ -402,45 +403,10 @@ def staged(tmp_path: Path) -> Iterator[tuple[Path, str, Path, str]]:
         require("no registry binary", "apt-get install docker-registry")
     root = make_project(tmp_path / "project", with_busybox=False)
     with localregistry.running(tmp_path / "registry") as running:
-        digest = _upload(running, "fleet/fx-hello")
+        digest = seeding.image(running.url, "fleet/fx-hello")
         digests = tmp_path / "digests"
         staging.record(digests, "fx-hello", digest)
         yield root, f"{running.address}/fleet", digests, digest
-
-
-def _upload(running: Any, repository: str) -> str:
-    """A config blob and its manifest, pushed by digest (no tag); the manifest's digest."""
-    import hashlib
-
-    import requests
-
-    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {}}).encode()
-    config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
-    base = f"{running.url}/v2/{repository}"
-    location = requests.post(f"{base}/blobs/uploads/", timeout=10).headers["Location"]
-    location = location if location.startswith("http") else running.url + location
-    sep = "&" if "?" in location else "?"
-    put = requests.put(f"{location}{sep}digest={config_digest}", data=config, timeout=10)
-    assert put.status_code == 201, put.text
-    media = "application/vnd.oci.image.manifest.v1+json"
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": media,
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": config_digest,
-                "size": len(config),
-            },
-            "layers": [],
-        }
-    ).encode()
-    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
-    put = requests.put(
-        f"{base}/manifests/{digest}", data=manifest, headers={"Content-Type": media}, timeout=10
-    )
-    assert put.status_code == 201, put.text
-    return digest
 
 
 def _context(root: Path) -> Any:

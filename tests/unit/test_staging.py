@@ -3,7 +3,6 @@ Docker: the images are uploaded over the registry's HTTP API)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ import requests
 
 from imagefleet import localregistry, staging
 from imagefleet.errors import DigestsFormatError, DigestsMissingError
+from tests import seeding
 from tests.helpers import FIXTURES, git, invoke, make_project, require
 
 A = "sha256:" + "a" * 64
@@ -63,39 +63,8 @@ def registry(tmp_path: Path) -> Iterator[localregistry.LocalRegistry]:
 
 def _upload(registry: localregistry.LocalRegistry, repository: str, label: str) -> str:
     """Push a tiny image (a config blob and its manifest) by digest only; return the digest."""
-    config = json.dumps(
-        {"architecture": "amd64", "os": "linux", "config": {"Labels": {"x": label}}}
-    ).encode()
-    config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
-    base = f"{registry.url}/v2/{repository}"
-    start = requests.post(f"{base}/blobs/uploads/", timeout=10)
-    assert start.status_code == 202, start.text
-    location = start.headers["Location"]
-    location = location if location.startswith("http") else registry.url + location
-    sep = "&" if "?" in location else "?"
-    done = requests.put(f"{location}{sep}digest={config_digest}", data=config, timeout=10)
-    assert done.status_code == 201, done.text
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": MANIFEST_TYPE,
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": config_digest,
-                "size": len(config),
-            },
-            "layers": [],
-        }
-    ).encode()
-    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
-    put = requests.put(
-        f"{base}/manifests/{digest}",
-        data=manifest,
-        headers={"Content-Type": MANIFEST_TYPE},
-        timeout=10,
-    )
-    assert put.status_code == 201, put.text
-    return digest
+    config = {"architecture": "amd64", "os": "linux", "config": {"Labels": {"x": label}}}
+    return seeding.image(registry.url, repository, config)
 
 
 def _tags(registry: localregistry.LocalRegistry, repository: str) -> dict[str, str]:
