@@ -12,8 +12,10 @@ import contextlib
 import json
 import logging
 import os
+import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
@@ -328,6 +330,10 @@ class Engine(Containers):
         for reference, local in request.parents.items():
             repository, tag = split_tag(reference)
             self.tag(local, repository, tag)
+        with _cut_on_stop(self.client.api):
+            return self._classic(request, on_step)
+
+    def _classic(self, request: BuildRequest, on_step: StepCallback) -> str:
         stream: Iterator[dict[str, Any]] = self.client.api.build(
             path=str(request.context),
             dockerfile=str(request.dockerfile.relative_to(request.context)),
@@ -415,3 +421,37 @@ class Engine(Containers):
         if digest is None:
             raise PushWithoutDigestError(reference=f"{repository}:{tag}")
         return digest
+
+
+# The build requests of the thread in a _cut_on_stop block (None elsewhere).
+_requests_here = threading.local()
+
+
+def _remember(response: requests.Response, *_: Any, **__: Any) -> None:
+    found: list[requests.Response] | None = getattr(_requests_here, "responses", None)
+    if found is not None:
+        found.append(response)
+
+
+@contextlib.contextmanager
+def _cut_on_stop(api: Any) -> Iterator[None]:
+    """On SIGINT or SIGTERM, shut the connection of this thread's classic build down: the
+    daemon runs that build, not a child of ours, and drops it (nothing tagged) when its
+    connection closes; a shutdown also wakes the worker thread blocked reading it."""
+    if _remember not in api.hooks["response"]:
+        api.hooks["response"].append(_remember)  # every request of this client, filtered above
+    responses: list[requests.Response] = []
+    _requests_here.responses = responses
+
+    def cut() -> None:
+        for response in responses:
+            sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    try:
+        with signals.on_stop(cut):
+            yield
+    finally:
+        _requests_here.responses = None

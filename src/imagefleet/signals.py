@@ -10,7 +10,7 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ class Terminated(BaseException):  # like KeyboardInterrupt: `except Exception` l
 # Reentrant: the handler runs in the main thread, which may hold it when the signal comes.
 _lock = threading.RLock()
 _children: dict[int, subprocess.Popen[Any]] = {}  # id(proc) -> a child in its own process group
+_stoppers: dict[int, Callable[[], None]] = {}  # what else a signal stops (see on_stop)
 _received: list[int] = []  # the signals that arrived while handled() was active
 _depth = [0]
 
@@ -104,11 +105,34 @@ def forwarded(proc: subprocess.Popen[Any], *, late: bool = False) -> Iterator[No
             _children.pop(id(proc), None)
 
 
+@contextlib.contextmanager
+def on_stop(stop: Callable[[], None]) -> Iterator[None]:
+    """While the block runs, a SIGINT or SIGTERM calls ``stop`` (in the main thread, from the
+    handler): for work that is no child process, such as a build the Docker daemon runs for an
+    open connection, which ``stop`` cuts. A signal that came before the block calls it at once."""
+    with _lock:
+        _stoppers[id(stop)] = stop
+        stop_now = bool(_received)
+    if stop_now:
+        stop()
+    try:
+        yield
+    finally:
+        with _lock:
+            _stoppers.pop(id(stop), None)
+
+
 def _stop_children() -> None:
     with _lock:
         children = list(_children.values())
+        stoppers = list(_stoppers.values())
     for proc in children:
         _stop(proc)
+    for stop in stoppers:
+        try:
+            stop()
+        except Exception as exc:  # the signal's own exit must still happen
+            LOGGER.debug("stopping %r failed: %s", stop, exc)
 
 
 def _stop(proc: subprocess.Popen[Any]) -> None:

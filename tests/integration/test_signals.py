@@ -225,3 +225,26 @@ def test_two_pushes_at_once_both_succeed_and_agree(
         answer.raise_for_status()
         digests.add(answer.headers["Docker-Content-Digest"])
     assert len(digests) == 1  # latest and the sha tag: the same, whole image
+
+
+def test_sigterm_mid_classic_build_cancels_it_in_the_daemon(
+    start: Callable[..., Run], engine: Engine
+) -> None:
+    """The classic builder runs in the daemon, not in a child: closing the build's connection
+    is what cancels it. Proven by waiting past the step's end: nothing is tagged."""
+    before = _tags(engine)
+    run = start(
+        "build",
+        "--image",
+        IMAGE,
+        "--no-cache",
+        "--build-arg",
+        "PAUSE=6",
+        env={"INVOKE_FLEET_BUILDER": "classic"},
+    )
+    run.wait_for(run.seen("slow step"))
+    time.sleep(0.5)
+    run.kill(signal.SIGTERM)
+    _stopped(run, signal.SIGTERM)
+    time.sleep(9)  # the step would have ended, and the image been tagged, by now
+    assert _tags(engine) == before

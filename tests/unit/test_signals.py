@@ -7,10 +7,20 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from imagefleet import signals
+
+
+@pytest.fixture(autouse=True)
+def _forget_signals() -> Iterator[None]:
+    """A signal a test sent must not make later tests' runs look stopped (``received()``): a
+    new outermost ``handled()`` block starts afresh."""
+    yield
+    with signals.handled():
+        pass
 
 
 def _signalled(signum: int, cleaned: list[str]) -> None:
@@ -81,3 +91,22 @@ def test_a_child_gets_sigint_and_time_to_finish() -> None:
 def test_run_returns_output_like_subprocess_run() -> None:
     done = signals.run([sys.executable, "-c", "print('out')"])
     assert (done.returncode, done.stdout) == (0, "out\n")
+
+
+def test_a_signal_calls_what_on_stop_registered_and_only_while_registered() -> None:
+    """Work that is no child process (a build the daemon runs for an open connection) is stopped
+    by a callback; one registered after the signal came is called at once."""
+    calls: list[str] = []
+    with signals.handled():
+        with signals.on_stop(lambda: calls.append("first")):
+            pass  # left before any signal: never called
+        with pytest.raises(signals.Terminated), signals.on_stop(lambda: calls.append("during")):
+            _sigterm_self()
+        with signals.on_stop(lambda: calls.append("late")):
+            pass
+    assert calls == ["during", "late"]
+
+
+def _sigterm_self() -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(1)
