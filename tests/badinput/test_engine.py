@@ -12,8 +12,8 @@ import pytest
 
 from imagefleet import localregistry
 from tests.badinput.conftest import Attempt
-from tests.badinput.refusal import NO_DAEMON, Case, Probe, cases, command
-from tests.helpers import invoke
+from tests.badinput.refusal import NO_DAEMON, Case, Probe, Setup, cases, command
+from tests.helpers import git, invoke
 from tests.integration.conftest import FIXTURE_NAMES
 
 pytestmark = pytest.mark.integration
@@ -104,6 +104,52 @@ ENGINE = cases(
 
 @pytest.mark.parametrize("case", ENGINE)
 def test_refused_by_what_the_engine_has(attempt: Attempt, project: Path, case: Case) -> None:
+    attempt(case, project)
+
+
+def _uses(manifest: str, dockerfile_line: str) -> Setup:
+    def setup(root: Path) -> None:
+        image = root / "images" / "fx-hello"
+        with (image / "image.yml").open("a") as out:
+            out.write(manifest)
+        with (image / "Dockerfile").open("a") as out:
+            out.write(dockerfile_line)
+        git(root, "add", "-A")
+        git(root, "commit", "-qm", "uses a build secret or a staged context")
+
+    return setup
+
+
+UNMET = cases(
+    Case(
+        "secret-variable-unset",
+        ("build", "--image", "fx-hello"),
+        3,
+        "FX_BADINPUT_TOKEN",
+        setup=_uses(
+            "secrets:\n  token:\n    env: FX_BADINPUT_TOKEN\n",
+            "RUN --mount=type=secret,id=token,required=true true\n",
+        ),
+    ),
+    Case(
+        "context-executable-missing",
+        ("build", "--image", "fx-hello"),
+        3,
+        "nosuchtool-xyz (context tools) is not on PATH",
+        setup=_uses(
+            "contexts:\n  tools:\n    executables: {nosuchtool-xyz: some-package}\n",
+            "COPY --from=tools nosuchtool-xyz /bin/\n",
+        ),
+    ),
+)
+
+
+@pytest.mark.parametrize("case", UNMET)
+def test_refused_before_building_what_it_cannot_build(
+    attempt: Attempt, project: Path, case: Case
+) -> None:
+    """Exit 3 before anything builds: a build secret whose variable is unset, an executable a
+    named context stages that is not installed."""
     attempt(case, project)
 
 

@@ -204,6 +204,27 @@ FILES = cases(
         setup=writes("images/fx-plain/image.yml", "name: fx-hello\n"),
     ),
     Case("docs-image-without-readme", ("docs", "--no-build"), 2, "no README.md"),
+    Case(
+        "manifest-secret-not-a-mapping",
+        ("plan", "--all"),
+        2,
+        "secrets.npm: Input should be a valid dictionary",
+        setup=writes(f"{HELLO}/image.yml", "secrets:\n  npm: NPM_TOKEN\n"),
+    ),
+    Case(
+        "manifest-secret-with-a-value",
+        ("build", "--image", "fx-hello", "--dry-run"),
+        2,
+        "unknown field 'secrets.npm.value'",
+        setup=writes(f"{HELLO}/image.yml", "secrets:\n  npm:\n    env: X\n    value: abc\n"),
+    ),
+    Case(
+        "manifest-context-without-executables",
+        ("list",),
+        2,
+        "executables: Field required",
+        setup=writes(f"{HELLO}/image.yml", "contexts:\n  tools:\n    files: [a]\n"),
+    ),
 )
 
 

@@ -173,6 +173,24 @@ FLAGS = cases(
         "invalid --output /nonexistent/dir/report.json",
     ),
     Case("scan-unknown-image", ("scan", "--image", "fx-helo"), 2, "unknown image 'fx-helo'"),
+    Case(
+        "verify-unknown-image",
+        ("verify", "--image", "fx-helo", "--registry", "localhost:5000/fleet"),
+        2,
+        "unknown image 'fx-helo'",
+    ),
+    Case(
+        "verify-bad-tag",
+        ("verify", "--image", "fx-hello", "--registry", "localhost:5000/fleet", "--tag", "bad!"),
+        2,
+        "invalid tag 'bad!'",
+    ),
+    Case(
+        "verify-bad-registry",
+        ("verify", "--image", "fx-hello", "--registry", "Bad_Host:99999/x"),
+        2,
+        "invalid registry 'Bad_Host:99999/x'",
+    ),
     Case("scan-bad-fail-on", ("scan", "--image", "fx-hello", "--fail-on", "nope"), 2, "nope"),
     Case(
         "scan-sbom-dir-is-a-file",
