@@ -33,6 +33,7 @@ __all__ = [
     "lint",
     "localregistry",
     "locks",
+    "merge",
     "notify",
     "pipeline",
     "placement",

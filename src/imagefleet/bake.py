@@ -77,11 +77,16 @@ def contexts(request: BuildRequest, targets: Mapping[str, str]) -> dict[str, str
     return found
 
 
-def definition(requests: Sequence[BuildRequest], targets: Mapping[str, str]) -> dict[str, Any]:
+def definition(
+    requests: Sequence[BuildRequest],
+    targets: Mapping[str, str],
+    names: Sequence[str] = (),
+) -> dict[str, Any]:
     """The bake JSON for ``requests`` (``targets``: image name -> target name); an image is
-    loaded into the local daemon under its tags unless its request names other outputs."""
+    loaded into the local daemon under its tags unless its request names other outputs.
+    ``names``: each request's own target name, when one image has several (one per platform)."""
     out: dict[str, Any] = {}
-    for request in requests:
+    for n, request in enumerate(requests):
         target: dict[str, Any] = {
             "context": _escaped(str(request.context)),
             "dockerfile": _escaped(str(request.dockerfile)),
@@ -104,7 +109,7 @@ def definition(requests: Sequence[BuildRequest], targets: Mapping[str, str]) -> 
             target["platforms"] = list(request.platforms)
         if request.no_cache:
             target["no-cache"] = True
-        out[targets[request.image]] = target
+        out[names[n] if names else targets[request.image]] = target
     return {"target": out}
 
 

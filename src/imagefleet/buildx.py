@@ -267,35 +267,54 @@ def remove_node_builders(builder: str, run: Runner = _run) -> list[str]:
 
 @dataclass(frozen=True)
 class NodeResult:
-    """One image built on a node: the pushed manifest's digest, or the error."""
+    """One image built on a node: each target's pushed digest (in request order), or the error."""
 
     image: str
-    digest: str | None = None
+    digests: tuple[str, ...] = ()
     error: FleetError | None = None
     seconds: float = 0.0
     steps: int = 0  # build steps (``[k/n] …``) the log showed
     cached: int = 0  # of which BuildKit took from a cache
 
 
+def target_names(requests: Sequence[BuildRequest]) -> list[str]:
+    """Bake target names of one image's requests: the image's, or with several (one per
+    platform) ``<image>-linux-amd64``, ``<image>-linux-arm64``, …"""
+    if len(requests) == 1:
+        return [bake.target_names([requests[0].image])[requests[0].image]]
+    keys = [f"{r.image}-{'-'.join(r.platforms).replace('/', '-')}" for r in requests]
+    names = bake.target_names(keys)
+    return [names[k] for k in keys]
+
+
+def _titled(title: str, platform: str) -> str:
+    return f"[{platform} {title[1:]}" if platform and title.startswith("[") else title
+
+
 def build_on(
     builder_name: str,
-    request: BuildRequest,
+    requests: Sequence[BuildRequest],
     on_step: Callable[[str], None] | None = None,
 ) -> NodeResult:
-    """Bake ``request`` (whose outputs push by digest) with the one-node ``builder_name``."""
+    """Bake ``requests`` (one image's, whose outputs push by digest) in one bake with the
+    one-node ``builder_name``; the image fails when any of its targets does."""
     step = on_step or (lambda _: None)
-    targets = bake.target_names([request.image])
-    target = targets[request.image]
-    log = BakeLog(frozenset({target}))
+    image = requests[0].image
+    names = target_names(requests)
+    log = BakeLog(frozenset(names))
+    # Several targets are one image's platforms: their steps say which, as BuildKit's own do.
+    shown = {n: ",".join(r.platforms) for n, r in zip(names, requests, strict=True)}
+    shown = shown if len(names) > 1 else {}
     steps: set[str] = set()
     cached: set[str] = set()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="imagefleet-node-") as tmp:
         definition = Path(tmp) / "bake.json"
         metadata = Path(tmp) / "metadata.json"
-        definition.write_text(json.dumps(bake.definition([request], targets), indent=1))
+        targets = {image: names[0]}
+        definition.write_text(json.dumps(bake.definition(requests, targets, names), indent=1))
         argv = ["docker", "buildx", "bake", "--builder", builder_name, "--file", str(definition)]
-        argv += ["--metadata-file", str(metadata), "--progress=plain", target]
+        argv += ["--metadata-file", str(metadata), "--progress=plain", *names]
         LOGGER.debug("running %s\n%s", " ".join(argv), definition.read_text())
         try:
             proc = subprocess.Popen(
@@ -321,16 +340,18 @@ def build_on(
                     cached.add(match["id"])
                 found = log.feed(line, time.monotonic())
                 if found and not found[1].startswith(QUIET_STEPS):
-                    step(found[1])
+                    step(_titled(found[1], shown.get(found[0], "")))
             code = proc.wait()
         written = json.loads(metadata.read_text()) if metadata.is_file() else {}
     seconds = time.monotonic() - started
     counts = {"steps": len(steps), "cached": len(cached & steps)}
-    digest = written.get(target, {}).get("containerimage.digest")
-    if code == 0 and digest:
-        return NodeResult(request.image, str(digest), None, seconds, **counts)
+    digests = tuple(str(written.get(n, {}).get("containerimage.digest") or "") for n in names)
+    if code == 0 and all(digests):
+        return NodeResult(image, digests, None, seconds, **counts)
     if dropped := log.dropped(code):
-        error: FleetError = BuildDroppedError(image=request.image, attempts=1, reason=dropped)
+        error: FleetError = BuildDroppedError(image=image, attempts=1, reason=dropped)
     else:
-        error = buildx_failure(request, log.logs[target])
-    return NodeResult(request.image, None, error, seconds, **counts)
+        # Bake cancels the other targets when one fails: the error is the one that failed.
+        at = next((n for n, name in enumerate(names) if log.failed(name)), 0)
+        error = buildx_failure(requests[at], log.logs[names[at]])
+    return NodeResult(image, (), error, seconds, **counts)

@@ -1,19 +1,21 @@
 """Builds on BuildKit nodes: each image placed on a node that lists its platforms
 (:mod:`imagefleet.placement`), pushed by digest with its attestations as soon as it is built, its
-children given it as ``docker-image://R/<parent>@sha256:…``; a fleet SBOM generator first; at most
-``jobs`` builds per node, a failure skipping only its descendants. Nothing is loaded into or read
-from the local engine."""
+children given it as ``docker-image://R/<parent>@sha256:…``; a multi-platform image as one bake
+target per platform (each its own cache ref), merged into one index in the registry; a fleet SBOM
+generator first; at most ``jobs`` builds per node, a failure skipping only its descendants.
+Nothing is loaded into or read from the local engine."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 
-from . import buildx, placement, supplychain
+from . import buildx, merge, placement, supplychain
 from .engine import BuildRequest
-from .errors import NoNodeForPlatformError
+from .errors import FleetError, NoNodeForPlatformError
 from .graph import Graph
 from .pipeline import Outcome, Reporter, parents_in_run
 from .plan import ImagePlan
@@ -22,13 +24,18 @@ from .registry import is_loopback
 
 LOGGER = logging.getLogger(__name__)
 
-# What builds one request on one node: (per-node builder name, request, step callback).
-BuildOn = Callable[[str, BuildRequest, Callable[[str], None]], buildx.NodeResult]
+# What builds one image's requests in one bake on one node: (per-node builder name, requests,
+# step callback).
+BuildOn = Callable[[str, Sequence[BuildRequest], Callable[[str], None]], buildx.NodeResult]
+# What merges an image's per-platform pushes (digests, in platform order) into one index in the
+# registry: (target, image, digests) -> the index's digest.
+Merge = Callable[[Target, str, Sequence[str]], str]
 
 
 def cache_ref(target: Target, image: str, platform: str) -> str:
     """The registry cache of one image for one platform: ``R/<image>:buildcache-linux-amd64``;
-    one writer each (an image builds on one node), so no node overwrites another's cache."""
+    one writer each (an image builds on one node, each of its platforms as its own bake
+    target), so no node or target overwrites another's cache."""
     return f"{target.repository(image)}:buildcache-{platform.replace('/', '-')}"
 
 
@@ -43,21 +50,26 @@ def node_request(
     node: buildx.Node,
     parents: Mapping[str, str],
     *,
+    platform: str = "",
     no_cache: bool = False,
     cache: bool = False,
     attest: tuple[str, ...] = (supplychain.PROVENANCE,),
 ) -> BuildRequest:
-    """``plan`` as a build on ``node``: pushed by digest (no tag yet) to ``target`` as one index
-    of all its platforms with ``attest``, parents (reference -> ``R/<parent>@sha256:…``) as
-    named contexts, with the registry cache."""
+    """``plan`` (or its ``platform`` alone) as a build on ``node``: pushed by digest (no tag
+    yet) to ``target`` with ``attest``, parents (reference -> ``R/<parent>@sha256:…``) as named
+    contexts, with the registry cache of its one platform. A plan of several platforms needs
+    ``platform``: see :func:`node_requests`."""
     repository = target.repository(plan.name)
     extra = _insecure(target)
     request = plan.request(no_cache=no_cache, parents=parents)
-    platforms = plan.platforms or (node.platform,)
-    refs = [cache_ref(target, plan.name, "-".join(platforms))]
+    platforms = (platform,) if platform else plan.platforms
+    if len(platforms) > 1:
+        raise ValueError(f"{plan.name}: one request per platform ({', '.join(platforms)})")
+    refs = [cache_ref(target, plan.name, (platforms or (node.platform,))[0])]
     return replace(
         request,
         tags=(),
+        platforms=platforms,
         outputs=(
             f"type=image,name={repository},push-by-digest=true,name-canonical=true,push=true"
             + extra,
@@ -65,6 +77,35 @@ def node_request(
         cache_from=tuple(f"type=registry,ref={r}{extra}" for r in refs) if cache else (),
         cache_to=tuple(f"type=registry,ref={r},mode=max{extra}" for r in refs) if cache else (),
         attest=attest,
+    )
+
+
+def node_requests(
+    plan: ImagePlan,
+    target: Target,
+    node: buildx.Node,
+    parents: Mapping[str, str],
+    *,
+    no_cache: bool = False,
+    cache: bool = False,
+    attest: tuple[str, ...] = (supplychain.PROVENANCE,),
+) -> tuple[BuildRequest, ...]:
+    """``plan`` as the bake targets of one bake on ``node``: one, or one per platform (in the
+    plan's order) when it has several, so each platform has a cache ref of its own (one
+    writer) and is pushed by digest on its own, to be merged into one index."""
+    platforms = plan.platforms if len(plan.platforms) > 1 else ("",)
+    return tuple(
+        node_request(
+            plan,
+            target,
+            node,
+            parents,
+            platform=platform,
+            no_cache=no_cache,
+            cache=cache,
+            attest=attest,
+        )
+        for platform in platforms
     )
 
 
@@ -118,16 +159,20 @@ def run(
     reporter: Reporter,
     ready: Mapping[str, str] | None = None,
     build_on: BuildOn = buildx.build_on,
+    merge_on: Merge = merge.combine,
     generator: supplychain.Generator | None = None,
 ) -> list[Outcome]:
     """Build ``plans`` on ``nodes``; one outcome per plan, in build order.
 
     ``ready``: parents not built in this run, as pushed digests (name -> ``R/<name>@sha256:…``).
+    ``merge_on``: merges a multi-platform image's per-platform pushes into its one index.
     ``generator``: the SBOM generator; a fleet image of ``plans`` builds before every image
     that is not its ancestor, which then gets ``R/<generator>@sha256:…`` as its generator.
     Raises :class:`NoNodeForPlatformError` before anything builds.
     """
-    state = _NodeRun(graph, plans, nodes, target, reporter, ready or {}, no_cache, cache, generator)
+    state = _NodeRun(
+        graph, plans, nodes, target, reporter, ready or {}, no_cache, cache, generator, merge_on
+    )
     state.go(build_on, max(1, jobs))
     return [state.results[n] for n in state.order]
 
@@ -146,6 +191,7 @@ class _NodeRun:
         no_cache: bool,
         cache: bool,
         generator: supplychain.Generator | None = None,
+        merge_on: Merge = merge.combine,
     ) -> None:
         self.graph = graph
         self.by_name = {p.name: p for p in plans}
@@ -161,6 +207,7 @@ class _NodeRun:
         self.digests: dict[str, str] = dict(ready)  # image -> R/<image>@sha256:…
         self.results: dict[str, Outcome] = {}
         self.generator = generator
+        self.merge = merge_on
 
     def _first(self, name: str) -> str | None:
         """The fleet SBOM generator ``name`` waits for (built in this run), if any."""
@@ -194,7 +241,7 @@ class _NodeRun:
         """Build ``name`` on the node ``label`` (on a worker thread)."""
         node = self.nodes.nodes[label]
         plan = self.by_name[name]
-        request = node_request(
+        requests = node_requests(
             plan,
             self.target,
             node,
@@ -204,15 +251,25 @@ class _NodeRun:
             attest=self.attest(name),
         )
         self.reporter.started(name)
-        got = build_on(self.nodes.drivers[label], request, lambda t: self.reporter.step(name, t))
-        if got.digest is None:
-            reason = got.error.message if got.error else "BuildKit did not build it"
+        got = build_on(self.nodes.drivers[label], requests, lambda t: self.reporter.step(name, t))
+        error = got.error
+        digest = got.digests[0] if len(got.digests) == 1 == len(requests) else None
+        seconds = got.seconds
+        if error is None and len(requests) > 1 and len(got.digests) == len(requests):
+            started = time.monotonic()
+            try:
+                digest = self.merge(self.target, name, got.digests)
+            except FleetError as exc:
+                error = exc
+            seconds += time.monotonic() - started
+        if digest is None:
+            reason = error.message if error else "BuildKit did not build it"
             return Outcome(
                 name,
                 "failed",
-                got.seconds,
+                seconds,
                 reason=reason,
-                error=got.error,
+                error=error,
                 builder=node.builder,
                 node=node.name,
                 steps=got.steps,
@@ -221,12 +278,12 @@ class _NodeRun:
         return Outcome(
             name,
             "built",
-            got.seconds,
-            reference=f"{self.target.repository(name)}@{got.digest}",
+            seconds,
+            reference=f"{self.target.repository(name)}@{digest}",
             tags=plan.tags.tags,
             builder=node.builder,
             node=node.name,
-            digest=got.digest,
+            digest=digest,
             steps=got.steps,
             cached=got.cached,
         )

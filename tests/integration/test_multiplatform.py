@@ -1,5 +1,6 @@
 """A two-platform image built on a real standalone BuildKit node (foreign RUN steps under QEMU)
-and pushed to a real registry as one index with provenance and SBOM attestations, the SBOMs made
+as one bake target per platform (each with its own registry cache ref), merged in the registry
+into one index with provenance and SBOM attestations, the SBOMs made
 by the fleet's own generator image (images/sbom-scanner, built first on the node), then read back
 by `invoke verify` with every requirement on; a node whose platforms leave one out refuses the
 image before anything builds."""
@@ -64,7 +65,7 @@ def _build(project: Path, env: dict[str, str], builder: str) -> tuple[Any, Any]:
     result = invoke(
         project,
         *("build", "--image", "fx-mp-arch", "--builder", builder, "--push"),
-        *("--registry", env["INVOKE_FLEET_REGISTRY"], "--json"),
+        *("--registry", env["INVOKE_FLEET_REGISTRY"], "--cache", "registry", "--json"),
         env=env,
         timeout=600,
     )
@@ -95,6 +96,11 @@ def test_a_two_platform_image_is_one_index_with_provenance_and_sbom_per_platform
     assert by_name["fx-mp-arch"]["status"] == "built"
     assert f"building {SCANNER} first" in result.stderr  # the generator, before the rest
     assert by_name[SCANNER]["status"] == "built"
+
+    # One bake target per platform, each with its own registry cache (one writer per ref).
+    listed = requests.get(f"{client.base}/v2/fleet/fx-mp-arch/tags/list", timeout=10).json()
+    caches = {t for t in listed["tags"] or () if t.startswith("buildcache-")}
+    assert caches == {"buildcache-linux-amd64", "buildcache-linux-arm64"}, listed
 
     index = _json(client, "fleet/fx-mp-arch", by_name["fx-mp-arch"]["digest"])
     manifests = index["manifests"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from imagefleet import buildx
+from imagefleet.engine import BuildRequest
 from imagefleet.errors import UnknownBuilderError
 
 LS_JSON = "\n".join(
@@ -161,3 +163,103 @@ def test_a_kubernetes_node_gets_a_builder_of_the_same_node_name() -> None:
     docker = Docker({})
     buildx.ensure_node_builder(node, docker)
     assert docker.calls[0][-4:] == ["--driver-opt", "namespace=ci", "--node", "buildkit0"]
+
+
+# -- one image's bake on a node: one target, or one per platform ---------------------------------
+
+FAKE_DOCKER = """#!/usr/bin/env python3
+import json, os, sys
+args = sys.argv[1:]
+definition = json.load(open(args[args.index("--file") + 1]))
+json.dump({"argv": args, "definition": definition}, open(os.environ["FX_SEEN"], "w"))
+targets = [a for a in args[args.index("--progress=plain") + 1:]]
+failing = os.environ.get("FX_FAIL", "")
+for n, target in enumerate(targets):
+    print(f"#{n + 1} [{target} 1/2] RUN true")
+    if target == failing:
+        print(f"#{n + 1} ERROR: process \\"/bin/sh -c false\\" did not complete: exit code: 1")
+if failing:
+    print("ERROR: failed to solve: exit code: 1")
+    sys.exit(1)
+metadata = {t: {"containerimage.digest": "sha256:" + str(n) * 64} for n, t in enumerate(targets)}
+json.dump(metadata, open(args[args.index("--metadata-file") + 1], "w"))
+"""
+
+
+def _requests(tmp_path: Path, platforms: tuple[str, ...]) -> list[BuildRequest]:
+    base = BuildRequest(
+        image="fx.mp",
+        context=tmp_path,
+        dockerfile=tmp_path / "Dockerfile",
+        tags=(),
+        outputs=("type=image,name=r/fx.mp,push-by-digest=true,push=true",),
+        attest=("type=provenance,mode=max",),
+    )
+    from dataclasses import replace
+
+    return [
+        replace(
+            base,
+            platforms=(p,),
+            cache_to=(f"type=registry,ref=r/fx.mp:buildcache-{p.replace('/', '-')},mode=max",),
+        )
+        for p in platforms
+    ]
+
+
+@pytest.fixture
+def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A ``docker`` on PATH that records its bake and writes per-target digests."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "docker"
+    script.write_text(FAKE_DOCKER)
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    seen = tmp_path / "seen.json"
+    monkeypatch.setenv("FX_SEEN", str(seen))
+    return seen
+
+
+def test_a_multi_platform_image_is_one_bake_of_a_target_per_platform(
+    tmp_path: Path, fake_docker: Path
+) -> None:
+    requests = _requests(tmp_path, ("linux/amd64", "linux/arm64"))
+    titles: list[str] = []
+    got = buildx.build_on("imagefleet-b-n0", requests, titles.append)
+    assert got.error is None
+    assert got.digests == ("sha256:" + "0" * 64, "sha256:" + "1" * 64)  # in request order
+    seen = json.loads(fake_docker.read_text())
+    names = ["fx_mp-linux-amd64", "fx_mp-linux-arm64"]
+    assert seen["argv"][-2:] == names
+    assert seen["argv"][:3] == ["buildx", "bake", "--builder"]
+    targets = seen["definition"]["target"]
+    assert list(targets) == names
+    assert targets[names[0]]["platforms"] == ["linux/amd64"]
+    assert targets[names[1]]["platforms"] == ["linux/arm64"]
+    assert targets[names[1]]["cache-to"] == [
+        "type=registry,ref=r/fx.mp:buildcache-linux-arm64,mode=max"
+    ]
+    assert targets[names[0]]["output"] == targets[names[1]]["output"]
+    assert targets[names[1]]["attest"] == ["type=provenance,mode=max"]
+    assert titles == ["[linux/amd64 1/2] RUN true", "[linux/arm64 1/2] RUN true"]
+
+
+def test_a_single_platform_image_keeps_its_one_target(tmp_path: Path, fake_docker: Path) -> None:
+    got = buildx.build_on("imagefleet-b-n0", _requests(tmp_path, ("linux/arm64",)))
+    assert got.digests == ("sha256:" + "0" * 64,)
+    seen = json.loads(fake_docker.read_text())
+    assert list(seen["definition"]["target"]) == ["fx_mp"]
+
+
+def test_one_failed_platform_fails_the_image_with_that_targets_error(
+    tmp_path: Path, fake_docker: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imagefleet.errors import BuildStepError
+
+    monkeypatch.setenv("FX_FAIL", "fx_mp-linux-arm64")
+    got = buildx.build_on("imagefleet-b-n0", _requests(tmp_path, ("linux/amd64", "linux/arm64")))
+    assert got.digests == ()
+    assert isinstance(got.error, BuildStepError)
+    assert "fx.mp" in got.error.message
+    assert "exit code: 1" in got.error.message

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -43,31 +43,37 @@ class Reporter:
 
 
 class Nodes:
-    """Records which per-node builder built what, and how many at once on each."""
+    """Records which per-node builder built what (an image's first request, and all of them), and
+    how many at once on each; an image in ``fail``, or with a platform in it, fails."""
 
     def __init__(self, fail: set[str] | None = None) -> None:
         self.fail = fail or set()
         self.requests: dict[str, BuildRequest] = {}
+        self.bakes: dict[str, tuple[BuildRequest, ...]] = {}
         self.on: dict[str, str] = {}
         self.running: dict[str, int] = {}
         self.peak: dict[str, int] = {}
         self.lock = threading.Lock()
 
     def __call__(
-        self, builder: str, request: BuildRequest, step: Callable[[str], None]
+        self, builder: str, requests: Sequence[BuildRequest], step: Callable[[str], None]
     ) -> NodeResult:
+        request = requests[0]
         with self.lock:
             self.requests[request.image] = request
+            self.bakes[request.image] = tuple(requests)
             self.on[request.image] = builder
             self.running[builder] = self.running.get(builder, 0) + 1
             self.peak[builder] = max(self.peak.get(builder, 0), self.running[builder])
         time.sleep(0.05)
         with self.lock:
             self.running[builder] -= 1
-        if request.image in self.fail:
+        platforms = {p for r in requests for p in r.platforms}
+        if request.image in self.fail or platforms & self.fail:
             error = BuildStepError(image=request.image, step="[1/1] RUN false", reason="exit 1")
             return NodeResult(request.image, error=error, seconds=0.05)
-        return NodeResult(request.image, f"sha256:{request.image:0>64}", seconds=0.05, steps=1)
+        digests = tuple(f"sha256:{n}{request.image:0>63}" for n in range(len(requests)))
+        return NodeResult(request.image, digests, seconds=0.05, steps=1)
 
 
 def _run(
@@ -93,6 +99,7 @@ def test_each_image_is_pushed_by_digest_and_children_get_parents_by_digest(
     assert {o.status for o in outcomes.values()} == {"built"}
     base = outcomes["base"]
     assert base.reference == f"localhost:5000/fleet/base@{base.digest}"
+    assert base.digest == "sha256:0" + "base".rjust(63, "0")
     assert base.node in ("n0", "n1")
     assert base.builder == "b"
     request = nodes.requests["middle"]
@@ -173,23 +180,114 @@ MIXED = dispatch.Nodes(
 WIDE = ("linux/amd64", "linux/arm64")
 
 
-def test_a_multi_platform_image_builds_as_one_index_on_a_node_listing_all_its_platforms(
+class Merges:
+    """Records each merge of per-platform pushes; the index digest names the image."""
+
+    def __init__(self, fail: set[str] | None = None) -> None:
+        self.fail = fail or set()
+        self.merged: dict[str, tuple[str, ...]] = {}
+
+    def __call__(self, target: object, image: str, digests: Sequence[str]) -> str:
+        from imagefleet.errors import TagMissingAfterPushError
+
+        self.merged[image] = tuple(digests)
+        if image in self.fail:
+            raise TagMissingAfterPushError(reference=f"{image}@{digests[0]}")
+        return f"sha256:{image:f>64}"
+
+
+def test_a_multi_platform_image_bakes_one_target_per_platform_and_merges_one_index(
     family: tuple[Graph, list[ImagePlan]],  # noqa: F811
 ) -> None:
     from dataclasses import replace
 
     graph, plans = family
     wide = [replace(p, platforms=WIDE) if p.name.startswith("solo") else p for p in plans]
-    nodes = Nodes()
-    outcomes = dispatch.run(
-        graph, wide, MIXED, LOOPBACK, jobs=2, reporter=Reporter(), build_on=nodes
-    )
-    assert {o.status for o in outcomes} == {"built"}
+    nodes, merges = Nodes(), Merges()
+    outcomes = {
+        o.name: o
+        for o in dispatch.run(
+            graph,
+            wide,
+            MIXED,
+            LOOPBACK,
+            jobs=2,
+            cache=True,
+            reporter=Reporter(),
+            build_on=nodes,
+            merge_on=merges,
+        )
+    }
+    assert {o.status for o in outcomes.values()} == {"built"}
     for name in ("solo-1", "solo-2"):
-        assert nodes.on[name] == "imagefleet-b-n1"  # n0 has no arm64
-        request = nodes.requests[name]
-        assert request.platforms == WIDE  # one bake target, one pushed index
-        assert request.attest == ("type=provenance,mode=max",)
+        assert nodes.on[name] == "imagefleet-b-n1"  # n0 has no arm64: placement as before
+        amd64, arm64 = nodes.bakes[name]  # one bake, one target per platform
+        assert (amd64.platforms, arm64.platforms) == (("linux/amd64",), ("linux/arm64",))
+        ref = f"localhost:5000/fleet/{name}:buildcache-linux"
+        assert amd64.cache_to == (f"type=registry,ref={ref}-amd64,mode=max,registry.insecure=true",)
+        assert arm64.cache_to == (f"type=registry,ref={ref}-arm64,mode=max,registry.insecure=true",)
+        assert arm64.cache_from == (f"type=registry,ref={ref}-arm64,registry.insecure=true",)
+        for request in (amd64, arm64):
+            assert request.attest == ("type=provenance,mode=max",)
+            assert request.outputs == amd64.outputs
+            assert "push-by-digest=true" in request.outputs[0]
+        # The two pushes, in platform order, become one index: the image's digest.
+        assert merges.merged[name] == tuple(f"sha256:{n}{name:0>63}" for n in (0, 1))
+        assert outcomes[name].digest == f"sha256:{name:f>64}"
+        assert outcomes[name].reference == f"localhost:5000/fleet/{name}@{outcomes[name].digest}"
+    assert set(merges.merged) == {"solo-1", "solo-2"}  # single-platform images are not merged
+    assert len(nodes.bakes["base"]) == 1
+
+
+@pytest.mark.parametrize("failing", ["linux/arm64", "merge"])
+def test_one_failed_platform_fails_the_image_and_skips_its_descendants(
+    family: tuple[Graph, list[ImagePlan]],  # noqa: F811
+    failing: str,
+) -> None:
+    from dataclasses import replace
+
+    graph, plans = family
+    wide = [replace(p, platforms=WIDE) if p.name == "middle" else p for p in plans]
+    nodes = Nodes(fail={failing})
+    merges = Merges(fail={"middle"} if failing == "merge" else set())
+    outcomes = {
+        o.name: o
+        for o in dispatch.run(
+            graph, wide, MIXED, LOOPBACK, reporter=Reporter(), build_on=nodes, merge_on=merges
+        )
+    }
+    assert outcomes["middle"].status == "failed"
+    assert outcomes["middle"].digest is None
+    assert outcomes["middle"].error is not None
+    assert {outcomes[n].status for n in ("leaf-a", "leaf-b")} == {"skipped"}
+    assert {outcomes[n].status for n in ("base", "solo-1", "solo-2")} == {"built"}
+    assert set(merges.merged) == ({"middle"} if failing == "merge" else set())
+
+
+@pytest.mark.parametrize(
+    ("platforms", "node", "suffix"),
+    [
+        ((), "b/n0", "linux-amd64"),
+        (("linux/arm64",), "b/n1", "linux-arm64"),
+        (("linux/arm/v7",), "b/n1", "linux-arm-v7"),
+    ],
+)
+def test_one_platform_is_one_request_with_one_cache_ref(
+    family: tuple[Graph, list[ImagePlan]],  # noqa: F811
+    platforms: tuple[str, ...],
+    node: str,
+    suffix: str,
+) -> None:
+    from dataclasses import replace
+
+    _, plans = family
+    plan = replace(plans[0], platforms=platforms)
+    [request] = dispatch.node_requests(plan, LOOPBACK, MIXED.nodes[node], {}, cache=True)
+    assert request.platforms == platforms  # none: the node's own, as before
+    ref = f"localhost:5000/fleet/{plan.name}:buildcache-{suffix}"
+    assert request.cache_to == (f"type=registry,ref={ref},mode=max,registry.insecure=true",)
+    with pytest.raises(ValueError, match="one request per platform"):
+        dispatch.node_request(replace(plan, platforms=WIDE), LOOPBACK, MIXED.nodes[node], {})
 
 
 @pytest.mark.parametrize(
@@ -229,9 +327,11 @@ def test_a_fleet_sbom_generator_builds_first_and_the_rest_use_its_digest(
     order: list[str] = []
     nodes = Nodes()
 
-    def build_on(builder: str, request: BuildRequest, step: Callable[[str], None]) -> NodeResult:
-        order.append(request.image)
-        return nodes(builder, request, step)
+    def build_on(
+        builder: str, requests: Sequence[BuildRequest], step: Callable[[str], None]
+    ) -> NodeResult:
+        order.append(requests[0].image)
+        return nodes(builder, requests, step)
 
     outcomes = {
         o.name: o

@@ -4,6 +4,7 @@ digest, tags made in the registry once the whole run has passed."""
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import TYPE_CHECKING
 
 from rich.markup import escape
@@ -71,7 +72,7 @@ def build_on_nodes(
     Provenance always; SBOMs from ``fleet.sbom_generator`` (:func:`with_sbom_generator`, which
     adds a fleet generator image to the run); ``build_args``: ``--build-arg`` values.
     """
-    from .. import content, dispatch, pipeline, staging
+    from .. import content, dispatch, merge, pipeline, staging
     from .. import registry as registry_mod
 
     everything, generator = with_sbom_generator(s, selection, everything, build_args)
@@ -127,6 +128,7 @@ def build_on_nodes(
             cache=cache,
             reporter=reporter,
             ready=ready,
+            merge_on=partial(merge.combine, attempts=s.push_attempts, max_wait=s.push_max_wait),
             generator=generator,
         )
     by_name = {o.name: o for o in (*current, *built)}
