@@ -12,7 +12,6 @@ import logging
 import os
 import re
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from typing import Any
 
 from . import bake
 from .buildlog import QUIET_STEPS, BakeLog, buildx_failure
-from .engine import BuildRequest
+from .engine import BuildRequest, run_bake
 from .errors import (
     BuildDroppedError,
     BuildxMissingError,
@@ -308,41 +307,18 @@ def build_on(
     steps: set[str] = set()
     cached: set[str] = set()
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="imagefleet-node-") as tmp:
-        definition = Path(tmp) / "bake.json"
-        metadata = Path(tmp) / "metadata.json"
-        targets = {image: names[0]}
-        definition.write_text(json.dumps(bake.definition(requests, targets, names), indent=1))
-        argv = ["docker", "buildx", "bake", "--builder", builder_name, "--file", str(definition)]
-        argv += ["--metadata-file", str(metadata), "--progress=plain", *names]
-        LOGGER.debug("running %s\n%s", " ".join(argv), definition.read_text())
-        try:
-            proc = subprocess.Popen(
-                argv,
-                cwd=tmp,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                errors="replace",
-                stdin=subprocess.DEVNULL,
-                env=_ENV | dict(os.environ),
-            )
-        except FileNotFoundError as exc:
-            raise BuildxMissingError() from exc
-        with proc:
-            assert proc.stdout is not None  # noqa: S101 - PIPE was asked for
-            for raw in proc.stdout:
-                line = raw.rstrip("\n")
-                LOGGER.debug("%s | %s", builder_name, line)
-                if match := _STEP_RE.match(line):
-                    steps.add(match["id"])
-                elif match := _CACHED_RE.match(line):
-                    cached.add(match["id"])
-                found = log.feed(line, time.monotonic())
-                if found and not found[1].startswith(QUIET_STEPS):
-                    step(_titled(found[1], shown.get(found[0], "")))
-            code = proc.wait()
-        written = json.loads(metadata.read_text()) if metadata.is_file() else {}
+
+    def line(text: str) -> None:
+        if match := _STEP_RE.match(text):
+            steps.add(match["id"])
+        elif match := _CACHED_RE.match(text):
+            cached.add(match["id"])
+        found = log.feed(text, time.monotonic())
+        if found and not found[1].startswith(QUIET_STEPS):
+            step(_titled(found[1], shown.get(found[0], "")))
+
+    targets = {image: names[0]}
+    code, written = run_bake(requests, targets, line, names=names, builder=builder_name, env=_ENV)
     seconds = time.monotonic() - started
     counts = {"steps": len(steps), "cached": len(cached & steps)}
     digests = tuple(str(written.get(n, {}).get("containerimage.digest") or "") for n in names)

@@ -240,38 +240,13 @@ class Engine(Containers):
         refs = {t for r in requests for t in r.tags}
         before = self._tag_ids(refs)  # one query: a dropped bake may leave tags its log misses
         started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="imagefleet-bake-") as tmp:
-            definition = Path(tmp) / "bake.json"
-            metadata = Path(tmp) / "metadata.json"
-            definition.write_text(json.dumps(bake.definition(requests, targets), indent=1))
-            argv = ["docker", "buildx", "bake", "--file", str(definition)]
-            argv += ["--metadata-file", str(metadata), "--progress=plain", *targets.values()]
-            LOGGER.debug("running %s\n%s", " ".join(argv), definition.read_text())
-            with (
-                subprocess.Popen(
-                    argv,
-                    cwd=tmp,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                    errors="replace",
-                    stdin=subprocess.DEVNULL,
-                    env=_BAKE_ENV | dict(os.environ),
-                    # Signals reach it once, from signals.forwarded: the CLI then cancels the build
-                    # in BuildKit (a CLI that merely dies leaves BuildKit building and tagging).
-                    process_group=0,
-                ) as proc,
-                signals.forwarded(proc, late=True),
-            ):
-                assert proc.stdout is not None  # noqa: S101 - PIPE was asked for
-                for raw in proc.stdout:
-                    line = raw.rstrip("\n")
-                    LOGGER.debug("bake | %s", line)
-                    found = log.feed(line, time.monotonic())
-                    if found and not found[1].startswith(QUIET_STEPS):
-                        on_step(images[found[0]], found[1])
-                code = proc.wait()
-            written = json.loads(metadata.read_text()) if metadata.is_file() else {}
+
+        def line(text: str) -> None:
+            found = log.feed(text, time.monotonic())
+            if found and not found[1].startswith(QUIET_STEPS):
+                on_step(images[found[0]], found[1])
+
+        code, written = run_bake(requests, targets, line)
         if signals.received() is not None:
             # The run is stopping: whatever the cancelled bake managed to export is no result,
             # and its tags go back to where they were.
@@ -421,6 +396,53 @@ class Engine(Containers):
         if digest is None:
             raise PushWithoutDigestError(reference=f"{repository}:{tag}")
         return digest
+
+
+def run_bake(
+    requests: Sequence[BuildRequest],
+    targets: Mapping[str, str],
+    on_line: Callable[[str], None],
+    *,
+    names: Sequence[str] = (),
+    builder: str | None = None,
+    env: Mapping[str, str] = _BAKE_ENV,
+) -> tuple[int, dict[str, Any]]:
+    """Run one ``docker buildx bake`` of ``requests`` (targets ``names``, else ``targets``' values;
+    on ``builder``, else the current one), handing ``on_line`` each line of its plain progress;
+    return its exit code and metadata file. It stops with the run: SIGINT or SIGTERM reach the
+    CLI once (see :func:`signals.forwarded`), which then cancels the build in BuildKit (a CLI that
+    merely dies leaves BuildKit building, tagging and pushing). ``env`` gives way to the user's."""
+    with tempfile.TemporaryDirectory(prefix="imagefleet-bake-") as tmp:
+        definition = Path(tmp) / "bake.json"
+        metadata = Path(tmp) / "metadata.json"
+        definition.write_text(json.dumps(bake.definition(requests, targets, names), indent=1))
+        argv = ["docker", "buildx", "bake", *(("--builder", builder) if builder else ())]
+        argv += ["--file", str(definition), "--metadata-file", str(metadata), "--progress=plain"]
+        argv += [*(names or targets.values())]
+        LOGGER.debug("running %s\n%s", " ".join(argv), definition.read_text())
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=tmp,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+                stdin=subprocess.DEVNULL,
+                env=dict(env) | dict(os.environ),
+                process_group=0,  # signals reach it once, from signals.forwarded
+            )
+        except FileNotFoundError as exc:
+            raise BuildxMissingError() from exc
+        with proc, signals.forwarded(proc, late=True):
+            assert proc.stdout is not None  # noqa: S101 - PIPE was asked for
+            for raw in proc.stdout:
+                line = raw.rstrip("\n")
+                LOGGER.debug("%s | %s", builder or "bake", line)
+                on_line(line)
+            code = proc.wait()
+        written: dict[str, Any] = json.loads(metadata.read_text()) if metadata.is_file() else {}
+    return code, written
 
 
 # The build requests of the thread in a _cut_on_stop block (None elsewhere).
