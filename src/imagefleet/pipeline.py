@@ -90,7 +90,7 @@ class Reporter(Protocol):
         showed steps in a batch that another image's failure cancelled)."""
 
 
-class _Quiet:
+class Quiet:
     """Reports nothing."""
 
     def started(self, name: str) -> None:
@@ -130,7 +130,7 @@ def run(
     which their children here build on instead of pulling the published parent. ``prepare``
     finishes each request (e.g. adds a registry cache).
     """
-    state = _Run(graph, plans, reporter or _Quiet(), ready or {}, no_cache, prepare)
+    state = _Run(graph, plans, reporter or Quiet(), ready or {}, no_cache, prepare)
     if engine.use_buildx:
         state.batches(engine, max(1, jobs))
     else:

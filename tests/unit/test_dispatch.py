@@ -14,7 +14,7 @@ from imagefleet.buildx import Node, NodeResult
 from imagefleet.engine import BuildRequest
 from imagefleet.errors import BuildStepError
 from imagefleet.graph import Graph
-from imagefleet.pipeline import Outcome
+from imagefleet.pipeline import Outcome, Quiet
 from imagefleet.plan import ImagePlan
 from imagefleet.reference import parse_target
 from tests.unit.test_pipeline import family  # noqa: F401 - a fixture
@@ -27,19 +27,6 @@ NODES = dispatch.Nodes(
     },
     {"b/n0": "imagefleet-b-n0", "b/n1": "imagefleet-b-n1"},
 )
-
-
-class Reporter:
-    """Reports nothing."""
-
-    def started(self, name: str) -> None:
-        pass
-
-    def step(self, name: str, text: str) -> None:
-        pass
-
-    def finished(self, outcome: Outcome) -> None:
-        pass
 
 
 class Nodes:
@@ -85,7 +72,7 @@ def _run(
     ready: dict[str, str] | None = None,
 ) -> dict[str, Outcome]:
     outcomes = dispatch.run(
-        graph, plans, NODES, LOOPBACK, jobs=jobs, reporter=Reporter(), ready=ready, build_on=nodes
+        graph, plans, NODES, LOOPBACK, jobs=jobs, reporter=Quiet(), ready=ready, build_on=nodes
     )
     return {o.name: o for o in outcomes}
 
@@ -213,7 +200,7 @@ def test_a_multi_platform_image_bakes_one_target_per_platform_and_merges_one_ind
             LOOPBACK,
             jobs=2,
             cache=True,
-            reporter=Reporter(),
+            reporter=Quiet(),
             build_on=nodes,
             merge_on=merges,
         )
@@ -253,7 +240,7 @@ def test_one_failed_platform_fails_the_image_and_skips_its_descendants(
     outcomes = {
         o.name: o
         for o in dispatch.run(
-            graph, wide, MIXED, LOOPBACK, reporter=Reporter(), build_on=nodes, merge_on=merges
+            graph, wide, MIXED, LOOPBACK, reporter=Quiet(), build_on=nodes, merge_on=merges
         )
     }
     assert outcomes["middle"].status == "failed"
@@ -307,7 +294,7 @@ def test_a_platform_no_node_can_build_is_refused_before_anything_builds(
     odd = [replace(p, platforms=wanted) if p.name == "leaf-b" else p for p in plans]
     nodes = Nodes()
     with pytest.raises(NoNodeForPlatformError) as caught:
-        dispatch.run(graph, odd, MIXED, LOOPBACK, reporter=Reporter(), build_on=nodes)
+        dispatch.run(graph, odd, MIXED, LOOPBACK, reporter=Quiet(), build_on=nodes)
     assert caught.value.exit_code == ExitCode.ENVIRONMENT
     message = caught.value.message
     assert message.startswith("leaf-b: no BuildKit node can build")
@@ -341,7 +328,7 @@ def test_a_fleet_sbom_generator_builds_first_and_the_rest_use_its_digest(
             NODES,
             LOOPBACK,
             jobs=2,
-            reporter=Reporter(),
+            reporter=Quiet(),
             build_on=build_on,
             generator=Generator(image="middle"),
         )
@@ -369,7 +356,7 @@ def test_a_generator_reference_is_used_as_is_and_a_failed_generator_skips_the_re
         plans,
         NODES,
         LOOPBACK,
-        reporter=Reporter(),
+        reporter=Quiet(),
         build_on=nodes,
         generator=Generator(reference=reference),
     )
@@ -383,7 +370,7 @@ def test_a_generator_reference_is_used_as_is_and_a_failed_generator_skips_the_re
             plans,
             NODES,
             LOOPBACK,
-            reporter=Reporter(),
+            reporter=Quiet(),
             build_on=failing,
             generator=Generator(image="solo-1"),
         )
