@@ -416,7 +416,7 @@ def run_bake(
         definition = Path(tmp) / "bake.json"
         metadata = Path(tmp) / "metadata.json"
         definition.write_text(json.dumps(bake.definition(requests, targets, names), indent=1))
-        argv = ["docker", "buildx", "bake", *(("--builder", builder) if builder else ())]
+        argv = [*tools.buildx(), "bake", *(("--builder", builder) if builder else ())]
         argv += ["--file", str(definition), "--metadata-file", str(metadata), "--progress=plain"]
         argv += [*(names or targets.values())]
         LOGGER.debug("running %s\n%s", " ".join(argv), definition.read_text())

@@ -36,14 +36,32 @@ _PLUGIN_DIRS = (
 )
 
 
+def buildx_plugin() -> str | None:
+    """The buildx plugin binary where the docker CLI finds it (the user's directory first), or
+    ``None`` (then only ``docker buildx`` may know where it is: Docker Desktop, extra dirs)."""
+    config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    for directory in (config / "cli-plugins", *map(Path, _PLUGIN_DIRS)):
+        plugin = directory / "docker-buildx"
+        if plugin.is_file() and os.access(plugin, os.X_OK):
+            return str(plugin)
+    return None
+
+
+def buildx() -> list[str]:
+    """The command that runs buildx: its plugin binary itself where it is found (buildx runs
+    standalone, with the same configuration, context and ``DOCKER_HOST``), else ``docker buildx``.
+    Through the docker CLI every call pays the CLI's start and its query of the plugin's metadata
+    (a second start of buildx), about 50 ms before buildx does anything."""
+    plugin = buildx_plugin()
+    return [plugin] if plugin else ["docker", "buildx"]
+
+
 def has_buildx() -> bool:
     """Whether ``docker buildx`` works: the docker CLI and its buildx plugin are there."""
     if shutil.which("docker") is None:
         return False
-    config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
-    for directory in (config / "cli-plugins", *map(Path, _PLUGIN_DIRS)):
-        if (directory / "docker-buildx").is_file():
-            return True  # found where the CLI finds it: no need to start it (every build pays)
+    if buildx_plugin() is not None:
+        return True  # found where the CLI finds it: no need to start it (every build pays)
     done = subprocess.run(
         ["docker", "buildx", "version"], capture_output=True, check=False, stdin=subprocess.DEVNULL
     )

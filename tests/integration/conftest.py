@@ -12,7 +12,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from imagefleet import localregistry
+from imagefleet import localregistry, tools
 from imagefleet.engine import Engine
 from imagefleet.errors import FleetError
 from tests.helpers import FIXTURES, busybox, git, make_project, require
@@ -109,7 +109,10 @@ def family(
 
 @dataclass(frozen=True)
 class DockerCalls:
-    """A ``docker`` on ``PATH`` that records each command line, then runs the real one."""
+    """A ``docker`` on ``PATH`` and a buildx plugin where the CLI finds it first (a
+    ``DOCKER_CONFIG`` of its own, its other entries the real ones) that record each command line,
+    then run the real ones. The tool runs the plugin itself for bakes; those are recorded as
+    ``buildx …`` too, as if through the docker CLI."""
 
     env: dict[str, str]
     log: Path
@@ -132,4 +135,24 @@ def docker_calls(tmp_path: Path) -> DockerCalls:
     log = tmp_path / "docker-calls.log"
     (spy / "docker").write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real} "$@"\n')
     (spy / "docker").chmod(0o755)
-    return DockerCalls({"PATH": f"{spy}{os.pathsep}{os.environ['PATH']}"}, log)
+    env = {"PATH": f"{spy}{os.pathsep}{os.environ['PATH']}"}
+    plugin = tools.buildx_plugin()
+    if plugin is not None:
+        config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+        spy_config = tmp_path / "docker-config"
+        (spy_config / "cli-plugins").mkdir(parents=True)
+        for entry in config.iterdir() if config.is_dir() else ():
+            if entry.name != "cli-plugins":
+                (spy_config / entry.name).symlink_to(entry)
+        # Run by the docker CLI, the plugin gets `buildx …` (the docker spy recorded it) or the
+        # metadata query; run by the tool, it gets the subcommand alone.
+        (spy_config / "cli-plugins" / "docker-buildx").write_text(
+            "#!/bin/sh\n"
+            'case "$1" in buildx|docker-cli-plugin-metadata) ;;\n'
+            f'  *) echo "buildx $*" >> {log} ;;\n'
+            "esac\n"
+            f'exec {plugin} "$@"\n'
+        )
+        (spy_config / "cli-plugins" / "docker-buildx").chmod(0o755)
+        env["DOCKER_CONFIG"] = str(spy_config)
+    return DockerCalls(env, log)

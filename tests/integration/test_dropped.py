@@ -86,7 +86,8 @@ def _exported(engine: Engine, sha: str) -> dict[str, str]:
 
 
 def _bake_under(ancestor: int) -> int | None:
-    """The ``docker buildx bake`` process (the docker CLI, not its plugin) below ``ancestor``."""
+    """The bake client below ``ancestor``: the buildx plugin the tool runs itself
+    (``docker-buildx bake``), or ``docker buildx bake`` where it runs the docker CLI."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -94,14 +95,10 @@ def _bake_under(ancestor: int) -> int | None:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if (
-            len(argv) < 3
-            or Path(argv[0].decode()).name != "docker"
-            or argv[1:3]
-            != [
-                b"buildx",
-                b"bake",
-            ]
+        program = Path(argv[0].decode()).name if argv else ""
+        if not (
+            (program == "docker-buildx" and argv[1:2] == [b"bake"])
+            or (program == "docker" and argv[1:3] == [b"buildx", b"bake"])
         ):
             continue
         pid = int(entry.name)

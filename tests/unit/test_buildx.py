@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -209,13 +208,14 @@ def _requests(tmp_path: Path, platforms: tuple[str, ...]) -> list[BuildRequest]:
 
 @pytest.fixture
 def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A ``docker`` on PATH that records its bake and writes per-target digests."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "docker"
+    """A buildx plugin where the docker CLI finds it first (the user's plugin directory), which
+    the tool runs itself: it records its bake and writes per-target digests."""
+    plugins = tmp_path / "docker-config" / "cli-plugins"
+    plugins.mkdir(parents=True)
+    script = plugins / "docker-buildx"
     script.write_text(FAKE_DOCKER)
     script.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("DOCKER_CONFIG", str(plugins.parent))
     seen = tmp_path / "seen.json"
     monkeypatch.setenv("FX_SEEN", str(seen))
     return seen
@@ -232,7 +232,7 @@ def test_a_multi_platform_image_is_one_bake_of_a_target_per_platform(
     seen = json.loads(fake_docker.read_text())
     names = ["fx_mp-linux-amd64", "fx_mp-linux-arm64"]
     assert seen["argv"][-2:] == names
-    assert seen["argv"][:3] == ["buildx", "bake", "--builder"]
+    assert seen["argv"][:2] == ["bake", "--builder"]
     targets = seen["definition"]["target"]
     assert list(targets) == names
     assert targets[names[0]]["platforms"] == ["linux/amd64"]

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, cast
 import pytest
 
 from imagefleet import engine as engine_mod
+from imagefleet import tools
 from imagefleet.engine import BuildRequest, Engine
 from imagefleet.errors import (
     BuildDroppedError,
@@ -105,7 +106,7 @@ def test_one_bake_call_builds_the_batch(bake: type[FakeBake], engine: Engine) ->
     }
     leaf = _request("fx-leaf", batch_parents={"reg/fx-base:latest": "fx-base"})
     results = engine.build_batch([_request("fx-base"), leaf])
-    assert [c["argv"][:3] for c in bake.calls] == [["docker", "buildx", "bake"]]
+    assert [c["argv"][: len(tools.buildx()) + 1] for c in bake.calls] == [[*tools.buildx(), "bake"]]
     assert bake.calls[0]["argv"][-2:] == ["fx-base", "fx-leaf"]
     assert "--progress=plain" in bake.calls[0]["argv"]
     assert bake.calls[0]["definition"]["target"]["fx-leaf"]["contexts"] == {
