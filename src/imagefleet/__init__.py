@@ -26,6 +26,7 @@ __all__ = [
     "dockersdk",
     "docs",
     "engine",
+    "enginesocket",
     "errors",
     "git",
     "graph",

@@ -1,12 +1,21 @@
-"""The ``docker buildx bake`` definition of a batch of builds (target names, named-context keys,
-the JSON file's content) and what its run left behind. Pure data; :mod:`imagefleet.engine` runs
-it."""
+"""The ``docker buildx bake`` of a batch of builds: its definition (target names, named-context
+keys, the JSON file's content), its run (:func:`run_bake`, for local batches and BuildKit nodes
+alike), and what a run left behind."""
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from . import signals, tools
+from .errors import BuildxMissingError
 
 if TYPE_CHECKING:
     from .engine import BuildRequest
@@ -16,6 +25,7 @@ _TARGET_UNSAFE_RE = re.compile(r"[^A-Za-z0-9_-]")
 # `[internal]` prefixes bake's own progress lines and `default` is its default group.
 _RESERVED = frozenset({"internal", "default"})
 _HUB_PREFIXES = ("docker.io/", "index.docker.io/")
+LOGGER = logging.getLogger(__name__)
 
 
 def target_names(images: Iterable[str]) -> dict[str, str]:
@@ -135,3 +145,56 @@ def fresh_image(
     if image_id is None or all(before.get(tag) == image_id for tag in tags):
         return None
     return image_id
+
+
+# Buildx runs ~6 git commands per target to put the commit into provenance attestations, which
+# an image loaded into the engine does not keep; the tool labels revision and source itself.
+# A BUILDX_GIT_INFO the user sets still wins.
+_BAKE_ENV = {"BUILDX_GIT_INFO": "0"}
+
+
+def run_bake(
+    requests: Sequence[BuildRequest],
+    targets: Mapping[str, str],
+    on_line: Callable[[str], None],
+    *,
+    names: Sequence[str] = (),
+    builder: str | None = None,
+    env: Mapping[str, str] = _BAKE_ENV,
+) -> tuple[int, dict[str, Any]]:
+    """Run one ``docker buildx bake`` of ``requests`` (targets ``names``, else ``targets``' values;
+    on ``builder``, else the current one), handing ``on_line`` each line of its plain progress;
+    return its exit code and metadata file. It stops with the run: SIGINT or SIGTERM reach the
+    CLI once (see :func:`signals.forwarded`), which then cancels the build in BuildKit (a CLI that
+    merely dies leaves BuildKit building, tagging and pushing). ``env`` gives way to the user's."""
+    with tempfile.TemporaryDirectory(prefix="imagefleet-bake-") as tmp:
+        spec = Path(tmp) / "bake.json"
+        metadata = Path(tmp) / "metadata.json"
+        spec.write_text(json.dumps(definition(requests, targets, names), indent=1))
+        argv = [*tools.buildx(), "bake", *(("--builder", builder) if builder else ())]
+        argv += ["--file", str(spec), "--metadata-file", str(metadata), "--progress=plain"]
+        argv += [*(names or targets.values())]
+        LOGGER.debug("running %s\n%s", " ".join(argv), spec.read_text())
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=tmp,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+                stdin=subprocess.DEVNULL,
+                env=dict(env) | dict(os.environ),
+                process_group=0,  # signals reach it once, from signals.forwarded
+            )
+        except FileNotFoundError as exc:
+            raise BuildxMissingError() from exc
+        with proc, signals.forwarded(proc, late=True):
+            assert proc.stdout is not None  # noqa: S101 - PIPE was asked for
+            for raw in proc.stdout:
+                line = raw.rstrip("\n")
+                LOGGER.debug("%s | %s", builder or "bake", line)
+                on_line(line)
+            code = proc.wait()
+        written: dict[str, Any] = json.loads(metadata.read_text()) if metadata.is_file() else {}
+    return code, written

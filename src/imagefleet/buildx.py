@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from . import bake
+from .bake import run_bake
 from .buildlog import QUIET_STEPS, BakeLog, buildx_failure
-from .engine import BuildRequest, run_bake
+from .engine import BuildRequest
 from .errors import (
     BuildDroppedError,
     BuildxMissingError,

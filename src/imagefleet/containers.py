@@ -7,10 +7,9 @@ import contextlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import requests
-
 from .dockersdk import sdk as _sdk
 from .dockersdk import short as _short
+from .dockersdk import transport_error as _transport_error
 from .errors import ContainerStartError, ImageNotAvailableError
 
 if TYPE_CHECKING:
@@ -20,7 +19,10 @@ if TYPE_CHECKING:
 class Containers:
     """What an engine does with containers (needs ``client``, a Docker SDK client)."""
 
-    client: docker.DockerClient
+    @property
+    def client(self) -> docker.DockerClient:
+        """The Docker SDK client (the engine provides it)."""
+        raise NotImplementedError
 
     def run_detached(
         self, image: str, *, ports: Mapping[str, tuple[str, int]], volumes: Mapping[str, str]
@@ -63,7 +65,7 @@ class Containers:
         try:
             try:
                 status = container.wait(timeout=timeout)
-            except requests.exceptions.RequestException:
+            except _transport_error():
                 container.kill()
                 return 124, "", f"timed out after {timeout:.0f}s"
             stdout = container.logs(stdout=True, stderr=False).decode(errors="replace")

@@ -3,9 +3,12 @@ its exceptions said in one line."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import last_line
+from .errors import DaemonUnreachableError, last_line
+
+if TYPE_CHECKING:
+    import docker
 
 
 def sdk() -> Any:
@@ -15,6 +18,24 @@ def sdk() -> Any:
     import docker.errors
 
     return docker
+
+
+def client(timeout: int) -> docker.DockerClient:
+    """The SDK's client for the environment's daemon (``DOCKER_HOST`` …). It asks the daemon for
+    its API version, so one that does not answer fails here, said in one line."""
+    try:
+        made: docker.DockerClient = sdk().from_env(timeout=timeout)
+    except (sdk().errors.DockerException, transport_error()) as exc:
+        raise DaemonUnreachableError(reason=short(exc)) from exc
+    return made
+
+
+def transport_error() -> type[Exception]:
+    """The exception the SDK's HTTP layer (requests) raises for a broken or refused
+    connection, imported with it."""
+    import requests
+
+    return requests.exceptions.RequestException
 
 
 def short(exc: BaseException) -> str:

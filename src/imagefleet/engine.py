@@ -1,29 +1,26 @@
 """The only module that talks to Docker: build, inspect, tag, push, remove.
 
-Builds go through BuildKit with ``docker buildx build`` when the buildx plugin is present, and
-through the Engine API's classic builder (the Docker SDK) when it is not. Everything else uses the
-Docker SDK. Failures come back as the typed errors of :mod:`imagefleet.errors`; which one is
-read from the output by :mod:`imagefleet.buildlog` (builds) and :mod:`imagefleet.pusherrors`.
+Builds go through BuildKit with ``docker buildx bake`` (:func:`imagefleet.bake.run_bake`) when
+the buildx plugin is present, and through the Engine API's classic builder (the Docker SDK) when
+it is not. The build path's read-only questions (which images, which tags) go straight to the
+daemon's UNIX socket (:mod:`imagefleet.enginesocket`); everything else uses the Docker SDK,
+imported when first needed. Failures come back as the typed errors of :mod:`imagefleet.errors`;
+which one is read from the output by :mod:`imagefleet.buildlog` (builds) and
+:mod:`imagefleet.pusherrors`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
 import socket
-import subprocess
-import tempfile
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import requests
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import bake, signals, tools
 from .buildlog import (
@@ -35,8 +32,11 @@ from .buildlog import (
     classic_step,
 )
 from .containers import Containers
+from .dockersdk import client as _sdk_client
 from .dockersdk import sdk as _sdk
 from .dockersdk import short as _short
+from .dockersdk import transport_error as _transport_error
+from .enginesocket import EngineSocket, EngineSocketError, socket_path
 from .errors import (
     BuildDroppedError,
     BuildError,
@@ -56,14 +56,12 @@ from .reference import split_tag
 
 if TYPE_CHECKING:
     import docker
+    import requests
 
 LOGGER = logging.getLogger(__name__)
-
-
-# Buildx runs ~6 git commands per target to put the commit into provenance attestations, which
-# an image loaded into the engine does not keep; the tool labels revision and source itself.
-# A BUILDX_GIT_INFO the user sets still wins.
-_BAKE_ENV = {"BUILDX_GIT_INFO": "0"}
+_TIMEOUT = 120  # seconds a request to the daemon may take (a big image's tag or removal)
+_Q = TypeVar("_Q")
+_A = TypeVar("_A")
 
 
 StepCallback = Callable[[str], None]
@@ -113,30 +111,57 @@ class TargetResult:
 class Engine(Containers):
     """A connection to one Docker daemon."""
 
-    def __init__(self, client: docker.DockerClient, *, use_buildx: bool) -> None:
-        self.client = client
+    _client: docker.DockerClient | None = None
+    _answers: EngineSocket | None = None
+
+    def __init__(
+        self,
+        client: docker.DockerClient | None = None,
+        *,
+        use_buildx: bool,
+        answers: EngineSocket | None = None,
+    ) -> None:
+        """``client``: the Docker SDK's, made from the environment when first needed if not
+        given. ``answers``: the daemon's socket for the read-only questions of the build path
+        (see :mod:`imagefleet.enginesocket`); without it, the SDK answers them too."""
+        self._client = client
+        self._answers = answers
         self.use_buildx = use_buildx
+
+    @property
+    def client(self) -> docker.DockerClient:
+        """The Docker SDK client, connected (and the SDK imported) on first use."""
+        if self._client is None:
+            self._client = _sdk_client(_TIMEOUT)
+        return self._client
 
     @classmethod
     def connect(cls, builder: str = "auto") -> Engine:
         """Connect to the daemon from the environment (``DOCKER_HOST`` …) and pick the builder."""
-        try:
-            # Asking the daemon for its API version (from_env does) is the reachability check.
-            client = _sdk().from_env(timeout=120)
-        except (_sdk().errors.DockerException, requests.exceptions.RequestException) as exc:
-            raise DaemonUnreachableError(reason=_short(exc)) from exc
+        path = socket_path()
+        answers = EngineSocket(path, timeout=_TIMEOUT) if path is not None else None
+        client = None
+        if answers is not None:
+            try:
+                answers.ping()
+            except EngineSocketError as exc:
+                raise DaemonUnreachableError(reason=str(exc)) from exc
+        else:
+            client = _sdk_client(_TIMEOUT)  # it asks the daemon for its API version: reachable
         if builder == "classic":
             use_buildx = False
         else:
             use_buildx = tools.has_buildx()
             if builder == "buildx" and not use_buildx:
                 raise BuildxMissingError()
-        return cls(client, use_buildx=use_buildx)
+        return cls(client, use_buildx=use_buildx, answers=answers)
 
     # -- inspection ------------------------------------------------------------------------
 
     def image_id(self, ref: str) -> str | None:
         """The local image ID of ``ref``, or ``None`` if there is no such image."""
+        if self._answers is not None:
+            return self._ask(self._answers.image_id, ref)
         try:
             return str(self.client.images.get(ref).id)
         except _sdk().errors.ImageNotFound:
@@ -150,8 +175,23 @@ class Engine(Containers):
     def labelled_images(self, label: str) -> list[dict[str, Any]]:
         """Every local image carrying ``label``, in one query (``Id``, ``Labels``, ``RepoTags``,
         ``Created`` of each)."""
-        rows: list[dict[str, Any]] = self.client.api.images(filters={"label": label})
+        return self._images({"label": [label]})
+
+    def _images(self, filters: Mapping[str, list[str]]) -> list[dict[str, Any]]:
+        if self._answers is not None:
+            return self._ask(self._answers.images, filters)
+        rows: list[dict[str, Any]] = self.client.api.images(filters=dict(filters))
         return rows
+
+    def _ask(self, question: Callable[[_Q], _A], arg: _Q) -> _A:
+        """A question to the socket; a daemon that stopped answering is said as such."""
+        assert self._answers is not None  # noqa: S101 - callers check
+        try:
+            return question(arg)
+        except EngineSocketError as exc:
+            if exc.status:
+                raise  # the daemon answered with an error: as unexpected as through the SDK
+            raise DaemonUnreachableError(reason=str(exc)) from exc
 
     def repo_digests(self, ref: str) -> tuple[str, ...]:
         """``repository@sha256:…`` entries the daemon recorded for ``ref`` after pushes."""
@@ -246,7 +286,7 @@ class Engine(Containers):
             if found and not found[1].startswith(QUIET_STEPS):
                 on_step(images[found[0]], found[1])
 
-        code, written = run_bake(requests, targets, line)
+        code, written = bake.run_bake(requests, targets, line)
         if signals.received() is not None:
             # The run is stopping: whatever the cancelled bake managed to export is no result,
             # and its tags go back to where they were.
@@ -294,7 +334,7 @@ class Engine(Containers):
 
     def _tag_ids(self, refs: set[str]) -> dict[str, str]:
         """Which of the local references ``refs`` exist, with their image IDs (one query)."""
-        rows: list[dict[str, Any]] = self.client.api.images(filters={"reference": sorted(refs)})
+        rows = self._images({"reference": sorted(refs)})
         return {t: str(r["Id"]) for r in rows for t in r.get("RepoTags") or () if t in refs}
 
     def _build_classic(self, request: BuildRequest, on_step: StepCallback) -> str:
@@ -391,58 +431,11 @@ class Engine(Containers):
             raise classify_push_error(message)(
                 reference=f"{repository}:{tag}", reason=message
             ) from exc
-        except requests.exceptions.RequestException as exc:
+        except _transport_error() as exc:
             raise PushInterruptedError(reference=f"{repository}:{tag}", reason=_short(exc)) from exc
         if digest is None:
             raise PushWithoutDigestError(reference=f"{repository}:{tag}")
         return digest
-
-
-def run_bake(
-    requests: Sequence[BuildRequest],
-    targets: Mapping[str, str],
-    on_line: Callable[[str], None],
-    *,
-    names: Sequence[str] = (),
-    builder: str | None = None,
-    env: Mapping[str, str] = _BAKE_ENV,
-) -> tuple[int, dict[str, Any]]:
-    """Run one ``docker buildx bake`` of ``requests`` (targets ``names``, else ``targets``' values;
-    on ``builder``, else the current one), handing ``on_line`` each line of its plain progress;
-    return its exit code and metadata file. It stops with the run: SIGINT or SIGTERM reach the
-    CLI once (see :func:`signals.forwarded`), which then cancels the build in BuildKit (a CLI that
-    merely dies leaves BuildKit building, tagging and pushing). ``env`` gives way to the user's."""
-    with tempfile.TemporaryDirectory(prefix="imagefleet-bake-") as tmp:
-        definition = Path(tmp) / "bake.json"
-        metadata = Path(tmp) / "metadata.json"
-        definition.write_text(json.dumps(bake.definition(requests, targets, names), indent=1))
-        argv = [*tools.buildx(), "bake", *(("--builder", builder) if builder else ())]
-        argv += ["--file", str(definition), "--metadata-file", str(metadata), "--progress=plain"]
-        argv += [*(names or targets.values())]
-        LOGGER.debug("running %s\n%s", " ".join(argv), definition.read_text())
-        try:
-            proc = subprocess.Popen(
-                argv,
-                cwd=tmp,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                errors="replace",
-                stdin=subprocess.DEVNULL,
-                env=dict(env) | dict(os.environ),
-                process_group=0,  # signals reach it once, from signals.forwarded
-            )
-        except FileNotFoundError as exc:
-            raise BuildxMissingError() from exc
-        with proc, signals.forwarded(proc, late=True):
-            assert proc.stdout is not None  # noqa: S101 - PIPE was asked for
-            for raw in proc.stdout:
-                line = raw.rstrip("\n")
-                LOGGER.debug("%s | %s", builder or "bake", line)
-                on_line(line)
-            code = proc.wait()
-        written: dict[str, Any] = json.loads(metadata.read_text()) if metadata.is_file() else {}
-    return code, written
 
 
 # The build requests of the thread in a _cut_on_stop block (None elsewhere).
