@@ -322,7 +322,31 @@ class Engine(Containers):
                 done[request.image] = TargetResult(request.image, None, error, seconds)
             else:
                 done[request.image] = TargetResult(request.image)
+        if dropped:
+            self._undo_dropped([r for r in requests if done[r.image].dropped], before, after)
         return done
+
+    def _undo_dropped(
+        self,
+        requests: Sequence[BuildRequest],
+        before: Mapping[str, str],
+        after: Mapping[str, str],
+    ) -> None:
+        """Take back what a dropped bake half did for ``requests`` (they build again): tags it
+        put on an image before it died go back, and images it wrote but never (or no longer)
+        named go, so a client killed between writing an image and naming it leaves no litter.
+        An untagged image is one of these when it carries every label its request asked for."""
+        if not requests:
+            return
+        mine = {t for r in requests for t in r.tags}
+        self._restore_tags(
+            {t: i for t, i in before.items() if t in mine},
+            {t: i for t, i in after.items() if t in mine},
+        )
+        for row in self._images({"dangling": ["true"]}):
+            labels = row.get("Labels") or {}
+            if any(r.labels and r.labels.items() <= labels.items() for r in requests):
+                self.remove(str(row["Id"]))
 
     def _restore_tags(self, before: Mapping[str, str], now: Mapping[str, str]) -> None:
         """Put local tags back: those made since ``before`` go, those moved point back."""

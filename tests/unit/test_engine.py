@@ -67,9 +67,18 @@ class Images:
         self.answers: list[list[dict[str, Any]]] = [[]]
         self.queries: list[dict[str, Any]] = []
 
+        self.removed: list[str] = []
+        self.tagged: list[tuple[str, str, str]] = []
+
     def images(self, filters: dict[str, Any]) -> list[dict[str, Any]]:
         self.queries.append(filters)
         return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+    def remove_image(self, ref: str, noprune: bool = False) -> None:
+        self.removed.append(ref)
+
+    def tag(self, source: str, repository: str, tag: str, force: bool = False) -> None:
+        self.tagged.append((source, repository, tag))
 
 
 class NoDaemon:
@@ -214,11 +223,12 @@ def test_a_dropped_bake_built_what_it_exported_and_drops_the_rest(
         assert results[image].image_id is None
         assert results[image].error is None
         assert results[image].dropped
-    # Tags are read once before the bake and once after it, in one query each.
-    assert (
-        _tags(engine).queries
-        == [{"reference": ["fx-child:abc", "fx-slow:abc", "fx-slow:key", "fx-solo:abc"]}] * 2
-    )
+    # Tags are read once before the bake and once after it, in one query each; then the
+    # untagged images, for what the dropped bake wrote but never named.
+    assert _tags(engine).queries == [
+        *[{"reference": ["fx-child:abc", "fx-slow:abc", "fx-slow:key", "fx-solo:abc"]}] * 2,
+        {"dangling": ["true"]},
+    ]
 
 
 def test_a_dropped_bake_built_what_it_tagged_even_if_its_log_stopped_first(
@@ -237,6 +247,29 @@ def test_a_dropped_bake_built_what_it_tagged_even_if_its_log_stopped_first(
     assert (results["fx-child"].image_id, results["fx-child"].dropped) == ("sha256:child", "")
     assert results["fx-slow"].image_id is None
     assert results["fx-slow"].dropped.startswith("docker buildx bake exited 255")
+
+
+def test_a_dropped_bake_takes_back_the_tags_and_images_it_half_made(
+    bake: type[FakeBake], engine: Engine
+) -> None:
+    bake.log, bake.code = (BAKE_LOGS / "plugin-killed.txt").read_text(), 255
+    slow = _request("fx-slow", tags=("fx-slow:abc", "fx-slow:key"), labels={"k": "fx-slow-1"})
+    stray = {"Id": "sha256:stray", "RepoTags": None, "Labels": {"k": "fx-slow-1", "more": "x"}}
+    someone_elses = {"Id": "sha256:other", "RepoTags": None, "Labels": {"k": "fx-slow-0"}}
+    _tags(engine).answers = [
+        [{"Id": "sha256:old", "RepoTags": ["fx-slow:key", "fx-slow:abc"]}],  # before the bake
+        [  # killed after naming one tag of two
+            {"Id": "sha256:half", "RepoTags": ["fx-slow:abc"]},
+            {"Id": "sha256:old", "RepoTags": ["fx-slow:key"]},
+        ],
+        [stray, someone_elses],  # untagged images
+    ]
+    results = engine.build_batch([_request("fx-solo"), slow])
+    assert results["fx-slow"].dropped  # not all its tags moved: it builds again
+    assert _tags(engine).queries[-1] == {"dangling": ["true"]}
+    # The tag it moved points back, and the image it wrote but never (or no longer) named goes.
+    assert _tags(engine).tagged == [("sha256:old", "fx-slow", "abc")]
+    assert _tags(engine).removed == ["sha256:stray"]
 
 
 def test_a_lone_dropped_build_raises_the_dropped_error(
