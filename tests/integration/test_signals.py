@@ -18,7 +18,8 @@ import requests
 
 from imagefleet import localregistry
 from imagefleet.engine import Engine
-from tests.helpers import FIXTURES, REPO, git, invoke, make_project
+from tests import buildkit
+from tests.helpers import FIXTURES, REPO, git, invoke, make_project, require
 
 pytestmark = pytest.mark.integration
 
@@ -248,3 +249,31 @@ def test_sigterm_mid_classic_build_cancels_it_in_the_daemon(
     _stopped(run, signal.SIGTERM)
     time.sleep(9)  # the step would have ended, and the image been tagged, by now
     assert _tags(engine) == before
+
+
+def test_sigterm_mid_node_build_cancels_it_on_the_node(
+    start: Callable[..., Run], registry: localregistry.LocalRegistry, tmp_path: Path
+) -> None:
+    """On a BuildKit node the bake client is the tool's child: SIGTERM reaches it, it cancels
+    the build on the node, and nothing reaches the registry, not even by digest (an orphaned
+    bake would finish the step and push). Proven by waiting past the step's end."""
+    if (missing := buildkit.available()) is not None:
+        require(missing, "../shared/env/provision buildkit")
+    if os.geteuid() != 0:
+        require("buildkitd needs root here", "run the integration tests as root")
+    target = f"{registry.address}/fleet"
+    with buildkit.nodes(1, registry.address, parent=tmp_path) as nodes:
+        run = start(
+            *("build", "--image", IMAGE, "--builder", nodes.name, "--push"),
+            *("--registry", target, "--build-arg", "PAUSE=6"),
+            env={"INVOKE_FLEET_REGISTRY": target},
+        )
+        run.wait_for(run.seen("slow step"), timeout=120)
+        time.sleep(0.5)
+        run.kill(signal.SIGTERM)
+        _stopped(run, signal.SIGTERM)
+        assert _session_processes(run.proc.pid) == []
+        time.sleep(9)  # the step would have ended, and the image been pushed, by now
+        catalog = requests.get(f"http://{registry.address}/v2/_catalog", timeout=10)
+        catalog.raise_for_status()
+        assert catalog.json()["repositories"] == []
