@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import shutil
+import socketserver
 import subprocess
 import sys
 import threading
@@ -131,6 +132,20 @@ class Receiver:
 
 
 @contextlib.contextmanager
+def serving(server: socketserver.BaseServer) -> Iterator[None]:
+    """``server`` answering from a thread of its own while the block runs; shut and closed
+    after it, also on failure."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@contextlib.contextmanager
 def webhook_receiver() -> Iterator[Receiver]:
     """Serve a :class:`Receiver` on a free loopback port until the block ends."""
 
@@ -147,11 +162,5 @@ def webhook_receiver() -> Iterator[Receiver]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     receiver = Receiver(int(server.server_address[1]))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socketserver
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 from imagefleet.engine import Engine
 from imagefleet.enginesocket import DEFAULT_SOCKET, EngineSocket, EngineSocketError, socket_path
 from imagefleet.errors import DaemonUnreachableError
+from tests.helpers import serving
 
 IMAGES = [
     {"Id": "sha256:aa", "RepoTags": ["fx-app:abc", "fx-app:key-1"], "Labels": {"k": "1"}},
@@ -74,14 +74,8 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 def daemon(tmp_path: Path) -> Iterator[str]:
     path = str(tmp_path / "docker.sock")
     _Daemon.seen = []
-    server = _Server(path, _Daemon)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(_Server(path, _Daemon)):
         yield path
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.mark.parametrize(
