@@ -405,11 +405,16 @@ def report(results: dict[str, Pair], start: Pair, options: argparse.Namespace) -
         f" invoke build --all --jobs 2 against docker buildx bake --load;"
         f" medians of {options.repeat}, interleaved"
     )
-    print(f"{'scenario':<18}{'invoke':>10}{'bake':>10}{'ratio':>10}   target")
+    print(
+        f"{'scenario':<18}{'invoke':>10}{'bake':>10}{'ratio':>10}   {'target':<9}spread (min-max)"
+    )
     for scenario, pair in results.items():
         ours, theirs = median(pair.ours), median(pair.theirs)
         target = f"<= {TARGETS[scenario]:.1f}x" if scenario in TARGETS else "-"
-        print(f"{scenario:<18}{ours:>8.2f} s{theirs:>8.2f} s{ours / theirs:>9.2f}x   {target}")
+        spread = f"invoke {min(pair.ours):.2f}-{max(pair.ours):.2f} s, bake"
+        spread += f" {min(pair.theirs):.2f}-{max(pair.theirs):.2f} s"
+        row = f"{scenario:<18}{ours:>8.2f} s{theirs:>8.2f} s{ours / theirs:>9.2f}x"
+        print(f"{row}   {target:<9}{spread}")
     ours, theirs = median(start.ours) * 1000, median(start.theirs) * 1000
     print(
         f"{'start-up':<18}{ours:>7.0f} ms{theirs:>7.0f} ms{ours - theirs:>+7.0f} ms"
