@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import signals
 from .errors import DaemonUnreachableError, last_line
 
 if TYPE_CHECKING:
@@ -12,10 +13,13 @@ if TYPE_CHECKING:
 
 
 def sdk() -> Any:
-    """The Docker SDK, imported on first use: it is slow to import and most tasks never need it."""
-    import docker
-    import docker.auth
-    import docker.errors
+    """The Docker SDK, imported on first use: it is slow to import and most tasks never need it.
+    A signal waits for the import to finish (:func:`signals.deferred`): cut short, the package
+    would stay half imported, and the cleanup after the signal uses it."""
+    with signals.deferred():
+        import docker
+        import docker.auth
+        import docker.errors
 
     return docker
 

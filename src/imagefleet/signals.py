@@ -35,6 +35,8 @@ _children: dict[int, subprocess.Popen[Any]] = {}  # id(proc) -> a child in its o
 _stoppers: dict[int, Callable[[], None]] = {}  # what else a signal stops (see on_stop)
 _received: list[int] = []  # the signals that arrived while handled() was active
 _depth = [0]
+_deferring = [0]  # deferred() blocks the main thread is in
+_pending: list[int] = []  # a signal that came in a deferred() block, raised when it ends
 
 
 def received() -> int | None:
@@ -50,9 +52,36 @@ def _handler(signum: int, _frame: object) -> None:
     _stop_children()
     if not first:
         return  # a second Ctrl-C must not cut the first one's cleanup short
+    if _deferring[0]:
+        _pending.append(signum)
+        return
+    _raise(signum)
+
+
+def _raise(signum: int) -> None:
     if signum == signal.SIGINT:
         raise KeyboardInterrupt
     raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Within the block, a SIGINT or SIGTERM stops the children at once but raises in the main
+    thread only when the block ends: for work that must not stop halfway, such as importing a
+    package (one whose import a signal cut short stays broken for the rest of the run, and the
+    cleanup that follows the signal may need it)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _deferring[0] += 1
+    try:
+        yield
+    finally:
+        _deferring[0] -= 1
+        if not _deferring[0] and _pending:
+            signum = _pending[0]
+            _pending.clear()
+            _raise(signum)
 
 
 @contextlib.contextmanager
@@ -73,6 +102,7 @@ def handled() -> Iterator[None]:
     if outermost:
         with _lock:
             _received.clear()
+            _pending.clear()
         previous = {s: signal.signal(s, _handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield

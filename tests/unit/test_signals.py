@@ -110,3 +110,48 @@ def test_a_signal_calls_what_on_stop_registered_and_only_while_registered() -> N
 def _sigterm_self() -> None:
     os.kill(os.getpid(), signal.SIGTERM)
     time.sleep(1)
+
+
+def _deferred_body(done: list[str]) -> None:
+    with signals.handled():
+        with signals.deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.2)  # the handler has run by now: it must not have raised
+            done.append("finished")
+        done.append("not reached")
+
+
+def test_a_deferred_block_finishes_before_the_signal_raises() -> None:
+    """What must not stop halfway (importing a package) runs to its end; the signal raises as
+    the block ends, and only once."""
+    done: list[str] = []
+    with pytest.raises(signals.Terminated):
+        _deferred_body(done)
+    assert done == ["finished"]
+    assert signals.received() == signal.SIGTERM
+
+
+def test_the_docker_sdk_import_is_whole_after_a_signal_mid_import() -> None:
+    """A SIGTERM while the Docker SDK is first imported (sent as it reaches `docker.transport`,
+    a point where an import cut short leaves `docker` without its `errors`): the run still
+    stops, and the SDK the cleanup then uses is whole."""
+    script = (
+        "import importlib.abc, os, signal, sys, time\n"
+        "from imagefleet import dockersdk, signals\n"
+        "class Mid(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name == 'docker.transport':\n"
+        "            sys.meta_path.remove(self)\n"
+        "            os.kill(os.getpid(), signal.SIGTERM)\n"
+        "sys.meta_path.insert(0, Mid())\n"
+        "try:\n"
+        "    with signals.handled():\n"
+        "        dockersdk.sdk()\n"
+        "        time.sleep(5)\n"
+        "except signals.Terminated:\n"
+        "    print('stopped', dockersdk.sdk().errors.ImageNotFound.__name__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.stdout.strip() == "stopped ImageNotFound", done.stderr
