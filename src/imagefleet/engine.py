@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
@@ -33,6 +31,7 @@ from .buildlog import (
 )
 from .containers import Containers
 from .dockersdk import client as _sdk_client
+from .dockersdk import cut_on_stop as _cut_on_stop
 from .dockersdk import sdk as _sdk
 from .dockersdk import short as _short
 from .dockersdk import transport_error as _transport_error
@@ -56,7 +55,6 @@ from .reference import split_tag
 
 if TYPE_CHECKING:
     import docker
-    import requests
 
 LOGGER = logging.getLogger(__name__)
 _TIMEOUT = 120  # seconds a request to the daemon may take (a big image's tag or removal)
@@ -113,6 +111,8 @@ class Engine(Containers):
 
     _client: docker.DockerClient | None = None
     _answers: EngineSocket | None = None
+    # Images a dropped bake left to build again (image -> request), until a bake rebuilt them.
+    _unsettled: Mapping[str, BuildRequest] = {}
 
     def __init__(
         self,
@@ -324,6 +324,12 @@ class Engine(Containers):
                 done[request.image] = TargetResult(request.image)
         if dropped:
             self._undo_dropped([r for r in requests if done[r.image].dropped], before, after)
+        elif self._unsettled:
+            # The daemon may finish a killed bake's export after its client died: once the
+            # images go again, such a late copy has lost its tags. Those rebuilt here are swept.
+            again = [r for r in requests if r.image in self._unsettled]
+            self._sweep(again)
+            self._unsettled = {k: v for k, v in self._unsettled.items() if k not in done}
         return done
 
     def _undo_dropped(
@@ -343,6 +349,13 @@ class Engine(Containers):
             {t: i for t, i in before.items() if t in mine},
             {t: i for t, i in after.items() if t in mine},
         )
+        self._sweep(requests)
+        self._unsettled = {**self._unsettled, **{r.image: r for r in requests}}
+
+    def _sweep(self, requests: Sequence[BuildRequest]) -> None:
+        """Remove untagged images that carry every label one of ``requests`` asked for."""
+        if not requests:
+            return
         for row in self._images({"dangling": ["true"]}):
             labels = row.get("Labels") or {}
             if any(r.labels and r.labels.items() <= labels.items() for r in requests):
@@ -460,37 +473,3 @@ class Engine(Containers):
         if digest is None:
             raise PushWithoutDigestError(reference=f"{repository}:{tag}")
         return digest
-
-
-# The build requests of the thread in a _cut_on_stop block (None elsewhere).
-_requests_here = threading.local()
-
-
-def _remember(response: requests.Response, *_: Any, **__: Any) -> None:
-    found: list[requests.Response] | None = getattr(_requests_here, "responses", None)
-    if found is not None:
-        found.append(response)
-
-
-@contextlib.contextmanager
-def _cut_on_stop(api: Any) -> Iterator[None]:
-    """On SIGINT or SIGTERM, shut the connection of this thread's classic build down: the
-    daemon runs that build, not a child of ours, and drops it (nothing tagged) when its
-    connection closes; a shutdown also wakes the worker thread blocked reading it."""
-    if _remember not in api.hooks["response"]:
-        api.hooks["response"].append(_remember)  # every request of this client, filtered above
-    responses: list[requests.Response] = []
-    _requests_here.responses = responses
-
-    def cut() -> None:
-        for response in responses:
-            sock = getattr(getattr(response.raw, "connection", None), "sock", None)
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-
-    try:
-        with signals.on_stop(cut):
-            yield
-    finally:
-        _requests_here.responses = None

@@ -272,6 +272,27 @@ def test_a_dropped_bake_takes_back_the_tags_and_images_it_half_made(
     assert _tags(engine).removed == ["sha256:stray"]
 
 
+def test_once_a_dropped_image_builds_again_a_late_copy_of_it_is_swept(
+    bake: type[FakeBake], engine: Engine
+) -> None:
+    """The daemon may finish a killed bake's export after its client died; when the image has
+    built again, that copy has lost its tags, and it goes."""
+    bake.log, bake.code = (BAKE_LOGS / "plugin-killed.txt").read_text(), 255
+    slow = _request("fx-slow", tags=("fx-slow:abc",), labels={"k": "fx-slow-1"})
+    late = {"Id": "sha256:late", "RepoTags": None, "Labels": {"k": "fx-slow-1"}}
+    _tags(engine).answers = [[], [], []]  # before, after, untagged: nothing yet
+    assert engine.build_batch([_request("fx-solo"), slow])["fx-slow"].dropped
+    bake.log, bake.code = "", 0
+    bake.metadata = {"fx-slow": {"containerimage.config.digest": "sha256:new"}}
+    _tags(engine).answers = [[], [late]]  # before the second bake; untagged after it
+    assert engine.build_batch([slow])["fx-slow"].image_id == "sha256:new"
+    assert _tags(engine).removed == ["sha256:late"]
+    # Settled: a later bake of it sweeps no more.
+    _tags(engine).queries.clear()
+    engine.build_batch([slow])
+    assert {"dangling": ["true"]} not in _tags(engine).queries
+
+
 def test_a_lone_dropped_build_raises_the_dropped_error(
     bake: type[FakeBake], engine: Engine
 ) -> None:
