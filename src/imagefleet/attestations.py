@@ -126,7 +126,8 @@ def _config_revision(source: Mapping[str, Any]) -> str:
 
 
 def provenance(statement: Mapping[str, Any]) -> Provenance:
-    """The facts of a SLSA provenance statement, v0.2 (BuildKit 0.13's default) or v1."""
+    """The facts of a SLSA provenance statement, v0.2 (BuildKit 0.13's default) or v1: the same
+    facts under other keys."""
     kind = _text(statement.get("predicateType"))
     predicate = _mapping(statement.get("predicate"))
     if kind == SLSA_V1:
@@ -134,31 +135,54 @@ def provenance(statement: Mapping[str, Any]) -> Provenance:
         external = _mapping(definition.get("externalParameters"))
         run = _mapping(predicate.get("runDetails"))
         metadata = _mapping(run.get("metadata"))
-        vcs = _mapping(_mapping(metadata.get("buildkit_metadata")).get("vcs"))
-        config = _mapping(external.get("configSource"))
-        return Provenance(
-            predicate_type=kind,
-            builder_id=_text(_mapping(run.get("builder")).get("id")),
-            source=_text(vcs.get("source")) or _text(config.get("uri")),
-            revision=_text(vcs.get("revision")) or _config_revision(config),
-            build_args=_build_args(_mapping(external.get("request")).get("args")),
-            base_images=_materials(definition.get("resolvedDependencies")),
-            started=_text(metadata.get("startedOn")),
-            finished=_text(metadata.get("finishedOn")),
+        return _facts(
+            kind,
+            builder=run.get("builder"),
+            buildkit=metadata.get("buildkit_metadata"),
+            config=external.get("configSource"),
+            args=_mapping(external.get("request")).get("args"),
+            materials=definition.get("resolvedDependencies"),
+            started=metadata.get("startedOn"),
+            finished=metadata.get("finishedOn"),
         )
     invocation = _mapping(predicate.get("invocation"))
     metadata = _mapping(predicate.get("metadata"))
-    vcs = _mapping(_mapping(metadata.get(BUILDKIT_METADATA)).get("vcs"))
-    config = _mapping(invocation.get("configSource"))
+    return _facts(
+        kind,
+        builder=predicate.get("builder"),
+        buildkit=metadata.get(BUILDKIT_METADATA),
+        config=invocation.get("configSource"),
+        args=_mapping(invocation.get("parameters")).get("args"),
+        materials=predicate.get("materials"),
+        started=metadata.get("buildStartedOn"),
+        finished=metadata.get("buildFinishedOn"),
+    )
+
+
+def _facts(
+    kind: str,
+    *,
+    builder: object,
+    buildkit: object,
+    config: object,
+    args: object,
+    materials: object,
+    started: object,
+    finished: object,
+) -> Provenance:
+    """A :class:`Provenance` from the parts both versions have: the source and revision come
+    from BuildKit's VCS metadata, else from the remote config source."""
+    vcs = _mapping(_mapping(buildkit).get("vcs"))
+    source = _mapping(config)
     return Provenance(
         predicate_type=kind,
-        builder_id=_text(_mapping(predicate.get("builder")).get("id")),
-        source=_text(vcs.get("source")) or _text(config.get("uri")),
-        revision=_text(vcs.get("revision")) or _config_revision(config),
-        build_args=_build_args(_mapping(invocation.get("parameters")).get("args")),
-        base_images=_materials(predicate.get("materials")),
-        started=_text(metadata.get("buildStartedOn")),
-        finished=_text(metadata.get("buildFinishedOn")),
+        builder_id=_text(_mapping(builder).get("id")),
+        source=_text(vcs.get("source")) or _text(source.get("uri")),
+        revision=_text(vcs.get("revision")) or _config_revision(source),
+        build_args=_build_args(args),
+        base_images=_materials(materials),
+        started=_text(started),
+        finished=_text(finished),
     )
 
 
