@@ -289,8 +289,8 @@ class Engine(Containers):
         code, written = bake.run_bake(requests, targets, line)
         if signals.received() is not None:
             # The run is stopping: whatever the cancelled bake managed to export is no result,
-            # and its tags go back to where they were.
-            self._restore_tags(before, self._tag_ids(refs))
+            # and its tags go back to where they were (and what it wrote unnamed goes).
+            self._undo(requests, before, self._tag_ids(refs))
             return {r.image: TargetResult(r.image) for r in requests}
         finished = time.monotonic()
         dropped = log.dropped(code)
@@ -323,7 +323,7 @@ class Engine(Containers):
             else:
                 done[request.image] = TargetResult(request.image)
         if dropped:
-            self._undo_dropped([r for r in requests if done[r.image].dropped], before, after)
+            self._undo([r for r in requests if done[r.image].dropped], before, after)
         elif self._unsettled:
             # The daemon may finish a killed bake's export after its client died: once the
             # images go again, such a late copy has lost its tags. Those rebuilt here are swept.
@@ -332,16 +332,17 @@ class Engine(Containers):
             self._unsettled = {k: v for k, v in self._unsettled.items() if k not in done}
         return done
 
-    def _undo_dropped(
+    def _undo(
         self,
         requests: Sequence[BuildRequest],
         before: Mapping[str, str],
         after: Mapping[str, str],
     ) -> None:
-        """Take back what a dropped bake half did for ``requests`` (they build again): tags it
-        put on an image before it died go back, and images it wrote but never (or no longer)
-        named go, so a client killed between writing an image and naming it leaves no litter.
-        An untagged image is one of these when it carries every label its request asked for."""
+        """Take back what a bake that did not finish (dropped, or stopped by a signal) half did
+        for ``requests``: tags it put on an image go back, and images it wrote but never (or no
+        longer) named go, so a client that died between writing an image and naming it leaves
+        no litter. An untagged image is one of these when it carries every label its request
+        asked for."""
         if not requests:
             return
         mine = {t for r in requests for t in r.tags}
