@@ -4,6 +4,7 @@ alike), and what a run left behind."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -11,10 +12,13 @@ import re
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import signals, tools
+from .buildlog import BakeLog
 from .errors import BuildxMissingError
 
 if TYPE_CHECKING:
@@ -26,6 +30,11 @@ _TARGET_UNSAFE_RE = re.compile(r"[^A-Za-z0-9_-]")
 _RESERVED = frozenset({"internal", "default"})
 _HUB_PREFIXES = ("docker.io/", "index.docker.io/")
 LOGGER = logging.getLogger(__name__)
+# buildx readies every target of a bake (a session and a few calls to the daemon each, one after
+# another: about 20 ms a target here) before BuildKit starts on any of them. When this many images
+# of a batch wait behind its roots, the roots get a bake of their own beside the batch's: BuildKit
+# starts on them sooner, and what waits on them sooner too (see :func:`runs`).
+HEAD_START_MIN = 6
 
 
 def target_names(images: Iterable[str]) -> dict[str, str]:
@@ -121,6 +130,81 @@ def definition(
             target["no-cache"] = True
         out[names[n] if names else targets[request.image]] = target
     return {"target": out}
+
+
+@dataclass(eq=False)
+class Run:
+    """One bake of a batch: the requests its definition holds, the images whose results it
+    gives (``own``), its log, and how it ended (exit code, metadata file)."""
+
+    requests: Sequence[BuildRequest]
+    own: frozenset[str]
+    log: BakeLog
+    code: int = 0
+    written: dict[str, Any] = field(default_factory=dict)
+
+
+def runs(requests: Sequence[BuildRequest], targets: Mapping[str, str]) -> list[Run]:
+    """The bakes that build ``requests`` (``targets``: image -> target name): one; or, when at
+    least :data:`HEAD_START_MIN` images wait behind the batch's roots, a head start first.
+
+    The head-start bake builds and exports the roots (images no other one in the batch builds
+    on, that some do). The batch's bake, run beside it, holds every image, the roots with no
+    output (:func:`cache_only`): its ``target:`` contexts need them. BuildKit runs a step that
+    two builds share once (the second waits for the first, or finds its result in the cache),
+    so the roots are built once; the head start only spares them the wait for the batch's
+    other targets to be readied. Never with ``no_cache``, where that sharing is not assured.
+    """
+    every = frozenset(r.image for r in requests)
+    parents = {p for r in requests for p in r.batch_parents.values()}
+    head = frozenset(r.image for r in requests if not r.batch_parents and r.image in parents)
+    # Without the cache (--no-cache) BuildKit may run the two builds' steps twice: the children
+    # could then build on another copy of a root than the one exported.
+    if not head or len(every - head) < HEAD_START_MIN or any(r.no_cache for r in requests):
+        return [Run(requests, every, BakeLog(frozenset(targets[i] for i in every)))]
+    return [
+        Run(
+            [r for r in requests if r.image in head],
+            head,
+            BakeLog(frozenset(targets[i] for i in head)),
+        ),
+        Run(
+            [cache_only(r) if r.image in head else r for r in requests],
+            every - head,
+            BakeLog(frozenset(targets[i] for i in every)),
+        ),
+    ]
+
+
+def cache_only(request: BuildRequest) -> BuildRequest:
+    """``request`` built for its result's sake only: no tags, output, attestations or cache
+    export (bake's ``type=cacheonly``)."""
+    return dataclasses.replace(
+        request, tags=(), outputs=("type=cacheonly",), attest=(), cache_to=()
+    )
+
+
+def run_all(
+    bakes: Sequence[Run],
+    targets: Mapping[str, str],
+    on_line: Callable[[Run, str], None],
+) -> None:
+    """Run ``bakes`` at once (see :func:`run_bake`), each to its end, recording how each ended;
+    ``on_line`` gets each line with the bake that printed it."""
+
+    def one(run: Run) -> None:
+        names = {r.image: targets[r.image] for r in run.requests}
+        run.code, run.written = run_bake(run.requests, names, lambda text: on_line(run, text))
+
+    *heads, last = bakes
+    if not heads:
+        one(last)
+        return
+    with ThreadPoolExecutor(max_workers=len(heads), thread_name_prefix="bake-head") as pool:
+        started = [pool.submit(one, run) for run in heads]
+        one(last)
+        for future in started:
+            future.result()
 
 
 def ancestors(request: BuildRequest, requests: Sequence[BuildRequest]) -> set[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -208,11 +207,6 @@ class BakeLog:
         if not final and code >= _CLIENT_DIED:
             return f"docker buildx bake exited {code} without an error (its client was killed)"
         return ""
-
-    def all_exported(self, images: set[str], targets: Mapping[str, str]) -> bool:
-        """Whether every one of ``images`` (``targets``: image -> target) was exported: only then
-        is a failure filed under their child the child's own."""
-        return all(targets[i] in self.exported for i in images)
 
     def failed(self, target: str) -> bool:
         """Whether a step filed under ``target`` reported an error of its own: a step cancelled

@@ -24,7 +24,6 @@ from . import bake, signals, tools
 from .buildlog import (
     QUIET_STEPS,
     TAIL_LINES,
-    BakeLog,
     buildx_failure,
     classic_failure,
     classic_step,
@@ -245,7 +244,8 @@ class Engine(Containers):
     def build_batch(
         self, requests: Sequence[BuildRequest], on_step: TargetStepCallback | None = None
     ) -> dict[str, TargetResult]:
-        """Build ``requests`` together in one ``docker buildx bake``; one result per image.
+        """Build ``requests`` together in one ``docker buildx bake`` (two for a deep batch: its
+        roots get a head start, see :func:`bake.runs`); one result per image.
 
         Bake stops every other target when one fails and then writes no metadata file: images
         whose export finished are built (ID from the log or their tag), the one whose step failed
@@ -276,32 +276,34 @@ class Engine(Containers):
     ) -> dict[str, TargetResult]:
         targets = bake.target_names(r.image for r in requests)
         images = {t: i for i, t in targets.items()}
-        log = BakeLog(frozenset(images))
+        bakes = bake.runs(requests, targets)
+        owner = {image: run for run in bakes for image in run.own}
         refs = {t for r in requests for t in r.tags}
         before = self._tag_ids(refs)  # one query: a dropped bake may leave tags its log misses
         started = time.monotonic()
 
-        def line(text: str) -> None:
-            found = log.feed(text, time.monotonic())
-            if found and not found[1].startswith(QUIET_STEPS):
+        def line(run: bake.Run, text: str) -> None:
+            found = run.log.feed(text, time.monotonic())
+            if found and images[found[0]] in run.own and not found[1].startswith(QUIET_STEPS):
                 on_step(images[found[0]], found[1])
 
-        code, written = bake.run_bake(requests, targets, line)
+        bake.run_all(bakes, targets, line)
         if signals.received() is not None:
             # The run is stopping: whatever the cancelled bake managed to export is no result,
             # and its tags go back to where they were (and what it wrote unnamed goes).
             self._undo(requests, before, self._tag_ids(refs))
             return {r.image: TargetResult(r.image) for r in requests}
         finished = time.monotonic()
-        dropped = log.dropped(code)
-        after = self._tag_ids(refs) if dropped else {}
+        dropped = {run: run.log.dropped(run.code) for run in bakes}
+        after = self._tag_ids(refs) if any(dropped.values()) else {}
         done: dict[str, TargetResult] = {}
         for request in requests:
-            target = targets[request.image]
+            run, target = owner[request.image], targets[request.image]
+            log = run.log
             seconds = log.last_seen.get(target, finished) - log.first_seen.get(target, started)
             image_id: str | None = None
-            if code == 0 or target in log.exported:
-                image_id = written.get(target, {}).get("containerimage.config.digest")
+            if run.code == 0 or target in log.exported:
+                image_id = run.written.get(target, {}).get("containerimage.config.digest")
                 image_id = image_id or log.exported.get(target) or self.image_id(request.tags[0])
                 if image_id is None:
                     error: BuildError = BuiltImageMissingError(
@@ -310,19 +312,20 @@ class Engine(Containers):
                     done[request.image] = TargetResult(request.image, error=error)
                     continue
                 done[request.image] = TargetResult(request.image, str(image_id), None, seconds)
-            elif dropped:
+            elif dropped[run]:
                 fresh = bake.fresh_image(request.tags, before, after)
                 done[request.image] = TargetResult(
-                    request.image, fresh, None, seconds, dropped="" if fresh else dropped
+                    request.image, fresh, None, seconds, dropped="" if fresh else dropped[run]
                 )
-            elif len(requests) == 1 or (
-                log.failed(target) and log.all_exported(bake.ancestors(request, requests), targets)
+            elif len(run.requests) == 1 or (
+                log.failed(target)
+                and all(done[i].image_id for i in bake.ancestors(request, requests))
             ):
                 error = buildx_failure(request, log.logs[target])
                 done[request.image] = TargetResult(request.image, None, error, seconds)
             else:
                 done[request.image] = TargetResult(request.image)
-        if dropped:
+        if any(dropped.values()):
             self._undo([r for r in requests if done[r.image].dropped], before, after)
         elif self._unsettled:
             # The daemon may finish a killed bake's export after its client died: once the

@@ -5,7 +5,15 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from imagefleet.bake import context_key, contexts, definition, fresh_image, target_names
+from imagefleet.bake import (
+    HEAD_START_MIN,
+    context_key,
+    contexts,
+    definition,
+    fresh_image,
+    runs,
+    target_names,
+)
 from imagefleet.engine import BuildRequest
 
 BASE = BuildRequest(
@@ -113,3 +121,56 @@ def test_attestations_are_the_targets_attest_entries_and_absent_without_them() -
     assert found["fx-base"]["attest"] == list(wanted)
     assert found["fx-base"]["platforms"] == ["linux/amd64", "linux/arm64"]  # one index
     assert "attest" not in found["fx-leaf"]
+
+
+def _deep(children: int) -> list[BuildRequest]:
+    """A root with ``children`` images on it, all in one batch."""
+    kids = [
+        dataclasses.replace(
+            LEAF,
+            image=f"fx-kid-{n}",
+            tags=(f"fx-kid-{n}:abc",),
+            no_cache=False,
+            parents={},
+            batch_parents={"localhost:5000/fleet/fx-base:latest": "fx-base"},
+        )
+        for n in range(children)
+    ]
+    root = dataclasses.replace(BASE, cache_to=("type=inline",), attest=("type=sbom",))
+    return [root, *kids]
+
+
+def test_a_shallow_or_small_batch_is_one_bake() -> None:
+    flat = [BASE, dataclasses.replace(BASE, image="fx-other")]
+    for requests in (flat, _deep(HEAD_START_MIN - 1)):
+        targets = target_names(r.image for r in requests)
+        [run] = runs(requests, targets)
+        assert list(run.requests) == requests
+        assert run.own == {r.image for r in requests}
+
+
+def test_the_roots_of_a_deep_batch_get_a_head_start() -> None:
+    requests = _deep(HEAD_START_MIN)
+    targets = target_names(r.image for r in requests)
+    head, batch = runs(requests, targets)
+    assert list(head.requests) == requests[:1]
+    assert head.own == {"fx-base"}
+    assert head.log.targets == {"fx-base"}
+    # The batch's bake holds every image, for the children's `target:` contexts; the root in it
+    # has no tags, output, attestations or cache export: the head start exports it.
+    assert [r.image for r in batch.requests] == [r.image for r in requests]
+    assert batch.own == {r.image for r in requests} - {"fx-base"}
+    copy = definition(batch.requests, targets)["target"]["fx-base"]
+    assert copy["tags"] == []
+    assert copy["output"] == ["type=cacheonly"]
+    assert "attest" not in copy
+    assert "cache-to" not in copy
+    assert copy["context"] == "/p/images/fx-base"
+    assert copy["args"] == {"VERSION": "1.2"}  # the same build, so BuildKit runs it once
+    kid = definition(batch.requests, targets)["target"]["fx-kid-0"]
+    assert kid["contexts"]["localhost:5000/fleet/fx-base"] == "target:fx-base"
+
+
+def test_no_head_start_without_the_cache() -> None:
+    requests = [dataclasses.replace(r, no_cache=True) for r in _deep(HEAD_START_MIN + 2)]
+    assert len(runs(requests, target_names(r.image for r in requests))) == 1

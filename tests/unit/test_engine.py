@@ -13,6 +13,7 @@ import pytest
 
 from imagefleet import engine as engine_mod
 from imagefleet import tools
+from imagefleet.bake import HEAD_START_MIN
 from imagefleet.engine import BuildRequest, Engine
 from imagefleet.errors import (
     BuildDroppedError,
@@ -330,3 +331,100 @@ def test_a_container_the_engine_cannot_start_is_an_environment_problem(said: str
         engine.start_sleeper("fx:1", labels={"a": "b"})
     assert caught.value.exit_code == ExitCode.ENVIRONMENT
     assert caught.value.message == f"a test container of fx:1 could not start: {said}"
+
+
+class TwoBakes(FakeBake):
+    """Answers each bake by its targets: the head start (the root alone) or the batch's."""
+
+    answers: ClassVar[dict[bool, tuple[str, int, dict[str, Any]]]] = {}
+
+    def __init__(self, argv: list[str], **more: Any) -> None:
+        super().__init__(argv, **more)
+        self.answer = self.answers[_is_head(argv)]
+        self.stdout = iter(line + "\n" for line in self.answer[0].splitlines())
+
+    def wait(self) -> int:
+        _log, code, metadata = self.answer
+        if code == 0:
+            Path(self.argv[self.argv.index("--metadata-file") + 1]).write_text(json.dumps(metadata))
+        return code
+
+
+def _is_head(argv: list[str]) -> bool:
+    return argv[argv.index("--progress=plain") + 1 :] == ["fx-root"]
+
+
+def _deep_batch() -> list[BuildRequest]:
+    kids = [
+        _request(f"fx-kid-{n}", batch_parents={"reg/fx-root": "fx-root"})
+        for n in range(HEAD_START_MIN)
+    ]
+    return [_request("fx-root"), *kids]
+
+
+@pytest.fixture
+def two_bakes(monkeypatch: pytest.MonkeyPatch) -> type[TwoBakes]:
+    TwoBakes.calls = FakeBake.calls = []
+    monkeypatch.setattr(subprocess, "Popen", TwoBakes)
+    return TwoBakes
+
+
+def test_a_deep_batch_takes_its_root_from_the_head_start_the_rest_from_its_bake(
+    two_bakes: type[TwoBakes], engine: Engine
+) -> None:
+    kids = {f"fx-kid-{n}": {"containerimage.config.digest": f"sha256:k{n}"} for n in range(6)}
+    batch_log = "#9 [fx-root 1/1] COPY busybox /bin/busybox\n#9 DONE 0.1s\n"
+    two_bakes.answers = {
+        True: (
+            "#4 [1/1] COPY busybox /bin/busybox\n",
+            0,
+            {"fx-root": {"containerimage.config.digest": "sha256:root"}},
+        ),
+        False: (batch_log, 0, {**kids, "fx-root": {"containerimage.config.digest": "sha256:x"}}),
+    }
+    steps: list[tuple[str, str]] = []
+    results = engine.build_batch(_deep_batch(), lambda image, title: steps.append((image, title)))
+    assert sorted(_is_head(c["argv"]) for c in two_bakes.calls) == [False, True]
+    assert results["fx-root"].image_id == "sha256:root"
+    assert {i: r.image_id for i, r in results.items() if i != "fx-root"} == {
+        i: m["containerimage.config.digest"] for i, m in kids.items()
+    }
+    # The root's steps are reported once, from its own bake.
+    assert steps == [("fx-root", "[1/1] COPY busybox /bin/busybox")]
+
+
+def test_a_root_failing_in_its_head_start_fails_alone_and_its_children_are_not_run(
+    two_bakes: type[TwoBakes], engine: Engine
+) -> None:
+    failed = 'process "/bin/sh -c false" did not complete successfully: exit code: 1'
+    head = f"#5 [2/2] RUN false\n#5 ERROR: {failed}\nERROR: failed to solve: {failed}\n"
+    batch = (
+        f"#7 [fx-root 2/2] RUN false\n#7 ERROR: {failed}\n"
+        "#8 [fx-kid-0 1/1] COPY marker /etc/marker\n#8 CANCELED\n"
+        f"ERROR: failed to solve: {failed}\n"
+    )
+    two_bakes.answers = {True: (head, 1, {}), False: (batch, 1, {})}
+    results = engine.build_batch(_deep_batch())
+    error = results["fx-root"].error
+    assert isinstance(error, BuildStepError)
+    assert "RUN false" in str(error)
+    assert all(results[f"fx-kid-{n}"] == engine_mod.TargetResult(f"fx-kid-{n}") for n in range(6))
+
+
+def test_a_child_failing_in_the_batch_keeps_the_root_its_head_start_built(
+    two_bakes: type[TwoBakes], engine: Engine
+) -> None:
+    failed = 'process "/bin/sh -c false" did not complete successfully: exit code: 1'
+    batch = (
+        "#7 [fx-kid-0 1/2] COPY marker /etc/marker\n#7 DONE 0.0s\n"
+        f"#8 [fx-kid-0 2/2] RUN false\n#8 ERROR: {failed}\n"
+        "#9 [fx-kid-1 1/2] COPY marker /etc/marker\n#9 CANCELED\n"
+        f"ERROR: failed to solve: {failed}\n"
+    )
+    root = {"fx-root": {"containerimage.config.digest": "sha256:root"}}
+    two_bakes.answers = {True: ("", 0, root), False: (batch, 1, {})}
+    results = engine.build_batch(_deep_batch())
+    assert results["fx-root"].image_id == "sha256:root"
+    # The root was exported (by its head start), so the failure filed under fx-kid-0 is its own.
+    assert isinstance(results["fx-kid-0"].error, BuildStepError)
+    assert results["fx-kid-1"] == engine_mod.TargetResult("fx-kid-1")  # cancelled: goes again

@@ -48,8 +48,9 @@ if TYPE_CHECKING:
         "there is neither pulled nor built; `invoke push` then tags it in the registry",
         "no_deps": "never build parents outside the selection; refuse if one is out of date",
         "jobs": (
-            "BuildKit: how many bake calls run at once (each hands up to 100 images to BuildKit, "
-            "which builds the independent ones in parallel: more jobs only help past 100); "
+            "BuildKit: how many batches run at once (each hands up to 100 images to BuildKit in "
+            "one bake call, two for a deep batch, whose roots get a head start; BuildKit builds "
+            "the independent ones in parallel: more jobs only help past 100); "
             "classic builder: how many images build at once. Dependency order is always kept; "
             "a whole number, default 1"
         ),
