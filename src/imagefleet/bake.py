@@ -155,24 +155,20 @@ def runs(requests: Sequence[BuildRequest], targets: Mapping[str, str]) -> list[R
     so the roots are built once; the head start only spares them the wait for the batch's
     other targets to be readied. Never with ``no_cache``, where that sharing is not assured.
     """
+
+    def run(members: Sequence[BuildRequest], own: frozenset[str]) -> Run:
+        return Run(members, own, BakeLog(frozenset(targets[r.image] for r in members)))
+
     every = frozenset(r.image for r in requests)
     parents = {p for r in requests for p in r.batch_parents.values()}
     head = frozenset(r.image for r in requests if not r.batch_parents and r.image in parents)
     # Without the cache (--no-cache) BuildKit may run the two builds' steps twice: the children
     # could then build on another copy of a root than the one exported.
     if not head or len(every - head) < HEAD_START_MIN or any(r.no_cache for r in requests):
-        return [Run(requests, every, BakeLog(frozenset(targets[i] for i in every)))]
+        return [run(requests, every)]
     return [
-        Run(
-            [r for r in requests if r.image in head],
-            head,
-            BakeLog(frozenset(targets[i] for i in head)),
-        ),
-        Run(
-            [cache_only(r) if r.image in head else r for r in requests],
-            every - head,
-            BakeLog(frozenset(targets[i] for i in every)),
-        ),
+        run([r for r in requests if r.image in head], head),
+        run([cache_only(r) if r.image in head else r for r in requests], every - head),
     ]
 
 

@@ -45,13 +45,19 @@ class FakeBake:
         self.argv = argv
         definition = json.loads(Path(argv[argv.index("--file") + 1]).read_text())
         FakeBake.calls.append({"argv": argv, "definition": definition})
-        self.stdout: Iterator[str] = iter(line + "\n" for line in self.log.splitlines())
+        self.answer = self.respond(argv)
+        self.stdout: Iterator[str] = iter(line + "\n" for line in self.answer[0].splitlines())
+
+    def respond(self, argv: list[str]) -> tuple[str, int, dict[str, Any]]:
+        """The log this bake prints, its exit code and its metadata file."""
+        return self.log, self.code, self.metadata
 
     def wait(self) -> int:
-        if self.code == 0:
+        _log, code, metadata = self.answer
+        if code == 0:
             path = Path(self.argv[self.argv.index("--metadata-file") + 1])
-            path.write_text(json.dumps(self.metadata))
-        return self.code
+            path.write_text(json.dumps(metadata))
+        return code
 
     def __enter__(self) -> FakeBake:
         return self
@@ -338,16 +344,8 @@ class TwoBakes(FakeBake):
 
     answers: ClassVar[dict[bool, tuple[str, int, dict[str, Any]]]] = {}
 
-    def __init__(self, argv: list[str], **more: Any) -> None:
-        super().__init__(argv, **more)
-        self.answer = self.answers[_is_head(argv)]
-        self.stdout = iter(line + "\n" for line in self.answer[0].splitlines())
-
-    def wait(self) -> int:
-        _log, code, metadata = self.answer
-        if code == 0:
-            Path(self.argv[self.argv.index("--metadata-file") + 1]).write_text(json.dumps(metadata))
-        return code
+    def respond(self, argv: list[str]) -> tuple[str, int, dict[str, Any]]:
+        return self.answers[_is_head(argv)]
 
 
 def _is_head(argv: list[str]) -> bool:
