@@ -25,6 +25,7 @@ __all__ = [
     "dockerfile",
     "dockersdk",
     "docs",
+    "early",
     "engine",
     "enginesocket",
     "errors",

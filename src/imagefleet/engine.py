@@ -129,7 +129,10 @@ class Engine(Containers):
 
     @property
     def client(self) -> docker.DockerClient:
-        """The Docker SDK client, connected (and the SDK imported) on first use."""
+        """The Docker SDK client, connected (and the SDK imported) on first use. What goes
+        through it may change images: the run's early listing no longer answers."""
+        if self._answers is not None:
+            self._answers.changed()
         if self._client is None:
             self._client = _sdk_client(_TIMEOUT)
         return self._client
@@ -174,6 +177,9 @@ class Engine(Containers):
     def labelled_images(self, label: str) -> list[dict[str, Any]]:
         """Every local image carrying ``label``, in one query (``Id``, ``Labels``, ``RepoTags``,
         ``Created`` of each)."""
+        listed = self._answers.listed() if self._answers is not None else None
+        if listed is not None:
+            return [row for row in listed if label in (row.get("Labels") or {})]
         return self._images({"label": [label]})
 
     def _images(self, filters: Mapping[str, list[str]]) -> list[dict[str, Any]]:
@@ -280,6 +286,8 @@ class Engine(Containers):
         owner = {image: run for run in bakes for image in run.own}
         refs = {t for r in requests for t in r.tags}
         before = self._tag_ids(refs)  # one query: a dropped bake may leave tags its log misses
+        if self._answers is not None:
+            self._answers.changed()  # the bake tags
         started = time.monotonic()
 
         def line(run: bake.Run, text: str) -> None:
@@ -375,7 +383,8 @@ class Engine(Containers):
 
     def _tag_ids(self, refs: set[str]) -> dict[str, str]:
         """Which of the local references ``refs`` exist, with their image IDs (one query)."""
-        rows = self._images({"reference": sorted(refs)})
+        listed = self._answers.listed() if self._answers is not None else None
+        rows = listed if listed is not None else self._images({"reference": sorted(refs)})
         return {t: str(r["Id"]) for r in rows for t in r.get("RepoTags") or () if t in refs}
 
     def _build_classic(self, request: BuildRequest, on_step: StepCallback) -> str:

@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from . import early
+
 DEFAULT_SOCKET = "/var/run/docker.sock"
 
 
@@ -65,6 +67,8 @@ class EngineSocket:
     def __init__(self, path: str, timeout: float = 30.0) -> None:
         self.path = path
         self.timeout = timeout
+        self._listed: list[dict[str, Any]] | None = None
+        self._changed = False
 
     def get(self, endpoint: str, query: Mapping[str, str] | None = None) -> Any:
         """The decoded JSON answer to ``GET endpoint?query``; :class:`EngineSocketError` when the
@@ -104,6 +108,18 @@ class EngineSocket:
         )
         return rows
 
+    def listed(self) -> list[dict[str, Any]] | None:
+        """Every local image, as :func:`ask_images` listed them when the run began, until
+        :meth:`changed` is called; ``None`` when they were not asked for (or no longer hold)."""
+        if not self._changed and self._listed is None:
+            self._listed = early.take(("images", self.path), lambda: None)
+        return None if self._changed else self._listed
+
+    def changed(self) -> None:
+        """The caller is about to change images (tag, pull, remove, build): the listing taken
+        when the run began no longer answers."""
+        self._changed = True
+
     def image_id(self, ref: str) -> str | None:
         """The ID of the local image ``ref``, or ``None`` if there is none."""
         try:
@@ -113,3 +129,12 @@ class EngineSocket:
                 return None
             raise
         return str(found["Id"])
+
+
+def ask_images(environ: Mapping[str, str] = os.environ) -> None:
+    """List every local image early, in a thread (see :mod:`imagefleet.early`): the daemon's
+    first two answers to a build (which images carry content keys, which of its tags exist) are
+    then read from one listing, taken while the tool imports. Only on a UNIX socket."""
+    path = socket_path(environ)
+    if path is not None:
+        early.ask(("images", path), lambda: EngineSocket(path, timeout=30.0).images({}))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from . import early
 from .errors import (
     GitCommandError,
     GitError,
@@ -107,6 +108,28 @@ def web_url(remote: str) -> str | None:
 
 def state(root: Path) -> GitState:
     """Read the checkout's state; raise :class:`GitError` when ``root`` is not a git checkout."""
+    return early.take(("git", root), lambda: _read_state(root))
+
+
+def ask_early(root: Path) -> None:
+    """Read the checkout's state and tags early, in threads, for :func:`state` and
+    :func:`tag_listing` (see :mod:`imagefleet.early`)."""
+    early.ask(("git", root), lambda: _read_state(root))
+    early.ask(("tags", root), lambda: _read_tags(root))
+
+
+def tag_listing(root: Path) -> str:
+    """Every tag of the checkout, a line each: ``name NUL object NUL peeled commit`` (the commit
+    an annotated tag points at; empty for a lightweight tag)."""
+    return early.take(("tags", root), lambda: _read_tags(root))
+
+
+def _read_tags(root: Path) -> str:
+    fields = "%(refname:strip=2)%00%(objectname)%00%(*objectname)"
+    return run_git(root, "for-each-ref", "refs/tags", f"--format={fields}")
+
+
+def _read_state(root: Path) -> GitState:
     # Three git calls, not five: this runs at the start of every build.
     try:
         sha, _, when = run_git(root, "log", "-1", "--format=%H %ct").partition(" ")

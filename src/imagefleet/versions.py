@@ -13,7 +13,7 @@ from enum import IntEnum
 from pathlib import Path
 
 from .catalog import SEMVER_RE
-from .git import run_git
+from .git import tag_listing
 
 TAG_SEPARATOR = "-v"
 
@@ -143,13 +143,7 @@ def parse_tag(tag: str, names: Iterable[str]) -> tuple[str, str] | None:
 def index(root: Path, names: Iterable[str]) -> Releases:
     """Every release tag of ``names`` in the checkout at ``root``: one git call for the fleet."""
     known = set(names)
-    # %(*objectname) is the commit an annotated tag points at; empty for a lightweight tag.
-    listing = run_git(
-        root,
-        "for-each-ref",
-        "refs/tags",
-        "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)",
-    )
+    listing = tag_listing(root)
     found: dict[str, list[Release]] = {}
     tags: set[str] = set()
     for line in listing.splitlines():

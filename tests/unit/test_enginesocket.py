@@ -12,8 +12,15 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 import pytest
 
+from imagefleet import early
 from imagefleet.engine import Engine
-from imagefleet.enginesocket import DEFAULT_SOCKET, EngineSocket, EngineSocketError, socket_path
+from imagefleet.enginesocket import (
+    DEFAULT_SOCKET,
+    EngineSocket,
+    EngineSocketError,
+    ask_images,
+    socket_path,
+)
 from imagefleet.errors import DaemonUnreachableError
 from tests.helpers import serving
 
@@ -148,3 +155,36 @@ def test_a_daemon_that_is_gone_is_unreachable_not_a_traceback(
     assert caught.value.message == (
         f"Docker daemon not reachable: {path}: No such file or directory"
     )
+
+
+def test_the_runs_first_questions_are_read_from_one_early_listing(
+    daemon: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{daemon}")
+    monkeypatch.delenv("DOCKER_TLS_VERIFY", raising=False)
+    early.forget()
+    ask_images()
+    engine = Engine.connect("classic")
+    assert engine.labelled_images("k") == IMAGES
+    assert engine.labelled_images("other") == []
+    assert engine._tag_ids({"fx-base:abc", "fx-gone:1"}) == {"fx-base:abc": "sha256:bb"}
+    listings = [json.loads(q["filters"][0]) for p, q in _Daemon.seen if p == "/images/json"]
+    assert listings == [{}]  # one listing of everything, asked before the engine was made
+    # Once images may change (here: the SDK is reached for), the daemon is asked again.
+    monkeypatch.setattr("imagefleet.engine._sdk_client", lambda _timeout: object())
+    assert engine.client is not None
+    assert engine._tag_ids({"fx-base:abc"}) == {"fx-base:abc": "sha256:bb"}
+    listings = [json.loads(q["filters"][0]) for p, q in _Daemon.seen if p == "/images/json"]
+    assert listings == [{}, {"reference": ["fx-base:abc"]}]
+
+
+def test_without_an_early_listing_each_question_goes_to_the_daemon(
+    daemon: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{daemon}")
+    early.forget()
+    engine = Engine.connect("classic")
+    engine.labelled_images("k")
+    engine._tag_ids({"fx-app:abc"})
+    listings = [json.loads(q["filters"][0]) for p, q in _Daemon.seen if p == "/images/json"]
+    assert listings == [{"label": ["k"]}, {"reference": ["fx-app:abc"]}]

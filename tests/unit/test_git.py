@@ -96,3 +96,26 @@ def test_missing_git(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(repo))  # a PATH without git
     with pytest.raises(GitError, match="git is not installed"):
         git_mod.run_git(repo, "status")
+
+
+def test_state_and_tags_read_early_are_what_a_read_now_says(repo: Path) -> None:
+    git(repo, "tag", "app-v1.0.0")
+    git_mod.ask_early(repo)
+    early_state, early_tags = git_mod.state(repo), git_mod.tag_listing(repo)
+    assert early_state == git_mod.state(repo)  # the second read is a read now
+    assert early_tags == git_mod.tag_listing(repo)
+    assert early_tags.split("\0")[0] == "app-v1.0.0"
+
+
+def test_an_early_read_is_taken_once(repo: Path) -> None:
+    git_mod.ask_early(repo)
+    before = git_mod.state(repo)
+    (repo / "b.txt").write_text("b\n", encoding="utf-8")
+    assert not before.dirty
+    assert git_mod.state(repo).dirty
+
+
+def test_an_early_read_outside_a_checkout_fails_where_the_state_is_read(tmp_path: Path) -> None:
+    git_mod.ask_early(tmp_path)
+    with pytest.raises(GitError, match="not a git checkout"):
+        git_mod.state(tmp_path)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import os
 import signal
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -18,7 +19,7 @@ from invoke.env import Environment
 from invoke.exceptions import Exit
 from rich.markup import escape
 
-from .. import console, signals
+from .. import console, early, locks, signals
 from ..errors import ExitCode, FleetError, GithubOutputUnsetError, InternalError, OutputPathError
 from ..settings import Settings
 
@@ -30,6 +31,33 @@ def settings(c: Context) -> Settings:
     """The frozen settings for this invocation (defaults → invoke.yaml → INVOKE_FLEET_* env),
     checked once: a bad value is an ``error:`` naming the setting and its source, exit 2."""
     return Settings.from_config(c.config.get("fleet", {}), environ=os.environ)
+
+
+def ask_early(c: Context) -> None:
+    """Put the questions every build asks first (the checkout's state and tags, the daemon's
+    images) to git and the daemon now, in threads, while the modules the task needs import
+    (ADR 20). The root is the one the settings will name, unchecked: a wrong guess is never
+    taken."""
+    from .. import git
+    from ..enginesocket import ask_images
+
+    fleet = c.config.get("fleet") or {}
+    root = fleet.get("root") if hasattr(fleet, "get") else None
+    if root is None or isinstance(root, str):
+        git.ask_early(Path(root or Path.cwd()).resolve())
+    ask_images()
+
+
+@contextlib.contextmanager
+def locked_for_build(s: Settings, names: list[str]) -> Iterator[None]:
+    """The images' locks; what was asked early (see :func:`ask_early`) is asked again when
+    another run held one of them meanwhile: it may have built them."""
+    with locks.held(
+        s.locks_dir, names, what="invoke build", on_wait=waiting, since=early.since()
+    ) as others:
+        if others:
+            early.forget()
+        yield
 
 
 class _FleetEnvironment(Environment):

@@ -12,7 +12,7 @@ from invoke.context import Context
 from invoke.tasks import task
 from rich.markup import escape
 
-from .. import console, locks
+from .. import console
 from ..errors import (
     CacheUnsupportedError,
     ImagesFailedError,
@@ -21,7 +21,15 @@ from ..errors import (
     StaleParentError,
 )
 from ..reference import parse_target
-from ._common import listify, partial, settings, speaks_errors, waiting, whole_number
+from ._common import (
+    ask_early,
+    listify,
+    locked_for_build,
+    partial,
+    settings,
+    speaks_errors,
+    whole_number,
+)
 from .images import show_plan
 from .selection import HELP, Selection, plans_for, select
 
@@ -94,13 +102,12 @@ def build(
     digests: str | None = None,
 ) -> None:
     """Build images whose content changed, in batches through BuildKit; tag <name>:<git sha>."""
+    ask_early(c)
     from .. import content, pipeline
     from ..engine import Engine
 
     s = settings(c)
-    workers = whole_number(jobs, default=1)
-    if workers is None or workers < 1:
-        raise InvalidJobsError(jobs=jobs)
+    workers = _jobs(jobs)
     target = parse_target(registry) if registry else None
     local, named, cache_mode = _how(s, listify(builder), cache)
     selection = select(
@@ -144,9 +151,7 @@ def build(
     cache_target = target or s.target
     prepare = _registry_cache(engine, cache_target) if cache_mode == "registry" else None
     # Decided and built under the images' locks: a second run waits, then finds them built.
-    with locks.held(
-        s.locks_dir, [p.name for p in everything], what="invoke build", on_wait=waiting
-    ):
+    with locked_for_build(s, [p.name for p in everything]):
         if not listify(platform):
             everything = native_if_needed(engine, everything, quiet=set(chosen).__contains__)
         assessment = content.assess(
@@ -191,6 +196,13 @@ def build(
                 s, engine, selection, assessment, plans, target or s.target, outcomes
             )
         summarize(outcomes, time.monotonic() - started, json=json)
+
+
+def _jobs(jobs: str | None) -> int:
+    workers = whole_number(jobs, default=1)
+    if workers is None or workers < 1:
+        raise InvalidJobsError(jobs=jobs)
+    return workers
 
 
 def secrets_ready(plans: list[ImagePlan], *, buildkit: bool = True) -> None:
