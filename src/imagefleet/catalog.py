@@ -10,22 +10,13 @@ import difflib
 import functools
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-)
 
-from . import dockerfile, textfile
+from . import checked, dockerfile, textfile
 from .errors import (
     DuplicateImageNameError,
     ImageWithoutDockerfileError,
@@ -43,8 +34,8 @@ from .errors import (
     UnknownImageError,
     UnknownImageNoMatchError,
 )
-from .reference import PATH_COMPONENT_RE, TAG_RE, validate_image_name
-from .secrets import Secret, SecretId
+from .reference import validate_image_name
+from .secrets import Secret
 
 MANIFEST = "image.yml"
 # libyaml's safe loader when PyYAML was built with it (several times faster), else pure Python.
@@ -99,104 +90,43 @@ CONTEXT_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")
 EXECUTABLE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
-def _platform(value: str) -> str:
-    if not PLATFORM_RE.match(value):
-        raise ValueError(f"a platform such as linux/amd64 or linux/arm64/v8, got {value!r}")
-    return value
-
-
-def _extra_tag(value: str) -> str:
-    if value == "latest":
-        raise ValueError("'latest' is managed by the tag policy, not listed as an extra tag")
-    if not TAG_RE.match(value):
-        raise ValueError(
-            f"invalid tag {value!r}: 1-128 letters, digits, '_', '.', '-', not starting with . or -"
-        )
-    return value
-
-
-def _arg_name(value: str) -> str:
-    if not ARG_NAME_RE.match(value):
-        raise ValueError(f"build arg names are identifiers, got {value!r}")
-    return value
-
-
-def _arg_value(value: object) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f"a string (quote it), got {value!r}")  # noqa: TRY004 - pydantic wants ValueError
-    return str(value)
-
-
-def _context_name(value: str) -> str:
-    if not CONTEXT_NAME_RE.match(value) or value == "scratch":
-        raise ValueError(f"a context name such as tools (lower-case, not scratch), got {value!r}")
-    return value
-
-
-def _executable(value: str) -> str:
-    if not EXECUTABLE_RE.match(value):
-        raise ValueError(f"an executable's file name (no path), got {value!r}")
-    return value
-
-
-Platform = Annotated[str, AfterValidator(_platform)]
-ExtraTag = Annotated[str, AfterValidator(_extra_tag)]
-ArgName = Annotated[str, AfterValidator(_arg_name)]
-ArgValue = Annotated[str, BeforeValidator(_arg_value)]
-ContextName = Annotated[str, AfterValidator(_context_name)]
-Executable = Annotated[str, AfterValidator(_executable)]
-
-
-class Link(BaseModel):
+@dataclass(frozen=True)
+class Link:
     """A documentation link shown on the image's page and in Backstage."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    url: str = Field(pattern=r"^https?://")
+    url: str
     title: str
 
 
-class LocalContext(BaseModel):
+@dataclass(frozen=True)
+class LocalContext:
     """A named build context the tool stages from the host (``COPY --from=<name>`` reads it)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     # executable name (looked up on PATH) -> the package that provides it, named in errors
-    executables: dict[Executable, Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+    executables: dict[str, str]
 
 
-class Manifest(BaseModel):
-    """The schema of ``images/<name>/image.yml``; every field is optional."""
+Lifecycle = Literal["experimental", "production", "deprecated"]
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+@dataclass(frozen=True)
+class Manifest:
+    """What ``images/<name>/image.yml`` says; every field is optional. :mod:`imagefleet.schema`
+    checks a manifest and makes this record."""
 
     name: str | None = None
     description: str = ""
     owner: str | None = None
-    lifecycle: Literal["experimental", "production", "deprecated"] = "production"
+    lifecycle: Lifecycle = "production"
     version: str | None = None
-    platforms: tuple[Platform, ...] = ()
-    build_args: dict[ArgName, ArgValue] = Field(default_factory=dict)
-    tags: tuple[ExtraTag, ...] = ()
+    platforms: tuple[str, ...] = ()
+    build_args: dict[str, str] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
     docs: tuple[Link, ...] = ()
     runs_as_root: str | None = None  # why this image must run as root (the policy asks)
-    contexts: dict[ContextName, LocalContext] = Field(default_factory=dict)
+    contexts: dict[str, LocalContext] = field(default_factory=dict)
     # BuildKit secrets the build may mount: id -> the variable its value is read from.
-    secrets: dict[SecretId, Secret] = Field(default_factory=dict)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str | None) -> str | None:
-        if value is not None and not PATH_COMPONENT_RE.match(value):
-            raise ValueError("lower-case letters and digits separated by '.', '_' or '-'")
-        return value
-
-    @field_validator("version", mode="before")
-    @classmethod
-    def _version(cls, value: object) -> object:
-        if value is None:
-            return None
-        if not isinstance(value, str) or not SEMVER_RE.match(value):
-            raise ValueError(f"a semantic version such as 1.2.3 (a quoted string), got {value!r}")
-        return value
+    secrets: dict[str, Secret] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -284,8 +214,13 @@ def _node_line(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
 
 
 def load_manifest(path: Path) -> Manifest:
-    """Read and validate one manifest; errors name the file, the line and what was expected."""
+    """Read and check one manifest; errors name the file, the line and what was expected. A
+    manifest checked before (the same bytes, see :mod:`imagefleet.checked`) is not again."""
     text = textfile.read(path)
+    records = checked.records()
+    known = records.get("image.yml", text.encode(), Manifest)
+    if known is not None:
+        return known
     try:
         data: Any = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a SafeLoader (C or Python)
     except _DuplicateKey as exc:
@@ -300,9 +235,11 @@ def load_manifest(path: Path) -> Manifest:
         data = {}
     if not isinstance(data, dict):
         raise ManifestNotMappingError(path=path, kind=type(data).__name__)
+    from . import schema  # pydantic: only for a manifest not checked before
+
     try:
-        return Manifest.model_validate(data)
-    except ValidationError as exc:
+        manifest = schema.manifest(data)
+    except schema.ValidationError as exc:
         first = exc.errors()[0]
         loc = tuple(first["loc"])
         field_name = ".".join(str(p) for p in loc if p != "[key]") or "(top level)"
@@ -311,13 +248,15 @@ def load_manifest(path: Path) -> Manifest:
         where = f"{path}:{lineno}" if lineno else str(path)
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
-            allowed = ", ".join(Manifest.model_fields)
+            allowed = ", ".join(f.name for f in fields(Manifest))
             raise ManifestUnknownFieldError(where=where, field=field_name, allowed=allowed) from exc
         if len(exc.errors()) > 1:
             raise ManifestFieldsError(
                 where=where, field=field_name, problem=message, more=len(exc.errors()) - 1
             ) from exc
         raise ManifestFieldError(where=where, field=field_name, problem=message) from exc
+    records.put("image.yml", text.encode(), manifest)
+    return manifest
 
 
 def load_image(directory: Path) -> Image:

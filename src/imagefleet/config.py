@@ -147,13 +147,6 @@ def shown(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def plain(value: Any) -> Any:
-    """Invoke's config proxies (and any mapping) as plain dicts, all the way down."""
-    if hasattr(value, "keys") and callable(value.keys):
-        return {str(k): plain(value[k]) for k in value.keys()}  # noqa: SIM118 - proxies are no Mapping
-    return value
-
-
 def merged(defaults: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
     """``config`` over ``defaults``, section by section; an empty section keeps its defaults."""
     out = dict(defaults)

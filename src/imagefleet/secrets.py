@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Annotated
-
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .errors import SecretsNeedBuildKitError, SecretUnsetError
 
@@ -26,32 +25,12 @@ SECRET_ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _secret_id(value: str) -> str:
-    if not SECRET_ID_RE.match(value):
-        raise ValueError(
-            f"a secret id is letters, digits, '_', '.', '-' (not starting with . or -), "
-            f"got {value!r}"
-        )
-    return value
+@dataclass(frozen=True)
+class Secret:
+    """One build secret of ``image.yml``: the variable its value is read from at build time
+    (checked by :mod:`imagefleet.schema`)."""
 
-
-def _env_name(value: str) -> str:
-    if not ENV_NAME_RE.match(value):
-        raise ValueError(f"an environment variable name such as NPM_TOKEN, got {value!r}")
-    return value
-
-
-SecretId = Annotated[str, AfterValidator(_secret_id)]
-EnvName = Annotated[str, AfterValidator(_env_name)]
-
-
-class Secret(BaseModel):
-    """One build secret of ``image.yml``: the variable its value is read from at build time."""
-
-    # Strict: `optional: "yes"` or `env: 1` is a mistake to refuse, not a value to coerce.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-    env: EnvName
+    env: str
     optional: bool = False  # unset: the build goes on without it (no file is mounted)
 
 

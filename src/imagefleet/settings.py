@@ -8,6 +8,7 @@ task flags. Library functions take a :class:`Settings`, never the Invoke context
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from . import checked
 from .errors import (
     InvalidBuilderError,
     InvalidReferenceError,
@@ -135,12 +137,25 @@ class Settings:
     ) -> Settings:
         """Build settings from the ``fleet`` section of the Invoke config (a mapping), checked
         once: a bad value is a :class:`~imagefleet.errors.UsageError` naming the setting, and
-        where it came from (``environ``: the process environment, to name ``INVOKE_FLEET_*``)."""
-        from . import config as schema  # pydantic: loaded when a task starts, not by --list
-
-        given = schema.plain(config)
+        where it came from (``environ``: the process environment, to name ``INVOKE_FLEET_*``).
+        Settings checked before (the same values, the same root) are not checked again (see
+        :mod:`imagefleet.checked`)."""
+        given = plain(config)
         if given is None:  # an empty `fleet:` key
             given = {}
+        same = _checked_as(given)
+        known = checked.records().get("settings", same, cls) if same is not None else None
+        if known is not None:
+            return known
+        made = cls._check(given, environ)
+        if same is not None:
+            checked.records().put("settings", same, made)
+        return made
+
+    @classmethod
+    def _check(cls, given: Any, environ: Mapping[str, str] | None) -> Settings:
+        from . import config as schema  # pydantic: only for settings not checked before
+
         if not isinstance(given, Mapping):
             raise InvalidSettingError(
                 setting=schema.PREFIX,
@@ -195,6 +210,25 @@ class Settings:
             ),
             require=tuple(dict.fromkeys(fleet.require)),
         )
+
+
+def plain(value: Any) -> Any:
+    """Invoke's config proxies (and any mapping) as plain dicts, all the way down."""
+    if hasattr(value, "keys") and callable(value.keys):
+        return {str(k): plain(value[k]) for k in value.keys()}  # noqa: SIM118 - proxies are no Mapping
+    return value
+
+
+def _checked_as(given: object) -> bytes | None:
+    """What settings made from ``given`` depend on: its values, and the directory the root
+    resolves to (the working directory when it is unset); ``None`` when that cannot be said."""
+    root = given.get("root") if isinstance(given, Mapping) else None
+    if not isinstance(given, Mapping) or not isinstance(root, str | None):
+        return None
+    try:
+        return json.dumps([given, str(Path(root or Path.cwd()).resolve())], sort_keys=True).encode()
+    except (TypeError, ValueError, OSError):  # not JSON (a YAML date …), or no such directory
+        return None
 
 
 def split_builders(

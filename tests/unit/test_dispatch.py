@@ -390,9 +390,7 @@ def test_a_node_build_keeps_the_secrets(
     from imagefleet.secrets import Secret
 
     _, plans = family
-    manifest = plans[0].image.manifest.model_copy(
-        update={"secrets": {"token": Secret(env="FX_NODE_TOKEN")}}
-    )
+    manifest = replace(plans[0].image.manifest, secrets={"token": Secret(env="FX_NODE_TOKEN")})
     plan = replace(plans[0], image=replace(plans[0].image, manifest=manifest))
     monkeypatch.setenv("FX_NODE_TOKEN", "value")
     request = dispatch.node_request(plan, LOOPBACK, NODES.nodes["b/n0"], {})

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from imagefleet import secrets
+from imagefleet import schema, secrets
 from imagefleet.catalog import discover
 from imagefleet.errors import ExitCode, SecretsNeedBuildKitError, SecretUnsetError
 from imagefleet.git import GitState
@@ -21,7 +21,10 @@ VALUE = "s3cr3t-value-never-shown"
 
 
 def _secrets(**entries: dict[str, object]) -> dict[str, secrets.Secret]:
-    return {name: secrets.Secret.model_validate(entry) for name, entry in entries.items()}
+    return {
+        name: schema.manifest({"secrets": {name: entry}}).secrets[name]
+        for name, entry in entries.items()
+    }
 
 
 def _plans(root: Path, manifests: dict[str, str]) -> list[ImagePlan]:
@@ -68,7 +71,7 @@ def test_an_optional_secret_that_is_unset_is_not_passed() -> None:
 )
 def test_a_bad_entry_is_refused(entry: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="validation error"):
-        secrets.Secret.model_validate(entry)
+        schema.manifest({"secrets": {"npm": entry}})
 
 
 def test_require_names_every_unset_variable_with_its_images(tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from imagefleet.catalog import Image, Manifest
+from imagefleet import schema
+from imagefleet.catalog import Image
 from imagefleet.dockerfile import parse
 from imagefleet.git import GitState
 from imagefleet.tags import policy, version_tags
@@ -18,7 +19,7 @@ def _image(**manifest: object) -> Image:
     return Image(
         name="helm-deploy",
         directory=Path("images/helm-deploy"),
-        manifest=Manifest.model_validate(manifest),
+        manifest=schema.manifest(manifest),
         dockerfile=parse(Path("Dockerfile"), "FROM scratch\n"),
     )
 
