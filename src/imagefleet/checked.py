@@ -26,7 +26,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 # Besides what the last run used, this many of the most recent other records are kept.
-SPARE = 256
+SPARE = 64
 _PACKAGE = Path(__file__).resolve().parent
 
 
