@@ -11,26 +11,50 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any
-
-from rich.console import Console
-from rich.markup import escape
 
 from .errors import FleetError
 
-# Progress, tables and the log handler are imported where they are used: every CLI start
-# (`invoke --list` too) imports this module, and they are slow to load.
+# rich is imported where it is first used: every CLI start (`invoke --list` too) imports this
+# module, rich takes about 15 ms to load, and a build's bakes start before its first line.
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress
+
+    err: Console  # stderr: progress, messages, errors
+    out: Console  # stdout: reports
 
 SECRET_ENV = ("FLEET_REGISTRY_PASSWORD", "FLEET_NOTIFY_URLS")
 DEBUG_ENV = "FLEET_DEBUG"
 
-# No emoji codes: user text (descriptions, Dockerfile lines, build logs) is data, and `:smile:`
-# in it must print as written. Markup is ours; every value put into a markup string is escaped.
-err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
-out = Console(highlight=False, soft_wrap=True, emoji=False)
+_STREAMS = ("err", "out")
+
+
+def __getattr__(name: str) -> Any:
+    """``err`` and ``out``, the rich consoles on stderr and stdout, made on first use."""
+    if name not in _STREAMS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from rich.console import Console
+
+    # No emoji codes: user text (descriptions, Dockerfile lines, build logs) is data, and
+    # `:smile:` in it must print as written. Markup is ours; every value put into a markup
+    # string is escaped.
+    made = Console(stderr=name == "err", highlight=False, soft_wrap=True, emoji=False)
+    globals()[name] = made
+    return made
+
+
+def _console(name: str) -> Console:
+    found: Console | None = globals().get(name)
+    return found if found is not None else __getattr__(name)
+
+
+def escape(markup: str) -> str:
+    """``markup`` with the square brackets rich would read as tags escaped (rich's own rule)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(markup)
 
 
 def debug_enabled() -> bool:
@@ -63,16 +87,34 @@ class _RedactFilter(logging.Filter):
         return True
 
 
+class _Handler(logging.Handler):
+    """The package's log handler: rich's, on stderr, made with the first record it shows (most
+    runs show none, and rich's handler is slow to load)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rich: logging.Handler | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._rich is None:
+            from rich.logging import RichHandler
+
+            self._rich = RichHandler(
+                console=_console("err"),
+                show_time=False,
+                show_path=False,
+                markup=False,
+                rich_tracebacks=False,
+            )
+        self._rich.emit(record)
+
+
 def setup_logging() -> None:
     """Route the package's logs through rich on stderr (warnings and up, or debug)."""
-    from rich.logging import RichHandler
-
     logger = logging.getLogger("imagefleet")
-    if any(isinstance(h, RichHandler) for h in logger.handlers):
+    if any(isinstance(h, _Handler) for h in logger.handlers):
         return
-    handler = RichHandler(
-        console=err, show_time=False, show_path=False, markup=False, rich_tracebacks=False
-    )
+    handler = _Handler()
     handler.addFilter(_RedactFilter())
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if debug_enabled() else logging.WARNING)
@@ -81,6 +123,7 @@ def setup_logging() -> None:
 
 def error(exc: FleetError) -> None:
     """``error: …`` then context lines, then ``hint: …``."""
+    err = _console("err")
     err.print(f"[bold red]error:[/] {escape(redact(exc.message))}")
     for line in exc.details:
         err.print(f"  [dim]{escape(redact(line))}[/]")
@@ -90,7 +133,7 @@ def error(exc: FleetError) -> None:
 
 def info(message: str) -> None:
     """A progress or result line on stderr."""
-    err.print(redact(message))
+    _console("err").print(redact(message))
 
 
 def emit(text: str) -> None:
@@ -101,6 +144,7 @@ def emit(text: str) -> None:
 def lines(text: Sequence[str]) -> None:
     """Human output on stdout, printed literally (never read as markup): many lines at once."""
     joined = redact("\n".join(text))
+    out = _console("out")
     if out.is_terminal:
         from rich.text import Text
 
@@ -113,7 +157,7 @@ def lines(text: Sequence[str]) -> None:
 def emit_json(data: Any) -> None:
     """Machine output: JSON on stdout, nothing else there (indented for a terminal; compact,
     which is several times faster to write, for a program)."""
-    emit(json.dumps(data, indent=2 if out.is_terminal else None, sort_keys=False))
+    emit(json.dumps(data, indent=2 if _console("out").is_terminal else None, sort_keys=False))
 
 
 def table(
@@ -128,7 +172,7 @@ def table(
         result.add_column(column, overflow="fold")
     for row in rows:
         result.add_row(*(Text(redact(c)) for c in row))
-    (err if stderr else out).print(result)
+    _console("err" if stderr else "out").print(result)
 
 
 class Step:
@@ -151,7 +195,9 @@ class Step:
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, description=f"{self._label} {step[:80]}")
         else:
-            err.print(f"  {escape(self._label)} {escape(step[:120])}  [dim]+{self.elapsed:.1f}s[/]")
+            _console("err").print(
+                f"  {escape(self._label)} {escape(step[:120])}  [dim]+{self.elapsed:.1f}s[/]"
+            )
 
     def close(self) -> None:
         """Remove the live line (a terminal); nothing to do in plain logs."""
@@ -160,16 +206,38 @@ class Step:
 
 
 class Board:
-    """Live lines for operations running at the same time (one per image), or plain lines."""
+    """Live lines for operations running at the same time (one per image), or plain lines. The
+    live display (on a terminal) starts with the first line, inside ``stack``."""
 
-    def __init__(self, progress: Progress | None) -> None:
-        self._progress = progress
+    def __init__(self, stack: ExitStack) -> None:
+        self._stack = stack
+        self._progress: Progress | None = None
+        self._started = False
+
+    def _live(self) -> Progress | None:
+        if not self._started:
+            self._started = True
+            err = _console("err")
+            if err.is_terminal:
+                from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+                self._progress = self._stack.enter_context(
+                    Progress(
+                        SpinnerColumn(),
+                        TextColumn("{task.description}", markup=False),
+                        TimeElapsedColumn(),
+                        console=err,
+                        transient=True,
+                    )
+                )
+        return self._progress
 
     def start(self, label: str) -> Step:
         """Report one operation until its :meth:`Step.close` (for callers without a ``with``)."""
-        if self._progress is None:
-            err.print(f"{escape(label)} …")
-        return Step(self._progress, label)
+        progress = self._live()
+        if progress is None:
+            _console("err").print(f"{escape(label)} …")
+        return Step(progress, label)
 
     @contextmanager
     def step(self, label: str) -> Iterator[Step]:
@@ -183,20 +251,10 @@ class Board:
 
 @contextmanager
 def board() -> Iterator[Board]:
-    """A live board with spinners and elapsed times on a terminal; plain step lines otherwise."""
-    if err.is_terminal:
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}", markup=False),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        ) as progress:
-            yield Board(progress)
-    else:
-        yield Board(None)
+    """A live board with spinners and elapsed times on a terminal; plain step lines otherwise.
+    Nothing is shown (and rich is not loaded) before the first line."""
+    with ExitStack() as stack:
+        yield Board(stack)
 
 
 @contextmanager

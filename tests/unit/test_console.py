@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import io
+import logging
 import re
 from pathlib import Path
 
@@ -161,3 +162,42 @@ def test_build_secrets_are_masked_once_named(monkeypatch: pytest.MonkeyPatch) ->
     assert console.redact("log: tok-123") == "log: tok-123"
     console.mask(["FX_MASKED_TOKEN", "FX_EMPTY_TOKEN", "FX_UNSET_TOKEN"])
     assert console.redact("log: tok-123, again tok-123") == "log: ***, again ***"
+
+
+def test_a_board_shows_nothing_before_its_first_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    buffer = _recording(monkeypatch, "err", terminal=True)
+    with console.board() as board:
+        assert buffer.getvalue() == ""
+        assert board._progress is None  # no live display yet
+        with board.step("build fx-app") as step:
+            step("RUN make")
+            assert board._progress is not None
+            assert board._progress.live.is_started
+        live = board._progress
+    assert not live.live.is_started  # stopped with the board
+
+
+def test_a_board_without_a_terminal_prints_plain_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    buffer = _recording(monkeypatch, "err", terminal=False)
+    with console.board() as board, board.step("build fx-app") as step:
+        step("RUN make")
+    assert board._progress is None
+    assert buffer.getvalue().splitlines()[:2] == [
+        "build fx-app …",
+        "  build fx-app RUN make  +0.0s",
+    ]
+
+
+def test_the_package_logs_through_rich_once_something_is_logged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    buffer = _recording(monkeypatch, "err", terminal=False)
+    logger = logging.getLogger("imagefleet")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setenv("FLEET_SECRET_FOR_TEST", "hunter22")
+    console.mask(["FLEET_SECRET_FOR_TEST"])
+    console.setup_logging()
+    console.setup_logging()  # once only
+    assert len(logger.handlers) == 1
+    logger.warning("registry said %s for [bold]x[/] with hunter22", "no")
+    assert "registry said no for [bold]x[/] with ***" in buffer.getvalue()

@@ -34,12 +34,10 @@ def _fails_cleanly(result: Result, code: int, *needles: str) -> None:
 
 def test_the_cli_starts_without_heavy_imports() -> None:
     # `invoke --list` and `invoke --help TASK` import the namespace and nothing else: the test
-    # runner, the Docker SDK, pydantic, apprise and rich's progress and tables load when a task
-    # runs.
+    # runner, the Docker SDK, pydantic, apprise and rich load when a task needs them.
     probe = (
         "import imagefleet.tasks, sys; print(sorted(m for m in sys.modules"
-        " if m.split('.')[0] in {'pytest', 'docker', 'pydantic', 'apprise'}"
-        " or m in {'rich.table', 'rich.progress'}))"
+        " if m.split('.')[0] in {'pytest', 'docker', 'pydantic', 'apprise', 'rich'}))"
     )
     path = os.pathsep.join(filter(None, (str(REPO / "src"), os.environ.get("PYTHONPATH"))))
     done = subprocess.run(

@@ -17,9 +17,9 @@ from invoke import config as invoke_config
 from invoke.context import Context
 from invoke.env import Environment
 from invoke.exceptions import Exit
-from rich.markup import escape
 
 from .. import console, early, locks, signals
+from ..console import escape
 from ..errors import ExitCode, FleetError, GithubOutputUnsetError, InternalError, OutputPathError
 from ..settings import Settings
 

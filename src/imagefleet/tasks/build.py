@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 from invoke.context import Context
 from invoke.tasks import task
-from rich.markup import escape
 
 from .. import console
+from ..console import escape
 from ..errors import (
     CacheUnsupportedError,
     ImagesFailedError,

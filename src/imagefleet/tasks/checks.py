@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from invoke.context import Context
 from invoke.tasks import task
-from rich.markup import escape
 
 from .. import console
+from ..console import escape
 from ..errors import (
     FleetError,
     HadolintFindingsError,

@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING
 
 from invoke.context import Context
 from invoke.tasks import task
-from rich.markup import escape
-from rich.text import Text
 
 from .. import console
+from ..console import escape
 from ..errors import MissingFlagError
 from ..reference import validate_tag
 from ._common import listify, settings, speaks_errors
@@ -213,6 +212,8 @@ def _show_dry_run(
 def _show_diff(
     session: deploy_mod.Session, request: deploy_mod.DeployRequest, *, json: bool
 ) -> None:
+    from rich.text import Text
+
     from ..deploy import release as deploy_mod
 
     changes = deploy_mod.diff(session, request)

@@ -9,9 +9,9 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 from invoke.util import helpline
-from rich.markup import escape
 
 from .. import console
+from ..console import escape
 from ..errors import InvalidDevAddrError
 from ._common import output_directory, settings, speaks_errors
 

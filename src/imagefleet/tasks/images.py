@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from invoke.context import Context
 from invoke.tasks import task
-from rich.markup import escape
 
 from .. import console
+from ..console import escape
 from ..errors import GithubOutputNeedsMatrixError
 from ._common import github_output as write_github_output
 from ._common import listify, settings, speaks_errors, step_summary

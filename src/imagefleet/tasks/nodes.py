@@ -7,9 +7,8 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
-
 from .. import console
+from ..console import escape
 from ..errors import DigestsNeedNodesError, RegistryNeededError
 from .build import (
     LISTED,

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from invoke.context import Context
 from invoke.tasks import task
-from rich.markup import escape
 
 from .. import console, locks
+from ..console import escape
 from ..errors import (
     ChecksFailedError,
     require_built,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from invoke.context import Context
 from invoke.tasks import task
-from rich.markup import escape
 
 from .. import console
+from ..console import escape
 from ..errors import InvalidPortError, PortConflictError, RegistryRunningElsewhereError
 from ._common import settings, speaks_errors, whole_number
 

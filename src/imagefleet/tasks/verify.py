@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from invoke.context import Context
 from invoke.tasks import task
-from rich.markup import escape
 
 from .. import console
+from ..console import escape
 from ..errors import MissingFlagError
 from ..reference import parse_target
 from ._common import partial as record
