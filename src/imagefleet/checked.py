@@ -37,19 +37,22 @@ def cache_file() -> Path:
 
 
 @functools.cache
-def _fingerprint() -> bytes:
+def _fingerprint() -> bytes | None:
+    """The tool's own files, as installed; ``None`` when they are no files (a zip)."""
     digest = hashlib.sha256()
+    found = False
     for path in sorted(_PACKAGE.rglob("*.py")):
         info = path.stat()
         digest.update(
             f"{path.relative_to(_PACKAGE)}\0{info.st_size}\0{info.st_mtime_ns}\n".encode()
         )
-    return digest.digest()
+        found = True
+    return digest.digest() if found else None
 
 
 def key(kind: str, data: bytes) -> str:
     """The key of ``data`` checked as ``kind``, for this version of the tool."""
-    return hashlib.sha256(_fingerprint() + kind.encode() + b"\0" + data).hexdigest()
+    return hashlib.sha256((_fingerprint() or b"") + kind.encode() + b"\0" + data).hexdigest()
 
 
 class Checked:
@@ -107,12 +110,13 @@ class Checked:
         self._added = False
 
 
-_OPEN: dict[Path, Checked] = {}
+_OPEN: dict[Path | None, Checked] = {}
 
 
 def records() -> Checked:
     """The records of the user's cache file, read once per process and saved at its exit."""
-    path = cache_file()
+    # A tool whose files cannot be told apart from another version's remembers nothing.
+    path = cache_file() if _fingerprint() is not None else None
     if path not in _OPEN:
         _OPEN[path] = opened = Checked(path)
         atexit.register(opened.save)

@@ -173,3 +173,14 @@ def test_every_record_has_the_fields_of_its_schema(record: type, model: type[Bas
 
 def test_an_empty_manifest_is_the_default_record() -> None:
     assert schema.manifest({}) == Manifest()
+
+
+def test_a_tool_that_cannot_tell_its_version_remembers_nothing(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checked, "_fingerprint", lambda: None)
+    path = tmp_path / "image.yml"
+    path.write_text(MANIFEST, encoding="utf-8")
+    load_manifest(path)
+    checked.records().save()
+    assert not cache.exists()
