@@ -8,6 +8,7 @@ models take about 70 ms to load, on every command that reads the catalog.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -36,10 +37,15 @@ from .secrets import ENV_NAME_RE, SECRET_ID_RE, Secret
 __all__ = ["ValidationError", "manifest"]
 
 
-def _platform(value: str) -> str:
-    if not PLATFORM_RE.match(value):
-        raise ValueError(f"a platform such as linux/amd64 or linux/arm64/v8, got {value!r}")
-    return value
+def _matching(pattern: re.Pattern[str], expected: str) -> AfterValidator:
+    """A check that a text matches ``pattern``; a mismatch says ``<expected>, got '<value>'``."""
+
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(f"{expected}, got {value!r}")
+        return value
+
+    return AfterValidator(check)
 
 
 def _extra_tag(value: str) -> str:
@@ -52,55 +58,37 @@ def _extra_tag(value: str) -> str:
     return value
 
 
-def _arg_name(value: str) -> str:
-    if not ARG_NAME_RE.match(value):
-        raise ValueError(f"build arg names are identifiers, got {value!r}")
-    return value
-
-
 def _arg_value(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError(f"a string (quote it), got {value!r}")  # noqa: TRY004 - pydantic wants ValueError
     return str(value)
 
 
-def _context_name(value: str) -> str:
-    if not CONTEXT_NAME_RE.match(value) or value == "scratch":
+def _not_scratch(value: str) -> str:
+    if value == "scratch":
         raise ValueError(f"a context name such as tools (lower-case, not scratch), got {value!r}")
     return value
 
 
-def _executable(value: str) -> str:
-    if not EXECUTABLE_RE.match(value):
-        raise ValueError(f"an executable's file name (no path), got {value!r}")
-    return value
-
-
-Platform = Annotated[str, AfterValidator(_platform)]
+Platform = Annotated[
+    str, _matching(PLATFORM_RE, "a platform such as linux/amd64 or linux/arm64/v8")
+]
 ExtraTag = Annotated[str, AfterValidator(_extra_tag)]
-ArgName = Annotated[str, AfterValidator(_arg_name)]
+ArgName = Annotated[str, _matching(ARG_NAME_RE, "build arg names are identifiers")]
 ArgValue = Annotated[str, BeforeValidator(_arg_value)]
-ContextName = Annotated[str, AfterValidator(_context_name)]
-Executable = Annotated[str, AfterValidator(_executable)]
-
-
-def _secret_id(value: str) -> str:
-    if not SECRET_ID_RE.match(value):
-        raise ValueError(
-            f"a secret id is letters, digits, '_', '.', '-' (not starting with . or -), "
-            f"got {value!r}"
-        )
-    return value
-
-
-def _env_name(value: str) -> str:
-    if not ENV_NAME_RE.match(value):
-        raise ValueError(f"an environment variable name such as NPM_TOKEN, got {value!r}")
-    return value
-
-
-SecretId = Annotated[str, AfterValidator(_secret_id)]
-EnvName = Annotated[str, AfterValidator(_env_name)]
+ContextName = Annotated[
+    str,
+    _matching(CONTEXT_NAME_RE, "a context name such as tools (lower-case, not scratch)"),
+    AfterValidator(_not_scratch),
+]
+Executable = Annotated[str, _matching(EXECUTABLE_RE, "an executable's file name (no path)")]
+SecretId = Annotated[
+    str,
+    _matching(
+        SECRET_ID_RE, "a secret id is letters, digits, '_', '.', '-' (not starting with . or -)"
+    ),
+]
+EnvName = Annotated[str, _matching(ENV_NAME_RE, "an environment variable name such as NPM_TOKEN")]
 
 
 class LinkModel(BaseModel):
