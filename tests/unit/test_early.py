@@ -12,7 +12,7 @@ import pytest
 
 from imagefleet import early
 from imagefleet.settings import Settings
-from imagefleet.tasks._common import locked_for_build
+from imagefleet.tasks._common import locked_for_build, speaks_errors
 
 
 @pytest.fixture(autouse=True)
@@ -83,3 +83,12 @@ def test_a_build_asks_again_what_another_run_may_have_changed(
     with locked_for_build(s, ["app"]):  # nobody held it since: the early answer holds
         pass
     assert early.take("images", lambda: "asked again") == "as listed"
+
+
+def test_what_a_task_asked_early_and_did_not_take_is_not_the_next_ones() -> None:
+    @speaks_errors
+    def a_task() -> None:
+        early.ask("images", lambda: "listed during the first task")
+
+    a_task()
+    assert early.take("images", lambda: "asked again") == "asked again"

@@ -197,6 +197,7 @@ def speaks_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise speak(InternalError(kind=type(exc).__name__, error=exc)) from None
         finally:
             _PARTIAL.reset(token)
+            early.forget()  # answers asked early are this task's: the next one asks again
 
     return wrapper
 
