@@ -217,8 +217,9 @@ def load_manifest(path: Path) -> Manifest:
     """Read and check one manifest; errors name the file, the line and what was expected. A
     manifest checked before (the same bytes, see :mod:`imagefleet.checked`) is not again."""
     text = textfile.read(path)
+    raw = text.encode()
     records = checked.records()
-    known = records.get("image.yml", text.encode(), Manifest)
+    known = records.get("image.yml", raw, Manifest)
     if known is not None:
         return known
     try:
@@ -255,7 +256,7 @@ def load_manifest(path: Path) -> Manifest:
                 where=where, field=field_name, problem=message, more=len(exc.errors()) - 1
             ) from exc
         raise ManifestFieldError(where=where, field=field_name, problem=message) from exc
-    records.put("image.yml", text.encode(), manifest)
+    records.put("image.yml", raw, manifest)
     return manifest
 
 

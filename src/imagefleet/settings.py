@@ -169,7 +169,7 @@ class Settings:
         def where(*path: str) -> str:
             return schema.source(path, environ)
 
-        root = Path(fleet.root or Path.cwd()).resolve()
+        root = root_directory(fleet.root)
         local, named = split_builders(fleet.builder, source=where("builder"))
         helm = fleet.helm
         if helm.deploy_image:
@@ -212,6 +212,12 @@ class Settings:
         )
 
 
+def root_directory(root: str | None) -> Path:
+    """The project root a ``fleet.root`` value names, resolved: the working directory when it is
+    unset. The settings, their checked record and a build's early questions all name it so."""
+    return Path(root or Path.cwd()).resolve()
+
+
 def plain(value: Any) -> Any:
     """Invoke's config proxies (and any mapping) as plain dicts, all the way down."""
     if hasattr(value, "keys") and callable(value.keys):
@@ -226,7 +232,7 @@ def _checked_as(given: object) -> bytes | None:
     if not isinstance(given, Mapping) or not isinstance(root, str | None):
         return None
     try:
-        return json.dumps([given, str(Path(root or Path.cwd()).resolve())], sort_keys=True).encode()
+        return json.dumps([given, str(root_directory(root))], sort_keys=True).encode()
     except (TypeError, ValueError, OSError):  # not JSON (a YAML date …), or no such directory
         return None
 

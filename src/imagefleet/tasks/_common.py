@@ -21,7 +21,7 @@ from invoke.exceptions import Exit
 from .. import console, early, locks, signals
 from ..console import escape
 from ..errors import ExitCode, FleetError, GithubOutputUnsetError, InternalError, OutputPathError
-from ..settings import Settings
+from ..settings import Settings, root_directory
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -44,7 +44,7 @@ def ask_early(c: Context) -> None:
     fleet = c.config.get("fleet") or {}
     root = fleet.get("root") if hasattr(fleet, "get") else None
     if root is None or isinstance(root, str):
-        git.ask_early(Path(root or Path.cwd()).resolve())
+        git.ask_early(root_directory(root))
     ask_images()
 
 
